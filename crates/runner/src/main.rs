@@ -1,0 +1,5 @@
+//! The `runner` command line.
+
+fn main() {
+    println!("runner {}", scorematch::VERSION);
+}

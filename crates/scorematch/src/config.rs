@@ -1,0 +1,289 @@
+//! The fully resolved parameters of one run, and their cross-checks.
+
+use serde::{Deserialize, Serialize};
+
+use crate::backend::{Backend, Precision};
+use crate::data::DatasetConfig;
+use crate::error::ParamError;
+use crate::model::{LinearInit, ModelConfig, TracePath};
+use crate::objective::ObjectiveConfig;
+
+/// Training and evaluation settings shared by every objective.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Optimiser steps (default 2000; 0 evaluates the initial model).
+    #[serde(default = "default_steps")]
+    pub steps: usize,
+    /// Batch size (default 256).
+    #[serde(default = "default_batch")]
+    pub batch: usize,
+    /// Adam learning rate (default 1e-3; β = 0.9/0.999, ε = 1e-8 as in PyTorch).
+    #[serde(default = "default_lr")]
+    pub lr: f64,
+    /// Clip the gradient's global L2 norm to this value (default: no clipping).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grad_clip: Option<f64>,
+    /// Size of the fixed training pool batches are drawn from with replacement (default 65536).
+    #[serde(default = "default_pool")]
+    pub pool_size: usize,
+    /// Size of the evaluation set for Fisher divergences (default 10000).
+    #[serde(default = "default_eval")]
+    pub eval_samples: usize,
+    /// Seed of the evaluation set, the same for every run seed (default 0).
+    #[serde(default)]
+    pub eval_seed: u64,
+    /// Record the loss every this many steps (default 50).
+    #[serde(default = "default_log_every")]
+    pub log_every: usize,
+    /// Float precision (default f32).
+    #[serde(default)]
+    pub precision: Precision,
+}
+
+fn default_steps() -> usize {
+    2000
+}
+fn default_batch() -> usize {
+    256
+}
+fn default_lr() -> f64 {
+    1e-3
+}
+fn default_pool() -> usize {
+    65_536
+}
+fn default_eval() -> usize {
+    10_000
+}
+fn default_log_every() -> usize {
+    50
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            steps: default_steps(),
+            batch: default_batch(),
+            lr: default_lr(),
+            grad_clip: None,
+            pool_size: default_pool(),
+            eval_samples: default_eval(),
+            eval_seed: 0,
+            log_every: default_log_every(),
+            precision: Precision::default(),
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Every problem with the settings.
+    pub fn validate(&self) -> Vec<ParamError> {
+        let mut errors = Vec::new();
+        let mut positive = |key: &str, value: usize| {
+            if value == 0 {
+                errors.push(ParamError::new(key, "must be at least 1"));
+            }
+        };
+        positive("batch", self.batch);
+        positive("pool_size", self.pool_size);
+        positive("eval_samples", self.eval_samples);
+        positive("log_every", self.log_every);
+        if !(self.lr > 0.0 && self.lr.is_finite()) {
+            errors.push(ParamError::new(
+                "lr",
+                format!("must be positive, got {}", self.lr),
+            ));
+        }
+        if let Some(c) = self.grad_clip
+            && !(c > 0.0 && c.is_finite())
+        {
+            errors.push(ParamError::new(
+                "grad_clip",
+                format!("must be positive, got {c}"),
+            ));
+        }
+        errors
+    }
+}
+
+/// Everything that determines one run's numbers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    /// The data.
+    pub dataset: DatasetConfig,
+    /// The score model.
+    #[serde(default)]
+    pub model: ModelConfig,
+    /// The training objective.
+    pub objective: ObjectiveConfig,
+    /// Training and evaluation settings.
+    #[serde(default)]
+    pub train: TrainConfig,
+    /// The backend the run computes on (default flex).
+    #[serde(default = "default_backend")]
+    pub backend: Backend,
+    /// The run's seed (initialisation, training pool, batches, noise).
+    #[serde(default)]
+    pub seed: u64,
+}
+
+fn default_backend() -> Backend {
+    Backend::Flex
+}
+
+impl RunConfig {
+    /// Every problem with the run, each with the key it concerns (`dataset.dim`,
+    /// `model.activation`, …).
+    pub fn validate(&self) -> Vec<ParamError> {
+        let prefixed = |prefix: &str, errors: Vec<ParamError>| {
+            errors
+                .into_iter()
+                .map(move |e| ParamError::new(format!("{prefix}.{}", e.key), e.message))
+                .collect::<Vec<_>>()
+        };
+        let mut errors = prefixed("dataset", self.dataset.validate());
+        errors.extend(prefixed("model", self.model.validate()));
+        errors.extend(prefixed("objective", self.objective.validate()));
+        errors.extend(prefixed("train", self.train.validate()));
+        errors.extend(self.cross_checks());
+        errors
+    }
+
+    /// Checks that concern several parts of the run at once.
+    fn cross_checks(&self) -> Vec<ParamError> {
+        let mut errors = Vec::new();
+        let objective = self.objective.name();
+        if let Some(act) = self.model.activation()
+            && !act.has_curvature()
+            && self.objective.differentiates_jacobian()
+        {
+            errors.push(ParamError::new(
+                "model.activation",
+                format!(
+                    "{} has zero second derivative, so {objective} gets no gradient through \
+                     the Jacobian (use silu, softplus, tanh or elu)",
+                    act.name()
+                ),
+            ));
+        }
+        let conditional = self.model.is_noise_conditional();
+        if conditional && !self.objective.supports_noise_conditional() {
+            errors.push(ParamError::new(
+                "model.noise_conditional",
+                format!("{objective} does not condition on σ (only dsm and dsm-multi do)"),
+            ));
+        }
+        if matches!(self.objective, ObjectiveConfig::DsmMulti(_)) && !conditional {
+            errors.push(ParamError::new(
+                "objective",
+                "dsm-multi needs a noise-conditional model (model: noise_conditional = true)",
+            ));
+        }
+        if let ObjectiveConfig::Esm(p) = &self.objective
+            && p.sigma.is_some()
+            && !self.dataset.has_closed_form_noised()
+        {
+            errors.push(ParamError::new(
+                "objective.sigma",
+                format!(
+                    "{} has no closed-form noised density, so esm cannot target p_σ",
+                    self.dataset.name()
+                ),
+            ));
+        }
+        if let (ObjectiveConfig::Ism(p), ModelConfig::Mlp(m)) = (&self.objective, &self.model)
+            && p.trace == TracePath::Fast
+            && m.depth > 2
+        {
+            errors.push(ParamError::new(
+                "objective.trace",
+                format!(
+                    "the fast trace needs at most 2 hidden layers, the model has {}",
+                    m.depth
+                ),
+            ));
+        }
+        if let ModelConfig::Linear(p) = &self.model
+            && p.init == LinearInit::ClosedForm
+            && self.train.pool_size <= self.dataset.dim()
+        {
+            errors.push(ParamError::new(
+                "train.pool_size",
+                "the closed-form initialisation needs more samples than dimensions",
+            ));
+        }
+        errors
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(s: &str) -> RunConfig {
+        toml::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn defaults_fill_everything_but_dataset_and_objective() {
+        let cfg = run("dataset = { name = \"8gaussians\" }\nobjective = { name = \"esm\" }");
+        assert_eq!(cfg.train, TrainConfig::default());
+        assert_eq!(cfg.backend, Backend::Flex);
+        assert!(cfg.validate().is_empty());
+        let back: RunConfig = toml::from_str(&toml::to_string(&cfg).unwrap()).unwrap();
+        assert_eq!(back, cfg);
+    }
+
+    #[test]
+    fn relu_with_ism_is_refused_with_the_alternatives() {
+        let cfg = run("dataset = { name = \"gaussian\", dim = 2 }\n\
+             model = { name = \"mlp\", activation = \"relu\" }\n\
+             objective = { name = \"ism\" }");
+        let errors = cfg.validate();
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].key, "model.activation");
+        assert!(errors[0].message.contains("silu"));
+        let ok = run("dataset = { name = \"gaussian\", dim = 2 }\n\
+             model = { name = \"mlp\", activation = \"relu\" }\n\
+             objective = { name = \"dsm\" }");
+        assert!(ok.validate().is_empty());
+    }
+
+    #[test]
+    fn cross_family_mistakes_name_their_keys() {
+        let keys =
+            |s: &str| -> Vec<String> { run(s).validate().into_iter().map(|e| e.key).collect() };
+        assert_eq!(
+            keys("dataset = { name = \"funnel\" }\nobjective = { name = \"esm\", sigma = 0.1 }"),
+            ["objective.sigma"]
+        );
+        assert_eq!(
+            keys("dataset = { name = \"funnel\" }\nobjective = { name = \"dsm-multi\" }"),
+            ["objective"]
+        );
+        assert_eq!(
+            keys(
+                "dataset = { name = \"funnel\" }\n\
+                  model = { name = \"mlp\", noise_conditional = true }\n\
+                  objective = { name = \"ssm\" }"
+            ),
+            ["model.noise_conditional"]
+        );
+        assert_eq!(
+            keys(
+                "dataset = { name = \"8gaussians\", dim = 1 }\nobjective = { name = \"dsm\", sigma = -1.0 }\ntrain = { lr = 0.0 }"
+            ),
+            ["dataset.dim", "objective.sigma", "train.lr"]
+        );
+        assert_eq!(
+            keys(
+                "dataset = { name = \"gaussian\", dim = 3 }\n\
+                  model = { name = \"mlp\", depth = 3 }\n\
+                  objective = { name = \"ism\", trace = \"fast\" }"
+            ),
+            ["objective.trace"]
+        );
+    }
+}

@@ -1,0 +1,25 @@
+//! Score matching on burn: data sets with exact scores, score networks that carry their
+//! input Jacobian, the ESM / ISM / SSM / SSM-VR / DSM objectives, training, and the Fisher
+//! divergence.
+//!
+//! A run is described by a [`RunConfig`] (serde-deserialisable from TOML) and executed by
+//! [`train`]; every random number comes from [`rng`] streams seeded by the run, so the same
+//! configuration gives the same numbers.
+
+pub mod backend;
+pub mod config;
+pub mod data;
+pub mod error;
+pub mod metric;
+pub mod model;
+pub mod objective;
+pub mod rng;
+pub mod train;
+
+pub use backend::{Backend, Ctx, Precision};
+pub use config::{RunConfig, TrainConfig};
+pub use error::{Error, ParamError, Result};
+pub use train::{NoProgress, Progress, RunStatus, TrainReport, Trained, train};
+
+/// Version of the library, recorded with every run.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,5 @@
+//! Metrics of a trained score.
+
+mod fisher;
+
+pub use fisher::fisher_divergence;

@@ -1,0 +1,54 @@
+//! A fully connected layer y = x W + b with PyTorch's default initialisation.
+
+use burn::module::{Module, Param};
+use burn::tensor::Tensor;
+use rand::RngExt as _;
+
+use crate::backend::Ctx;
+use crate::rng::Rng;
+
+/// y = x W + b.
+#[derive(Module, Debug)]
+pub struct Dense {
+    /// Weight, `[inputs, outputs]`.
+    pub weight: Param<Tensor<2>>,
+    /// Bias, `[outputs]`.
+    pub bias: Param<Tensor<1>>,
+}
+
+impl Dense {
+    /// Weights and biases drawn from U(−1/√inputs, 1/√inputs), as `torch.nn.Linear`.
+    pub fn init(inputs: usize, outputs: usize, ctx: &Ctx, rng: &mut Rng) -> Self {
+        let bound = 1.0 / (inputs as f64).sqrt();
+        let mut draw = |n: usize| -> Vec<f64> {
+            (0..n)
+                .map(|_| bound * (2.0 * rng.random::<f64>() - 1.0))
+                .collect()
+        };
+        let weight = draw(inputs * outputs);
+        let bias = draw(outputs);
+        Self::from_values(&weight, &bias, inputs, outputs, ctx)
+    }
+
+    /// A layer with the given row-major weight `[inputs, outputs]` and bias `[outputs]`.
+    pub fn from_values(
+        weight: &[f64],
+        bias: &[f64],
+        inputs: usize,
+        outputs: usize,
+        ctx: &Ctx,
+    ) -> Self {
+        Self {
+            weight: Param::from_tensor(ctx.matrix(weight, inputs, outputs)),
+            bias: Param::from_tensor(ctx.vector(bias)),
+        }
+    }
+
+    /// x W + b.
+    ///
+    /// # Shapes
+    /// - `x`: `[batch, inputs]` → `[batch, outputs]`
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        x.matmul(self.weight.val()) + self.bias.val().unsqueeze_dim(0)
+    }
+}

@@ -1,0 +1,109 @@
+//! The linear score model s(x) = x W + b (W = Aᵀ for s(x) = A x + b). Its Jacobian is W
+//! itself, so its trace and tangent are exact at no extra cost. With `init = "closed-form"`
+//! it starts at the closed-form score-matching estimator of the Gaussian family
+//! ([`gaussian_closed_form`]), which ISM training then leaves in place.
+
+use burn::module::Module;
+use burn::tensor::Tensor;
+use serde::{Deserialize, Serialize};
+
+use super::dense::Dense;
+use crate::backend::Ctx;
+use crate::error::{ParamError, Result};
+use crate::model::closed_form::gaussian_closed_form;
+use crate::rng::Rng;
+
+/// How the linear model starts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LinearInit {
+    /// U(−1/√D, 1/√D) entries, as `torch.nn.Linear` (the default).
+    #[default]
+    Random,
+    /// All zeros.
+    Zeros,
+    /// The closed-form score-matching estimator on the training pool.
+    ClosedForm,
+}
+
+/// Parameters of `linear`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinearParams {
+    /// Initialisation (default random).
+    #[serde(default)]
+    pub init: LinearInit,
+}
+
+impl LinearParams {
+    /// Every problem with the parameters (none can be wrong once parsed).
+    pub fn validate(&self) -> Vec<ParamError> {
+        Vec::new()
+    }
+}
+
+/// s(x) = x W + b.
+#[derive(Module, Debug)]
+pub struct Linear {
+    layer: Dense,
+}
+
+impl Linear {
+    /// A linear model for data of dimension `dim`; `pool` (row-major `[n, dim]`) is what the
+    /// closed-form initialisation is fitted on.
+    pub fn init(
+        params: &LinearParams,
+        dim: usize,
+        pool: &[f64],
+        ctx: &Ctx,
+        rng: &mut Rng,
+    ) -> Result<Self> {
+        let layer = match params.init {
+            LinearInit::Random => Dense::init(dim, dim, ctx, rng),
+            LinearInit::Zeros => {
+                Dense::from_values(&vec![0.0; dim * dim], &vec![0.0; dim], dim, dim, ctx)
+            }
+            LinearInit::ClosedForm => {
+                let fit = gaussian_closed_form(pool, dim)?;
+                // s(x) = −P(x − m) = x(−P) + P m, and P is symmetric.
+                let weight: Vec<f64> = fit.precision.iter().map(|v| -v).collect();
+                let bias = (&fit.precision * &fit.mean).as_slice().to_vec();
+                Dense::from_values(weight.as_slice(), &bias, dim, dim, ctx)
+            }
+        };
+        Ok(Self { layer })
+    }
+
+    /// A linear model from an existing layer.
+    pub fn from_dense(layer: Dense) -> Self {
+        Self { layer }
+    }
+
+    /// s(x).
+    ///
+    /// # Shapes
+    /// - `x`: `[B, D]` → `[B, D]`
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        self.layer.forward(x)
+    }
+
+    /// s(x) and (∂s/∂x) v = v W.
+    ///
+    /// # Shapes
+    /// - `x`, `v`: `[B, D]` → (`[B, D]`, `[B, D]`)
+    pub fn forward_jvp(&self, x: Tensor<2>, v: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+        (self.forward(x), v.matmul(self.layer.weight.val()))
+    }
+
+    /// s(x) and tr(∂s/∂x) = tr W for every sample.
+    ///
+    /// # Shapes
+    /// - `x`: `[B, D]` → (`[B, D]`, `[B]`)
+    pub fn forward_trace(&self, x: Tensor<2>) -> (Tensor<2>, Tensor<1>) {
+        let [batch, dim] = x.dims();
+        let w = self.layer.weight.val();
+        let eye = Tensor::<2>::eye(dim, &w.device()).cast(w.dtype());
+        let trace = (w * eye).sum().expand([batch]);
+        (self.forward(x), trace)
+    }
+}

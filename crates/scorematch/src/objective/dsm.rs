@@ -1,0 +1,50 @@
+//! DSM: denoising score matching (Vincent 2011) at one noise level σ. With x̃ = x + σε the
+//! loss is ½‖s(x̃) + (x̃ − x)/σ²‖²·λ(σ) with λ(σ) = σ², i.e. ½‖σ s(x̃) + ε‖², whose minimiser
+//! is the score of p_σ = p * N(0, σ²I). The CSV's loss columns use this σ²-weighted form.
+
+use burn::tensor::Tensor;
+use serde::{Deserialize, Serialize};
+
+use super::{Batch, LossEnv, check_sigma, half_mean_sq_norm, perturb};
+use crate::error::ParamError;
+use crate::model::ScoreModel;
+
+/// Parameters of `dsm`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DsmParams {
+    /// Noise level σ (default 0.1).
+    #[serde(default = "default_sigma")]
+    pub sigma: f64,
+}
+
+fn default_sigma() -> f64 {
+    0.1
+}
+
+impl Default for DsmParams {
+    fn default() -> Self {
+        Self {
+            sigma: default_sigma(),
+        }
+    }
+}
+
+impl DsmParams {
+    /// Every problem with the parameters.
+    pub fn validate(&self) -> Vec<ParamError> {
+        let mut errors = Vec::new();
+        check_sigma("sigma", self.sigma, &mut errors);
+        errors
+    }
+
+    /// ½ mean ‖σ s(x + σε) + ε‖².
+    pub fn loss(&self, model: &ScoreModel, batch: &Batch, env: &mut LossEnv<'_>) -> Tensor<1> {
+        let (noisy, eps) = perturb(&batch.x, self.sigma, env.rng);
+        let noisy = env.ctx.matrix(&noisy, batch.rows, batch.dim);
+        let eps = env.ctx.matrix(&eps, batch.rows, batch.dim);
+        let sigma = env.ctx.matrix(&vec![self.sigma; batch.rows], batch.rows, 1);
+        let s = model.forward(noisy, Some(&sigma));
+        half_mean_sq_norm(s * self.sigma + eps)
+    }
+}
