@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::backend::{Backend, Precision};
 use crate::data::DatasetConfig;
+use crate::engine::Kernels;
 use crate::error::ParamError;
 use crate::model::{LinearInit, ModelConfig, TracePath};
 use crate::objective::ObjectiveConfig;
@@ -39,6 +40,10 @@ pub struct TrainConfig {
     /// Float precision (default f32).
     #[serde(default)]
     pub precision: Precision,
+    /// Which implementation computes the steps (default auto: the fused host kernels on
+    /// flex, burn tensor ops elsewhere).
+    #[serde(default)]
+    pub kernels: Kernels,
 }
 
 fn default_steps() -> usize {
@@ -72,6 +77,7 @@ impl Default for TrainConfig {
             eval_seed: 0,
             log_every: default_log_every(),
             precision: Precision::default(),
+            kernels: Kernels::default(),
         }
     }
 }
@@ -153,7 +159,13 @@ impl RunConfig {
 
     /// Checks that concern several parts of the run at once.
     fn cross_checks(&self) -> Vec<ParamError> {
-        let mut errors = Vec::new();
+        let mut errors: Vec<ParamError> = self
+            .train
+            .kernels
+            .validate(self.backend)
+            .into_iter()
+            .map(|e| ParamError::new(format!("train.{}", e.key), e.message))
+            .collect();
         let objective = self.objective.name();
         if let Some(act) = self.model.activation()
             && !act.has_curvature()

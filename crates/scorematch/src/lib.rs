@@ -7,9 +7,12 @@
 //! configuration gives the same numbers.
 
 pub mod backend;
+pub mod bench;
 pub mod config;
 pub mod data;
+pub mod engine;
 pub mod error;
+pub mod kernels;
 pub mod metric;
 pub mod model;
 pub mod objective;
@@ -18,6 +21,7 @@ pub mod train;
 
 pub use backend::{Backend, Ctx, Precision};
 pub use config::{RunConfig, TrainConfig};
+pub use engine::Kernels;
 pub use error::{Error, ParamError, Result};
 pub use train::{NoProgress, Progress, RunStatus, TrainReport, Trained, train};
 

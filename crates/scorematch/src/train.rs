@@ -4,18 +4,16 @@
 use std::time::Instant;
 
 use burn::module::Module;
-use burn::optim::grad_clipping::GradientClippingConfig;
-use burn::optim::{AdamConfig, GradientsParams};
-use rand::RngExt as _;
 use serde::{Deserialize, Serialize};
 
-use crate::backend::{Ctx, scalar};
+use crate::backend::Ctx;
 use crate::config::RunConfig;
 use crate::data::Density;
+use crate::engine::{Kernels, Trainer, TrainingData};
 use crate::error::{Result, check};
 use crate::metric::fisher_divergence;
 use crate::model::{ScoreModel, TracePath};
-use crate::objective::{Batch, LossEnv, ObjectiveConfig};
+use crate::objective::ObjectiveConfig;
 use crate::rng::{Stream, normals, rng};
 
 /// Receives progress during training.
@@ -76,6 +74,8 @@ pub struct TrainReport {
     pub steps_per_sec: f64,
     /// Which exact-trace path ISM used.
     pub trace_path: Option<TracePath>,
+    /// Which implementation computed the steps (`fused` or `reference`).
+    pub kernels: Kernels,
     /// The loss every `log_every` steps.
     pub loss_curve: Vec<LossPoint>,
 }
@@ -150,7 +150,7 @@ pub fn train(cfg: &RunConfig, progress: &mut dyn Progress) -> Result<Trained> {
         Ok((f, fs))
     };
 
-    let mut model = cfg
+    let model = cfg
         .model
         .init(dim, &pool, &ctx, &mut rng(cfg.seed, Stream::Init))?;
     let (fisher_init, fisher_sigma_init) = fishers(&model)?;
@@ -159,37 +159,30 @@ pub fn train(cfg: &RunConfig, progress: &mut dyn Progress) -> Result<Trained> {
         _ => None,
     };
 
-    let mut adam = AdamConfig::new().with_epsilon(1e-8);
-    if let Some(clip) = tc.grad_clip {
-        adam = adam.with_grad_clipping(Some(GradientClippingConfig::Norm(clip as f32)));
-    }
-    let mut optimizer = adam.init();
-    let mut train_rng = rng(cfg.seed, Stream::Train);
-    let mut batch = Batch {
-        x: vec![0.0; tc.batch * dim],
-        score: vec![0.0; tc.batch * dim],
-        rows: tc.batch,
+    let data = TrainingData {
         dim,
+        pool: &pool,
+        pool_scores: &pool_scores,
+        noised: noised.as_deref(),
     };
+    let mut trainer = Trainer::new(
+        &cfg.objective,
+        tc,
+        cfg.backend,
+        model,
+        trace_path.unwrap_or_default(),
+        data,
+        &ctx,
+        rng(cfg.seed, Stream::Train),
+    )?;
+    let kernels = trainer.kernels();
     let mut loss_curve = Vec::new();
     let mut message = None;
     let mut steps_done = 0;
     let start = Instant::now();
     for step in 1..=tc.steps {
-        for row in 0..tc.batch {
-            let i = train_rng.random_range(0..tc.pool_size);
-            batch.x[row * dim..(row + 1) * dim].copy_from_slice(&pool[i * dim..(i + 1) * dim]);
-            batch.score[row * dim..(row + 1) * dim]
-                .copy_from_slice(&pool_scores[i * dim..(i + 1) * dim]);
-        }
-        let mut env = LossEnv {
-            ctx: &ctx,
-            rng: &mut train_rng,
-            noised: noised.as_deref(),
-        };
-        let loss = cfg.objective.loss(&model, &batch, &mut env);
-        if step % tc.log_every == 0 || step == tc.steps || step == 1 {
-            let value = scalar(loss.clone())?;
+        let read_loss = step % tc.log_every == 0 || step == tc.steps || step == 1;
+        if let Some(value) = trainer.step(read_loss)? {
             progress.loss(step, value);
             loss_curve.push(LossPoint { step, loss: value });
             if !value.is_finite() {
@@ -197,12 +190,11 @@ pub fn train(cfg: &RunConfig, progress: &mut dyn Progress) -> Result<Trained> {
                 break;
             }
         }
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        model = optimizer.step(tc.lr, model, grads);
         steps_done = step;
         progress.step(step, tc.steps);
     }
     let train_seconds = start.elapsed().as_secs_f64();
+    let model = trainer.into_model()?;
 
     let (fisher, fisher_sigma) = fishers(&model)?;
     if message.is_none() && !fisher.is_finite() {
@@ -229,6 +221,7 @@ pub fn train(cfg: &RunConfig, progress: &mut dyn Progress) -> Result<Trained> {
             0.0
         },
         trace_path,
+        kernels,
         loss_curve,
     };
     Ok(Trained {

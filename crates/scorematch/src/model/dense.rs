@@ -4,7 +4,8 @@ use burn::module::{Module, Param};
 use burn::tensor::Tensor;
 use rand::RngExt as _;
 
-use crate::backend::Ctx;
+use crate::backend::{Ctx, to_host};
+use crate::error::Result;
 use crate::rng::Rng;
 
 /// y = x W + b.
@@ -50,5 +51,27 @@ impl Dense {
     /// - `x`: `[batch, inputs]` → `[batch, outputs]`
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
         x.matmul(self.weight.val()) + self.bias.val().unsqueeze_dim(0)
+    }
+
+    /// (inputs, outputs).
+    pub fn dims(&self) -> (usize, usize) {
+        let [inputs, outputs] = self.weight.val().dims();
+        (inputs, outputs)
+    }
+
+    /// The weight (row-major) followed by the bias, appended to `out` as f64.
+    pub fn append_values(&self, out: &mut Vec<f64>) -> Result<()> {
+        out.extend(to_host(self.weight.val())?);
+        out.extend(to_host(self.bias.val())?);
+        Ok(())
+    }
+
+    /// A layer of the same size with the values [`Self::append_values`] wrote, read from the
+    /// start of `values`; returns it and the rest of `values`.
+    pub fn with_values<'a>(&self, values: &'a [f64], ctx: &Ctx) -> (Self, &'a [f64]) {
+        let (inputs, outputs) = self.dims();
+        let (weight, rest) = values.split_at(inputs * outputs);
+        let (bias, rest) = rest.split_at(outputs);
+        (Self::from_values(weight, bias, inputs, outputs, ctx), rest)
     }
 }

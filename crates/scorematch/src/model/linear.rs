@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 use super::dense::Dense;
 use crate::backend::Ctx;
 use crate::error::{ParamError, Result};
+use crate::kernels::MlpShape;
+use crate::model::Activation;
 use crate::model::closed_form::gaussian_closed_form;
 use crate::rng::Rng;
 
@@ -77,6 +79,33 @@ impl Linear {
     /// A linear model from an existing layer.
     pub fn from_dense(layer: Dense) -> Self {
         Self { layer }
+    }
+
+    /// The architecture, as the host kernels describe it: an MLP without hidden layers.
+    pub fn shape(&self) -> MlpShape {
+        MlpShape {
+            dim: self.layer.dims().1,
+            widths: Vec::new(),
+            activation: Activation::default(),
+            noise_conditional: false,
+        }
+    }
+
+    /// W (row-major) and b as f64.
+    pub fn flat_params(&self) -> Result<Vec<f64>> {
+        let mut out = Vec::new();
+        self.layer.append_values(&mut out)?;
+        Ok(out)
+    }
+
+    /// The same model with parameters `theta` (in [`Self::flat_params`]'s order), on `ctx`.
+    ///
+    /// # Panics
+    /// If `theta` is shorter than the model's parameter count.
+    pub fn with_flat_params(&self, theta: &[f64], ctx: &Ctx) -> Self {
+        Self {
+            layer: self.layer.with_values(theta, ctx).0,
+        }
     }
 
     /// s(x).

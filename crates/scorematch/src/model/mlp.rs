@@ -17,7 +17,8 @@ use serde::{Deserialize, Serialize};
 use super::Activation;
 use super::dense::Dense;
 use crate::backend::Ctx;
-use crate::error::ParamError;
+use crate::error::{ParamError, Result};
+use crate::kernels::MlpShape;
 use crate::rng::Rng;
 
 /// Parameters of `mlp`.
@@ -131,6 +132,47 @@ impl Mlp {
     /// Whether the network takes σ as an input.
     pub fn is_noise_conditional(&self) -> bool {
         self.noise_conditional
+    }
+
+    /// The architecture, as the host kernels describe it.
+    pub fn shape(&self) -> MlpShape {
+        MlpShape {
+            dim: self.dim,
+            widths: self.hidden.iter().map(|l| l.dims().1).collect(),
+            activation: self.activation,
+            noise_conditional: self.noise_conditional,
+        }
+    }
+
+    /// Every parameter as f64, in the host kernels' order: W₁, b₁, …, W_o, b_o.
+    pub fn flat_params(&self) -> Result<Vec<f64>> {
+        let mut out = Vec::with_capacity(self.shape().param_count());
+        for layer in self.hidden.iter().chain([&self.output]) {
+            layer.append_values(&mut out)?;
+        }
+        Ok(out)
+    }
+
+    /// The same network with parameters `theta` (in [`Self::flat_params`]'s order), on `ctx`.
+    ///
+    /// # Panics
+    /// If `theta` is shorter than the network's parameter count.
+    pub fn with_flat_params(&self, theta: &[f64], ctx: &Ctx) -> Self {
+        let mut rest = theta;
+        let mut hidden = Vec::with_capacity(self.hidden.len());
+        for layer in &self.hidden {
+            let (l, r) = layer.with_values(rest, ctx);
+            hidden.push(l);
+            rest = r;
+        }
+        let (output, _) = self.output.with_values(rest, ctx);
+        Self {
+            hidden,
+            output,
+            activation: self.activation,
+            dim: self.dim,
+            noise_conditional: self.noise_conditional,
+        }
     }
 
     /// The trace path `requested` resolves to for this network.

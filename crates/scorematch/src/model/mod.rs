@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::backend::Ctx;
 use crate::error::{ParamError, Result};
+use crate::kernels::MlpShape;
 use crate::rng::Rng;
 
 /// A model as named in a sweep file: `{ name = "mlp", hidden = 128, depth = 2 }`.
@@ -103,6 +104,35 @@ impl ScoreModel {
         match self {
             ScoreModel::Mlp(m) => m.resolve_trace_path(requested),
             ScoreModel::Linear(_) => TracePath::Fast,
+        }
+    }
+
+    /// The architecture as the host kernels describe it (a linear model is an MLP without
+    /// hidden layers).
+    pub fn shape(&self) -> MlpShape {
+        match self {
+            ScoreModel::Mlp(m) => m.shape(),
+            ScoreModel::Linear(m) => m.shape(),
+        }
+    }
+
+    /// Every parameter as f64 in the host kernels' order (see [`MlpShape`]).
+    pub fn flat_params(&self) -> Result<Vec<f64>> {
+        match self {
+            ScoreModel::Mlp(m) => m.flat_params(),
+            ScoreModel::Linear(m) => m.flat_params(),
+        }
+    }
+
+    /// The same model with parameters `theta` (in [`Self::flat_params`]'s order), made on
+    /// `ctx`.
+    ///
+    /// # Panics
+    /// If `theta` is shorter than the model's parameter count.
+    pub fn with_flat_params(&self, theta: &[f64], ctx: &Ctx) -> Self {
+        match self {
+            ScoreModel::Mlp(m) => ScoreModel::Mlp(m.with_flat_params(theta, ctx)),
+            ScoreModel::Linear(m) => ScoreModel::Linear(m.with_flat_params(theta, ctx)),
         }
     }
 

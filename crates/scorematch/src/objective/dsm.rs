@@ -5,8 +5,12 @@
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
-use super::{Batch, LossEnv, check_sigma, half_mean_sq_norm, perturb};
+use super::{
+    Batch, HostStep, LossEnv, check_sigma, fill_normals, half_mean_sq_norm, host_half_mean_sq,
+    perturb, to_real,
+};
 use crate::error::ParamError;
+use crate::kernels::Real;
 use crate::model::ScoreModel;
 
 /// Parameters of `dsm`.
@@ -46,5 +50,34 @@ impl DsmParams {
         let sigma = env.ctx.matrix(&vec![self.sigma; batch.rows], batch.rows, 1);
         let s = model.forward(noisy, Some(&sigma));
         half_mean_sq_norm(s * self.sigma + eps)
+    }
+
+    /// The fused step's inputs: x + σε (and σ for a noise-conditional model), keeping ε.
+    pub(crate) fn host_inputs<T: Real>(
+        &self,
+        batch: &Batch,
+        env: &mut LossEnv<'_>,
+        step: &mut HostStep<T>,
+    ) {
+        let [eps, noisy] = &mut step.scratch;
+        fill_normals(env.rng, eps);
+        for ((n, &x), &e) in noisy.iter_mut().zip(&batch.x).zip(eps.iter()) {
+            *n = x + self.sigma * e;
+        }
+        to_real(noisy, step.net.x_mut());
+        to_real(eps, &mut step.aux);
+        step.net.sigma_mut().fill(T::from_f64(self.sigma));
+    }
+
+    /// ½ mean ‖σ s + ε‖² of a fused step, and its gradient with respect to s.
+    pub(crate) fn host_loss<T: Real>(&self, step: &mut HostStep<T>) -> f64 {
+        let sigma = T::from_f64(self.sigma);
+        let out = step.net.outputs();
+        for (r, &s) in step.aux.iter_mut().zip(out.s) {
+            *r = s * sigma + *r;
+        }
+        let loss = host_half_mean_sq(&step.aux, out.rows, out.grad_s);
+        out.grad_s.iter_mut().for_each(|g| *g *= sigma);
+        loss
     }
 }

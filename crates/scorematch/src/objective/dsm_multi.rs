@@ -6,8 +6,12 @@ use burn::tensor::Tensor;
 use rand::RngExt as _;
 use serde::{Deserialize, Serialize};
 
-use super::{Batch, LossEnv, check_sigma, half_mean_sq_norm};
+use super::{
+    Batch, HostStep, LossEnv, check_sigma, fill_normals, half_mean_sq_norm, host_half_mean_sq,
+    to_real,
+};
 use crate::error::ParamError;
+use crate::kernels::Real;
 use crate::model::ScoreModel;
 use crate::rng::normals;
 
@@ -88,6 +92,56 @@ impl DsmMultiParams {
         let s = model.forward(noisy, Some(&sigma));
         half_mean_sq_norm(s * sigma + eps)
     }
+}
+
+impl DsmMultiParams {
+    /// The fused step's inputs: x + σᵢε with σᵢ drawn per sample, keeping ε.
+    pub(crate) fn host_inputs<T: Real>(
+        &self,
+        batch: &Batch,
+        env: &mut LossEnv<'_>,
+        step: &mut HostStep<T>,
+    ) {
+        let schedule = self.schedule();
+        let sigmas = &mut step.row_sigma;
+        for s in sigmas.iter_mut() {
+            *s = schedule[env.rng.random_range(0..schedule.len())];
+        }
+        let [eps, noisy] = &mut step.scratch;
+        fill_normals(env.rng, eps);
+        for (((n, x), e), &s) in noisy
+            .chunks_exact_mut(batch.dim)
+            .zip(batch.x.chunks_exact(batch.dim))
+            .zip(eps.chunks_exact(batch.dim))
+            .zip(sigmas.iter())
+        {
+            for ((n, &x), &e) in n.iter_mut().zip(x).zip(e) {
+                *n = x + s * e;
+            }
+        }
+        to_real(noisy, step.net.x_mut());
+        to_real(eps, &mut step.aux);
+        to_real(sigmas, step.net.sigma_mut());
+    }
+}
+
+/// ½ mean ‖σᵢ s + ε‖² of a fused step, and its gradient with respect to s.
+pub(crate) fn host_loss<T: Real>(step: &mut HostStep<T>) -> f64 {
+    let out = step.net.outputs();
+    let d = out.s.len() / out.rows;
+    for ((r, s), &sigma) in step
+        .aux
+        .chunks_exact_mut(d)
+        .zip(out.s.chunks_exact(d))
+        .zip(out.sigma)
+    {
+        r.iter_mut().zip(s).for_each(|(r, &s)| *r = s * sigma + *r);
+    }
+    let loss = host_half_mean_sq(&step.aux, out.rows, out.grad_s);
+    for (g, &sigma) in out.grad_s.chunks_exact_mut(d).zip(out.sigma) {
+        g.iter_mut().for_each(|g| *g *= sigma);
+    }
+    loss
 }
 
 /// `levels` values from `from` to `to`, geometrically spaced (one level gives `to`).

@@ -4,8 +4,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Batch, LossEnv, check_sigma, half_mean_sq_norm, perturb};
+use super::{
+    Batch, HostStep, LossEnv, check_sigma, fill_normals, half_mean_sq_norm, host_half_mean_sq,
+    perturb, to_real,
+};
 use crate::error::ParamError;
+use crate::kernels::Real;
 use crate::model::ScoreModel;
 use burn::tensor::Tensor;
 
@@ -42,4 +46,44 @@ impl EsmParams {
         let target = env.ctx.matrix(&target, batch.rows, batch.dim);
         half_mean_sq_norm(model.forward(x, None) - target)
     }
+
+    /// The fused step's inputs: x (or x + σε) and the target score kept for the loss.
+    pub(crate) fn host_inputs<T: Real>(
+        &self,
+        batch: &Batch,
+        env: &mut LossEnv<'_>,
+        step: &mut HostStep<T>,
+    ) {
+        match (self.sigma, env.noised) {
+            (Some(sigma), Some(noised)) => {
+                let [eps, noisy] = &mut step.scratch;
+                fill_normals(env.rng, eps);
+                for ((n, &x), &e) in noisy.iter_mut().zip(&batch.x).zip(eps.iter()) {
+                    *n = x + sigma * e;
+                }
+                to_real(noisy, step.net.x_mut());
+                // The noise is not needed any more: its buffer takes the targets.
+                for (x, target) in noisy
+                    .chunks_exact(batch.dim)
+                    .zip(eps.chunks_exact_mut(batch.dim))
+                {
+                    noised.score_into(x, target);
+                }
+                to_real(eps, &mut step.aux);
+            }
+            _ => {
+                to_real(&batch.x, step.net.x_mut());
+                to_real(&batch.score, &mut step.aux);
+            }
+        }
+    }
+}
+
+/// ½ mean ‖s − target‖² of a fused step, and its gradient with respect to s.
+pub(crate) fn host_loss<T: Real>(step: &mut HostStep<T>) -> f64 {
+    let out = step.net.outputs();
+    for (r, &s) in step.aux.iter_mut().zip(out.s) {
+        *r = s - *r;
+    }
+    host_half_mean_sq(&step.aux, out.rows, out.grad_s)
 }

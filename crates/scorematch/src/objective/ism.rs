@@ -4,7 +4,8 @@
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
-use super::{Batch, LossEnv, half_mean_sq_norm};
+use super::{Batch, HostStep, LossEnv, half_mean_sq_norm, host_half_mean_sq};
+use crate::kernels::Real;
 use crate::model::{ScoreModel, TracePath};
 
 /// Parameters of `ism`.
@@ -23,4 +24,13 @@ impl IsmParams {
         let (s, trace) = model.forward_trace(x, None, self.trace);
         half_mean_sq_norm(s) + trace.mean()
     }
+}
+
+/// ½ mean ‖s‖² + mean tr J of a fused step, and its gradients with respect to s and tr J.
+pub(crate) fn host_loss<T: Real>(step: &mut HostStep<T>) -> f64 {
+    let out = step.net.outputs();
+    let inv = 1.0 / out.rows as f64;
+    let trace: f64 = out.trace.iter().map(|t| t.to_f64()).sum();
+    out.grad_trace.fill(T::from_f64(inv));
+    host_half_mean_sq(out.s, out.rows, out.grad_s) + trace * inv
 }

@@ -18,12 +18,14 @@ pub use ism::IsmParams;
 pub use ssm::{Projection, SsmParams};
 
 use burn::tensor::Tensor;
+use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
 use crate::backend::Ctx;
 use crate::data::Density;
 use crate::error::ParamError;
-use crate::model::ScoreModel;
+use crate::kernels::{MlpKernel, Pass, Real};
+use crate::model::{ScoreModel, TracePath};
 use crate::rng::Rng;
 
 /// One training batch on the host.
@@ -47,6 +49,56 @@ pub struct LossEnv<'a> {
     pub rng: &'a mut Rng,
     /// The noised data density p_σ at the objective's noise level, where it has a closed form.
     pub noised: Option<&'a dyn Density>,
+}
+
+/// The host side of a fused training step: the network's buffers, and what the loss keeps of
+/// the batch between the forward pass and the loss.
+#[derive(Clone, Debug)]
+pub struct HostStep<T> {
+    /// The network pass (inputs, outputs and their gradients).
+    pub net: MlpKernel<T>,
+    /// Targets (ESM) or noise ε (DSM), `[B, D]`.
+    aux: Vec<T>,
+    /// Host scratch in f64, `[B, D]` each: noise draws and noisy points / targets.
+    scratch: [Vec<f64>; 2],
+    /// Per-sample noise levels in f64, `[B]`.
+    row_sigma: Vec<f64>,
+}
+
+impl<T: Real> HostStep<T> {
+    /// Buffers for `net`'s batch.
+    pub fn new(net: MlpKernel<T>) -> Self {
+        let n = net.rows() * net.shape().dim;
+        Self {
+            aux: vec![T::ZERO; n],
+            scratch: [vec![0.0; n], vec![0.0; n]],
+            row_sigma: vec![0.0; net.rows()],
+            net,
+        }
+    }
+}
+
+/// Fills `out` with standard normal draws: the same numbers as [`crate::rng::normals`].
+pub(crate) fn fill_normals(rng: &mut Rng, out: &mut [f64]) {
+    out.iter_mut().for_each(|v| *v = StandardNormal.sample(rng));
+}
+
+/// Converts host f64 values into the kernels' precision.
+pub(crate) fn to_real<T: Real>(src: &[f64], dst: &mut [T]) {
+    dst.iter_mut()
+        .zip(src)
+        .for_each(|(d, &s)| *d = T::from_f64(s));
+}
+
+/// ½ mean ‖r‖² over the rows of `r` (f64 sum), with ∂/∂r = r / rows written to `grad`.
+pub(crate) fn host_half_mean_sq<T: Real>(r: &[T], rows: usize, grad: &mut [T]) -> f64 {
+    let inv = T::from_f64(1.0 / rows as f64);
+    let mut total = 0.0;
+    for (g, &v) in grad.iter_mut().zip(r) {
+        total += v.to_f64() * v.to_f64();
+        *g = v * inv;
+    }
+    0.5 * total / rows as f64
 }
 
 /// An objective as named in a sweep file: `"esm"` or `{ name = "dsm", sigma = 0.1 }`.
@@ -119,6 +171,11 @@ impl ObjectiveConfig {
         )
     }
 
+    /// Whether the loss may use the data score ∇log p of the batch (ESM).
+    pub fn uses_data_scores(&self) -> bool {
+        matches!(self, ObjectiveConfig::Esm(_))
+    }
+
     /// Whether the objective feeds σ to a noise-conditional model.
     pub fn supports_noise_conditional(&self) -> bool {
         matches!(self, ObjectiveConfig::Dsm(_) | ObjectiveConfig::DsmMulti(_))
@@ -136,6 +193,56 @@ impl ObjectiveConfig {
             ObjectiveConfig::SsmVr(p) => ssm_vr::loss(p, model, batch, env),
             ObjectiveConfig::Dsm(p) => p.loss(model, batch, env),
             ObjectiveConfig::DsmMulti(p) => p.loss(model, batch, env),
+        }
+    }
+}
+
+impl ObjectiveConfig {
+    /// The network pass the objective's fused form needs; `trace` is the resolved trace path
+    /// of the model (ISM).
+    pub fn host_pass(&self, trace: TracePath) -> Pass {
+        match self {
+            ObjectiveConfig::Esm(_) | ObjectiveConfig::Dsm(_) | ObjectiveConfig::DsmMulti(_) => {
+                Pass::Forward
+            }
+            ObjectiveConfig::Ism(_) => Pass::Trace {
+                columns: trace == TracePath::Jacobian,
+            },
+            ObjectiveConfig::Ssm(p) | ObjectiveConfig::SsmVr(p) => Pass::Tangent {
+                per_row: p.projections,
+            },
+        }
+    }
+
+    /// Fills the network inputs of a fused step for `batch`, drawing noise and projections
+    /// from `env.rng` exactly as [`Self::loss`] does.
+    pub fn host_inputs<T: Real>(
+        &self,
+        batch: &Batch,
+        env: &mut LossEnv<'_>,
+        step: &mut HostStep<T>,
+    ) {
+        match self {
+            ObjectiveConfig::Esm(p) => p.host_inputs(batch, env, step),
+            ObjectiveConfig::Ism(_) => to_real(&batch.x, step.net.x_mut()),
+            ObjectiveConfig::Ssm(p) | ObjectiveConfig::SsmVr(p) => {
+                ssm::host_inputs(p, batch, env, step)
+            }
+            ObjectiveConfig::Dsm(p) => p.host_inputs(batch, env, step),
+            ObjectiveConfig::DsmMulti(p) => p.host_inputs(batch, env, step),
+        }
+    }
+
+    /// The batch-mean loss of a fused step from the network's outputs, with its gradients
+    /// with respect to those outputs written into the network's buffers.
+    pub fn host_loss<T: Real>(&self, step: &mut HostStep<T>) -> f64 {
+        match self {
+            ObjectiveConfig::Esm(_) => esm::host_loss(step),
+            ObjectiveConfig::Ism(_) => ism::host_loss(step),
+            ObjectiveConfig::Ssm(_) => ssm::host_loss(step),
+            ObjectiveConfig::SsmVr(_) => ssm_vr::host_loss(step),
+            ObjectiveConfig::Dsm(p) => p.host_loss(step),
+            ObjectiveConfig::DsmMulti(_) => dsm_multi::host_loss(step),
         }
     }
 }

@@ -5,8 +5,9 @@ use burn::tensor::Tensor;
 use rand::RngExt as _;
 use serde::{Deserialize, Serialize};
 
-use super::{Batch, LossEnv};
+use super::{Batch, HostStep, LossEnv, fill_normals, to_real};
 use crate::error::ParamError;
+use crate::kernels::Real;
 use crate::model::ScoreModel;
 use crate::rng::{Rng, normals};
 
@@ -29,6 +30,16 @@ impl Projection {
             Projection::Rademacher => (0..n)
                 .map(|_| if rng.random::<bool>() { 1.0 } else { -1.0 })
                 .collect(),
+        }
+    }
+
+    /// Fills `out` with projection entries: the same numbers as [`Self::draw`].
+    pub fn fill(self, rng: &mut Rng, out: &mut [f64]) {
+        match self {
+            Projection::Gaussian => fill_normals(rng, out),
+            Projection::Rademacher => out
+                .iter_mut()
+                .for_each(|v| *v = if rng.random::<bool>() { 1.0 } else { -1.0 }),
         }
     }
 }
@@ -103,4 +114,69 @@ pub(crate) fn loss(
 ) -> Tensor<1> {
     let (s, v, vjv) = projected_terms(params, model, batch, env);
     vjv + (v * s).sum_dim(1).powi_scalar(2).mean() * 0.5
+}
+
+/// The fused step's inputs: x once, and `projections` directions per sample (row k·B + b for
+/// sample b, the order of the repeated batch in [`projected_terms`]).
+pub(crate) fn host_inputs<T: Real>(
+    params: &SsmParams,
+    batch: &Batch,
+    env: &mut LossEnv<'_>,
+    step: &mut HostStep<T>,
+) {
+    to_real(&batch.x, step.net.x_mut());
+    let v = &mut step.scratch[0];
+    v.resize(params.projections * batch.rows * batch.dim, 0.0);
+    params.projection.fill(env.rng, v);
+    to_real(v, step.net.v_mut());
+}
+
+/// Σ_j (v_j · J v_j) / (K·B) and the gradients of it with respect to J v; `score_term` adds
+/// the score part and its gradient. Returns the loss.
+pub(crate) fn host_projected_loss<T: Real>(
+    step: &mut HostStep<T>,
+    score_term: impl FnOnce(&[T], &[T], usize, &mut [T]) -> f64,
+) -> f64 {
+    let out = step.net.outputs();
+    let d = out.s.len() / out.rows;
+    let n = out.v.len() / d;
+    let inv = T::from_f64(1.0 / n as f64);
+    let mut total = 0.0;
+    for ((v, jv), g) in out
+        .v
+        .chunks_exact(d)
+        .zip(out.jv.chunks_exact(d))
+        .zip(out.grad_jv.chunks_exact_mut(d))
+    {
+        total += v
+            .iter()
+            .zip(jv)
+            .map(|(a, b)| a.to_f64() * b.to_f64())
+            .sum::<f64>();
+        g.iter_mut().zip(v).for_each(|(g, &v)| *g = v * inv);
+    }
+    total / n as f64 + score_term(out.s, out.v, out.rows, out.grad_s)
+}
+
+/// mean vᵀJv + ½ mean (vᵀs)² of a fused step, and its gradients.
+pub(crate) fn host_loss<T: Real>(step: &mut HostStep<T>) -> f64 {
+    host_projected_loss(step, |s, v, rows, grad_s| {
+        let d = s.len() / rows;
+        let n = v.len() / d;
+        let inv = T::from_f64(1.0 / n as f64);
+        grad_s.fill(T::ZERO);
+        let mut total = 0.0;
+        for (j, v) in v.chunks_exact(d).enumerate() {
+            let b = j % rows;
+            let s_b = &s[b * d..(b + 1) * d];
+            let q: T = v.iter().zip(s_b).fold(T::ZERO, |acc, (&a, &b)| acc + a * b);
+            total += q.to_f64() * q.to_f64();
+            let scale = q * inv;
+            grad_s[b * d..(b + 1) * d]
+                .iter_mut()
+                .zip(v)
+                .for_each(|(g, &v)| *g += scale * v);
+        }
+        0.5 * total / n as f64
+    })
 }

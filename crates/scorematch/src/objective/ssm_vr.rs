@@ -5,8 +5,9 @@
 
 use burn::tensor::Tensor;
 
-use super::ssm::{SsmParams, projected_terms};
-use super::{Batch, LossEnv, half_mean_sq_norm};
+use super::ssm::{SsmParams, host_projected_loss, projected_terms};
+use super::{Batch, HostStep, LossEnv, half_mean_sq_norm, host_half_mean_sq};
+use crate::kernels::Real;
 use crate::model::ScoreModel;
 
 /// mean vᵀJv + ½ mean ‖s‖².
@@ -18,4 +19,11 @@ pub(crate) fn loss(
 ) -> Tensor<1> {
     let (s, _, vjv) = projected_terms(params, model, batch, env);
     vjv + half_mean_sq_norm(s)
+}
+
+/// mean vᵀJv + ½ mean ‖s‖² of a fused step, and its gradients.
+pub(crate) fn host_loss<T: Real>(step: &mut HostStep<T>) -> f64 {
+    host_projected_loss(step, |s, _, rows, grad_s| {
+        host_half_mean_sq(s, rows, grad_s)
+    })
 }

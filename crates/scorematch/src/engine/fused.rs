@@ -1,0 +1,89 @@
+//! The fused step: host kernels for the network and its reverse mode, the objective's loss on
+//! the host, and one Adam over the flat parameter vector.
+
+use crate::backend::Ctx;
+use crate::config::TrainConfig;
+use crate::error::Result;
+use crate::kernels::{Adam, AdamSettings, MlpKernel, Real, clip_segments};
+use crate::model::{ScoreModel, TracePath};
+use crate::objective::{Batch, HostStep, LossEnv, ObjectiveConfig};
+
+/// The parameters, their gradient, Adam's state and the pass buffers.
+pub(super) struct FusedEngine<T> {
+    step: HostStep<T>,
+    theta: Vec<T>,
+    grad: Vec<T>,
+    adam: Adam<T>,
+    /// Length of each parameter tensor, in θ's order (for per-tensor clipping).
+    segments: Vec<usize>,
+    lr: f64,
+    grad_clip: Option<f64>,
+    /// The model θ came from, to rebuild it with the trained values.
+    template: ScoreModel,
+}
+
+impl<T: Real> FusedEngine<T> {
+    /// Buffers and optimiser for training `model` on `objective` with `train`'s settings;
+    /// `trace` is the resolved trace path (ISM).
+    pub(super) fn new(
+        objective: &ObjectiveConfig,
+        model: ScoreModel,
+        trace: TracePath,
+        train: &TrainConfig,
+    ) -> Result<Self> {
+        let shape = model.shape();
+        let theta: Vec<T> = model.flat_params()?.into_iter().map(T::from_f64).collect();
+        let segments = (0..shape.layers())
+            .flat_map(|l| {
+                let (i, o) = shape.layer(l);
+                [i * o, o]
+            })
+            .collect();
+        let pass = objective.host_pass(trace);
+        let net = MlpKernel::new(shape, pass, train.batch);
+        Ok(Self {
+            step: HostStep::new(net),
+            grad: vec![T::ZERO; theta.len()],
+            adam: Adam::new(AdamSettings::default(), theta.len()),
+            theta,
+            segments,
+            lr: train.lr,
+            grad_clip: train.grad_clip,
+            template: model,
+        })
+    }
+
+    /// One step on `batch`; with `read_loss`, returns the loss and skips the update if it is
+    /// not finite.
+    pub(super) fn step(
+        &mut self,
+        objective: &ObjectiveConfig,
+        batch: &Batch,
+        env: &mut LossEnv<'_>,
+        read_loss: bool,
+    ) -> Option<f64> {
+        objective.host_inputs(batch, env, &mut self.step);
+        self.step.net.forward(&self.theta);
+        let loss = objective.host_loss(&mut self.step);
+        if read_loss && !loss.is_finite() {
+            return Some(loss);
+        }
+        self.step.net.backward(&self.theta, &mut self.grad);
+        if let Some(max_norm) = self.grad_clip {
+            clip_segments(&mut self.grad, &self.segments, max_norm);
+        }
+        self.adam.step(self.lr, &mut self.theta, &self.grad);
+        read_loss.then_some(loss)
+    }
+
+    /// Multiply-adds in the matrix products of one step.
+    pub(super) fn step_macs(&self) -> usize {
+        self.step.net.step_macs()
+    }
+
+    /// The model with the trained parameters, on `ctx`.
+    pub(super) fn into_model(self, ctx: &Ctx) -> ScoreModel {
+        let theta: Vec<f64> = self.theta.iter().map(|v| v.to_f64()).collect();
+        self.template.with_flat_params(&theta, ctx)
+    }
+}

@@ -1,0 +1,225 @@
+//! How a run's training steps are computed.
+//!
+//! Two implementations of one step (batch gather, noise, loss, gradient, Adam update):
+//! - the reference: the objective's loss in burn tensor ops on the run's backend, burn's
+//!   autodiff for the gradient and burn's Adam;
+//! - the fused kernels: the same loss on the host with the MLP's forward, tangent or trace
+//!   pass and its hand-derived reverse mode ([`crate::kernels`]), and one Adam over the
+//!   flat parameter vector. They run where the backend keeps tensors in host memory (flex).
+//!
+//! Both draw the same random numbers in the same order, so a run differs between them only
+//! by floating-point rounding.
+
+mod fused;
+mod reference;
+
+use rand::RngExt as _;
+use serde::{Deserialize, Serialize};
+
+use crate::backend::{Backend, Ctx};
+use crate::config::TrainConfig;
+use crate::data::Density;
+use crate::error::{Error, ParamError, Result};
+use crate::model::{ScoreModel, TracePath};
+use crate::objective::{Batch, LossEnv, ObjectiveConfig};
+use crate::rng::Rng;
+
+/// Which implementation computes the training steps.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kernels {
+    /// The fused host kernels where the backend allows them (flex), else the reference
+    /// (the default).
+    #[default]
+    Auto,
+    /// The fused host kernels (flex only).
+    Fused,
+    /// burn tensor ops with autodiff and burn's Adam.
+    Reference,
+}
+
+impl Kernels {
+    /// Every choice.
+    pub const ALL: [Kernels; 3] = [Kernels::Auto, Kernels::Fused, Kernels::Reference];
+
+    /// The name used in configuration files and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kernels::Auto => "auto",
+            Kernels::Fused => "fused",
+            Kernels::Reference => "reference",
+        }
+    }
+
+    /// Whether `backend` keeps its tensors in host memory, where the fused kernels run.
+    pub fn fused_available(backend: Backend) -> bool {
+        backend == Backend::Flex
+    }
+
+    /// The implementation a run on `backend` uses: never `Auto`.
+    pub fn resolve(self, backend: Backend) -> Kernels {
+        match self {
+            Kernels::Auto if Self::fused_available(backend) => Kernels::Fused,
+            Kernels::Auto => Kernels::Reference,
+            chosen => chosen,
+        }
+    }
+
+    /// Every problem with this choice on `backend` (keys relative to the train block).
+    pub fn validate(self, backend: Backend) -> Vec<ParamError> {
+        if self == Kernels::Fused && !Self::fused_available(backend) {
+            vec![ParamError::new(
+                "kernels",
+                format!(
+                    "the fused kernels run on flex only, not {} (use auto or reference)",
+                    backend.name()
+                ),
+            )]
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+/// One step's implementation and its optimiser state.
+enum Engine {
+    Reference(reference::ReferenceEngine),
+    Fused32(fused::FusedEngine<f32>),
+    Fused64(fused::FusedEngine<f64>),
+}
+
+/// The state of a run's training loop: the data pool, the training stream, the batch buffer
+/// and the model with its optimiser, behind either implementation.
+pub struct Trainer<'a> {
+    objective: &'a ObjectiveConfig,
+    pool: &'a [f64],
+    pool_scores: &'a [f64],
+    noised: Option<&'a dyn Density>,
+    ctx: &'a Ctx,
+    rng: Rng,
+    batch: Batch,
+    uses_scores: bool,
+    engine: Engine,
+    kernels: Kernels,
+}
+
+impl<'a> Trainer<'a> {
+    /// A training loop for `model` with the objective, settings and data of a run.
+    ///
+    /// `pool` and `pool_scores` are the training pool `[n, dim]` and its data scores,
+    /// `noised` the noised density p_σ where the objective has one, `ctx` the run's
+    /// (autodiff) context, `trace` the resolved trace path (ISM), `rng` the training stream.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        objective: &'a ObjectiveConfig,
+        train: &TrainConfig,
+        backend: Backend,
+        model: ScoreModel,
+        trace: TracePath,
+        data: TrainingData<'a>,
+        ctx: &'a Ctx,
+        rng: Rng,
+    ) -> Result<Self> {
+        let kernels = train.kernels.resolve(backend);
+        crate::error::check(train.kernels.validate(backend))?;
+        let dim = data.dim;
+        let batch = Batch {
+            x: vec![0.0; train.batch * dim],
+            score: vec![0.0; train.batch * dim],
+            rows: train.batch,
+            dim,
+        };
+        let engine = match (kernels, ctx.dtype) {
+            (Kernels::Reference, _) => {
+                Engine::Reference(reference::ReferenceEngine::new(model, train))
+            }
+            (_, burn::tensor::DType::F64) => {
+                Engine::Fused64(fused::FusedEngine::new(objective, model, trace, train)?)
+            }
+            _ => Engine::Fused32(fused::FusedEngine::new(objective, model, trace, train)?),
+        };
+        Ok(Self {
+            objective,
+            pool: data.pool,
+            pool_scores: data.pool_scores,
+            noised: data.noised,
+            ctx,
+            rng,
+            batch,
+            uses_scores: objective.uses_data_scores(),
+            engine,
+            kernels,
+        })
+    }
+
+    /// The implementation the steps run on (`Fused` or `Reference`).
+    pub fn kernels(&self) -> Kernels {
+        self.kernels
+    }
+
+    /// One training step on a batch drawn with replacement from the pool. With `read_loss`
+    /// it returns the batch loss, and skips the update if the loss is not finite.
+    pub fn step(&mut self, read_loss: bool) -> Result<Option<f64>> {
+        let dim = self.batch.dim;
+        let n = self.pool.len() / dim;
+        for row in 0..self.batch.rows {
+            let i = self.rng.random_range(0..n);
+            self.batch.x[row * dim..(row + 1) * dim]
+                .copy_from_slice(&self.pool[i * dim..(i + 1) * dim]);
+            if self.uses_scores {
+                self.batch.score[row * dim..(row + 1) * dim]
+                    .copy_from_slice(&self.pool_scores[i * dim..(i + 1) * dim]);
+            }
+        }
+        let mut env = LossEnv {
+            ctx: self.ctx,
+            rng: &mut self.rng,
+            noised: self.noised,
+        };
+        match &mut self.engine {
+            Engine::Reference(e) => e.step(self.objective, &self.batch, &mut env, read_loss),
+            Engine::Fused32(e) => Ok(e.step(self.objective, &self.batch, &mut env, read_loss)),
+            Engine::Fused64(e) => Ok(e.step(self.objective, &self.batch, &mut env, read_loss)),
+        }
+    }
+
+    /// Multiply-adds in the matrix products of one step of the fused kernels (`None` for the
+    /// reference).
+    pub fn step_macs(&self) -> Option<usize> {
+        match &self.engine {
+            Engine::Reference(_) => None,
+            Engine::Fused32(e) => Some(e.step_macs()),
+            Engine::Fused64(e) => Some(e.step_macs()),
+        }
+    }
+
+    /// The trained model, on the run's context.
+    pub fn into_model(self) -> Result<ScoreModel> {
+        match self.engine {
+            Engine::Reference(e) => e.into_model(),
+            Engine::Fused32(e) => Ok(e.into_model(self.ctx)),
+            Engine::Fused64(e) => Ok(e.into_model(self.ctx)),
+        }
+    }
+}
+
+/// The data a training loop draws its batches from.
+#[derive(Clone, Copy)]
+pub struct TrainingData<'a> {
+    /// Dimension D.
+    pub dim: usize,
+    /// The training pool, `[n, D]` row-major.
+    pub pool: &'a [f64],
+    /// The data score at each pool point, `[n, D]`.
+    pub pool_scores: &'a [f64],
+    /// The noised density p_σ at the objective's noise level, where it has a closed form.
+    pub noised: Option<&'a dyn Density>,
+}
+
+/// The error of a training loop whose model was lost to an earlier failure.
+fn lost_model() -> Error {
+    Error::Tensor("the model was lost to an earlier failed step".into())
+}
+
+#[cfg(test)]
+mod tests;

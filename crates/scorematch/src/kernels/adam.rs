@@ -1,0 +1,128 @@
+//! Adam over one flat parameter vector, with burn's arithmetic, and burn's per-tensor
+//! gradient-norm clipping.
+
+use super::{Real, vectorized};
+
+/// Adam's settings: PyTorch's β₁ = 0.9, β₂ = 0.999, and ε = 1e-8 as the library uses.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdamSettings {
+    /// β₁.
+    pub beta_1: f32,
+    /// β₂.
+    pub beta_2: f32,
+    /// ε.
+    pub epsilon: f32,
+}
+
+impl Default for AdamSettings {
+    fn default() -> Self {
+        Self {
+            beta_1: 0.9,
+            beta_2: 0.999,
+            epsilon: 1e-8,
+        }
+    }
+}
+
+/// Adam's moments and step count for a parameter vector.
+#[derive(Clone, Debug)]
+pub struct Adam<T> {
+    settings: AdamSettings,
+    moment_1: Vec<T>,
+    moment_2: Vec<T>,
+    time: i32,
+}
+
+impl<T: Real> Adam<T> {
+    /// Zero moments for `len` parameters.
+    pub fn new(settings: AdamSettings, len: usize) -> Self {
+        Self {
+            settings,
+            moment_1: vec![T::ZERO; len],
+            moment_2: vec![T::ZERO; len],
+            time: 0,
+        }
+    }
+
+    /// One step: θ ← θ − lr · m̂ / (√v̂ + ε).
+    ///
+    /// The same operations in the same order as burn's `Adam` (bias corrections folded into
+    /// one factor, computed in f32), so that given the same gradients both give the same bits.
+    ///
+    /// # Panics
+    /// If `theta` and `grad` do not have the length the optimiser was made for.
+    pub fn step(&mut self, lr: f64, theta: &mut [T], grad: &[T]) {
+        assert!(theta.len() == self.moment_1.len() && grad.len() == theta.len());
+        self.time += 1;
+        let s = self.settings;
+        let bias_correction_2 = (1.0 - s.beta_2.powi(self.time)).sqrt();
+        let factor = bias_correction_2 / (1.0 - s.beta_1.powi(self.time));
+        let c = |v: f32| T::from_f64(f64::from(v));
+        let (b1, b1c, b2, b2c) = (
+            c(s.beta_1),
+            c(1.0 - s.beta_1),
+            c(s.beta_2),
+            c(1.0 - s.beta_2),
+        );
+        let (factor, eps, lr) = (c(factor), c(s.epsilon * bias_correction_2), T::from_f64(lr));
+        let (m1, m2) = (&mut self.moment_1, &mut self.moment_2);
+        vectorized(
+            #[inline(always)]
+            || {
+                for (((p, &g), m), v) in theta
+                    .iter_mut()
+                    .zip(grad)
+                    .zip(m1.iter_mut())
+                    .zip(m2.iter_mut())
+                {
+                    *m = *m * b1 + g * b1c;
+                    *v = *v * b2 + (g * g) * b2c;
+                    let update = (*m * factor) / (v.sqrt() + eps);
+                    *p -= update * lr;
+                }
+            },
+        );
+    }
+}
+
+/// Scales each segment of `grad` (one per parameter tensor, by length) so that its L2 norm is
+/// at most `max_norm`, as burn's `GradientClipping::Norm` does for each parameter.
+pub fn clip_segments<T: Real>(grad: &mut [T], segments: &[usize], max_norm: f64) {
+    let mut rest = grad;
+    for &len in segments {
+        let (seg, tail) = rest.split_at_mut(len);
+        rest = tail;
+        let norm = seg.iter().fold(T::ZERO, |acc, &g| acc + g * g).sqrt();
+        let coef = T::from_f64(max_norm) / (norm + T::MIN_POSITIVE);
+        if coef < T::ONE {
+            seg.iter_mut().for_each(|g| *g *= coef);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_steps_move_by_the_learning_rate() {
+        // With bias correction, Adam's first step is lr · g/|g| (up to ε) per coordinate.
+        let mut adam = Adam::<f64>::new(AdamSettings::default(), 3);
+        let mut theta = vec![1.0, 2.0, 3.0];
+        adam.step(0.1, &mut theta, &[0.5, -2.0, 0.0]);
+        assert!((theta[0] - 0.9).abs() < 1e-7);
+        assert!((theta[1] - 2.1).abs() < 1e-7);
+        assert_eq!(theta[2], 3.0);
+        // A constant gradient keeps the step at lr.
+        adam.step(0.1, &mut theta, &[0.5, -2.0, 0.0]);
+        assert!((theta[0] - 0.8).abs() < 1e-6, "{}", theta[0]);
+    }
+
+    #[test]
+    fn clipping_bounds_each_segment_norm() {
+        let mut g: Vec<f64> = vec![3.0, 4.0, 0.1, 0.1];
+        clip_segments(&mut g, &[2, 2], 1.0);
+        assert!((g[0] - 0.6).abs() < 1e-12 && (g[1] - 0.8).abs() < 1e-12);
+        assert_eq!(&g[2..], &[0.1, 0.1]);
+    }
+}

@@ -1,0 +1,22 @@
+//! Host kernels of the fused CPU training path: the MLP's forward, tangent and trace passes
+//! with hand-derived reverse modes into a flat parameter vector, and Adam over that vector.
+//!
+//! They compute on plain slices (f32 for training, f64 for tests), with matrix products
+//! through the `gemm` crate and element-wise loops that the compiler vectorises (for AVX2
+//! where the CPU has it). The tensor implementations in [`crate::model`] and
+//! [`crate::objective`] stay the reference they are tested against.
+
+pub(crate) mod activation;
+mod adam;
+pub(crate) mod gemm;
+mod mlp;
+mod real;
+mod simd;
+
+pub use adam::{Adam, AdamSettings, clip_segments};
+pub use mlp::{MlpKernel, MlpShape, Outputs, Pass};
+pub use real::{Real, exp_f32};
+pub(crate) use simd::vectorized;
+
+#[cfg(test)]
+mod tests;
