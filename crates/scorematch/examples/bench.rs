@@ -5,9 +5,10 @@
 //! cargo run --release -p scorematch --example bench -- [--quick] [--backends flex,ndarray]
 //!     [--threads 1,2] [--objectives esm,ism] [--dims 2,10] [--repeats 5] [--seconds 0.5]
 //!     [--peers results/reference/peer_throughput.csv] [--out results/bench]
-//!     [--no-memory] [--no-scaling]
+//!     [--no-memory] [--no-scaling] [--case objective/dataset/dim/backend/threads]...
 //! ```
-//! `--quick` is one repeat of 0.2 s per case. Tables go to stdout, CSV files to `--out`.
+//! `--quick` is one repeat of 0.2 s per case; `--case` runs only the cases given (no GEMM
+//! probe, memory or scaling runs). Tables go to stdout, CSV files to `--out`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -40,6 +41,8 @@ fn run() -> Result<(), String> {
         threads: vec![1, 2],
         objectives: Vec::new(),
         dims: Vec::new(),
+        cases: Vec::new(),
+        gemm_probe: true,
         settings: BenchSettings::default(),
         memory_driver: Some(std::env::current_exe().map_err(|e| e.to_string())?),
         scaling: true,
@@ -73,6 +76,13 @@ fn run() -> Result<(), String> {
             }
             "--peers" => opts.peers = PathBuf::from(value()?),
             "--out" => opts.out_dir = PathBuf::from(value()?),
+            "--case" => {
+                opts.cases
+                    .push(BenchCase::parse(&value()?).map_err(|e| e.to_string())?);
+                opts.memory_driver = None;
+                opts.scaling = false;
+                opts.gemm_probe = false;
+            }
             "--no-memory" => opts.memory_driver = None,
             "--no-scaling" => opts.scaling = false,
             other => return Err(format!("unknown argument {other} (see the source's doc)")),

@@ -24,7 +24,7 @@ use crate::data::{DatasetConfig, EightGaussiansParams, GaussianParams};
 use crate::engine::{Kernels, Trainer, TrainingData};
 use crate::error::{Error, Result};
 use crate::kernels::MlpKernel;
-use crate::kernels::gemm::{Mat, MatMut, matmul};
+use crate::kernels::gemm::{Gemm, Mat, MatMut};
 use crate::model::{ModelConfig, TracePath};
 use crate::objective::{DsmParams, EsmParams, IsmParams, ObjectiveConfig, SsmParams};
 use crate::rng::{Stream, rng};
@@ -163,6 +163,9 @@ pub struct BenchResult {
     pub case: BenchCase,
     /// Median steps per second over the repeats.
     pub steps_per_sec: f64,
+    /// Median steps per CPU-second of the thread that ran them (one-thread cases): what the
+    /// rate would be on an otherwise idle core.
+    pub cpu_steps_per_sec: Option<f64>,
     /// Steps per second of each repeat.
     pub repeats: Vec<f64>,
     /// Steps per repeat.
@@ -236,32 +239,51 @@ fn measure(
         rng(settings.seed, Stream::Train),
     )?;
     let mut done = 0;
-    let mut run = |n: usize, trainer: &mut Trainer<'_>| -> Result<f64> {
+    // (wall seconds, CPU seconds of this thread where known)
+    let mut run = |n: usize, trainer: &mut Trainer<'_>| -> Result<(f64, Option<f64>)> {
+        let cpu = thread_cpu_seconds();
         let start = Instant::now();
         for _ in 0..n {
             done += 1;
             trainer.step(done % LOG_EVERY == 0)?;
         }
-        Ok(start.elapsed().as_secs_f64())
+        let wall = start.elapsed().as_secs_f64();
+        Ok((wall, cpu.zip(thread_cpu_seconds()).map(|(a, b)| b - a)))
     };
-    let warm = run(WARMUP, &mut trainer)?;
+    let (warm, _) = run(WARMUP, &mut trainer)?;
     let steps = ((settings.seconds_per_repeat * WARMUP as f64 / warm).ceil() as usize).max(10);
     if let Some(b) = barrier {
         b.wait();
     }
     let mut repeats = Vec::with_capacity(settings.repeats);
+    let mut cpu_repeats = Vec::with_capacity(settings.repeats);
     for _ in 0..settings.repeats.max(1) {
-        repeats.push(steps as f64 / run(steps, &mut trainer)?);
+        let (wall, cpu) = run(steps, &mut trainer)?;
+        repeats.push(steps as f64 / wall);
+        if let Some(cpu) = cpu.filter(|&c| c > 0.0) {
+            cpu_repeats.push(steps as f64 / cpu);
+        }
     }
+    // With more than one thread the calling thread's CPU time is not the step's.
+    let cpu_steps_per_sec =
+        (case.threads == 1 && cpu_repeats.len() == repeats.len()).then(|| median(&cpu_repeats));
     Ok(BenchResult {
         case: case.clone(),
         steps_per_sec: median(&repeats),
+        cpu_steps_per_sec,
         repeats,
         steps,
         kernels: trainer.kernels(),
         trace_path,
         flops_per_step,
     })
+}
+
+/// CPU time this thread has run, in seconds (Linux: /proc/thread-self/schedstat).
+pub fn thread_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: f64 = stat.split_whitespace().next()?.parse().ok()?;
+    Some(ns * 1e-9)
 }
 
 /// The median (the mean of the middle two for an even count); NaN for no values.
@@ -282,10 +304,11 @@ pub fn gemm_rate(m: usize, k: usize, n: usize, threads: usize, repeats: usize) -
         let a: Vec<f32> = (0..m * k).map(|i| (i % 17) as f32 * 0.01).collect();
         let b: Vec<f32> = (0..k * n).map(|i| (i % 13) as f32 * 0.02).collect();
         let mut c = vec![0.0f32; m * n];
+        let mut gemm = Gemm::new();
         let mut time = |reps: usize| {
             let start = Instant::now();
             for _ in 0..reps {
-                matmul(
+                gemm.matmul(
                     MatMut::rows(&mut c, m, n),
                     Mat::rows(&a, m, k),
                     Mat::rows(&b, k, n),
@@ -474,6 +497,10 @@ pub struct Comparison {
     pub kernels: String,
     /// Our median steps per second.
     pub ours: f64,
+    /// Our best repeat (the least disturbed by other processes).
+    pub ours_best: f64,
+    /// Our median steps per CPU-second of the running thread (one-thread cases).
+    pub ours_cpu: Option<f64>,
     /// The fastest peer's framework.
     pub best_peer: String,
     /// The fastest peer's steps per second.
@@ -523,6 +550,8 @@ pub fn compare(result: &BenchResult, peers: &[PeerRow]) -> Option<Comparison> {
         threads: c.threads,
         kernels: result.kernels.name().to_string(),
         ours: result.steps_per_sec,
+        ours_best: result.repeats.iter().copied().fold(0.0, f64::max),
+        ours_cpu: result.cpu_steps_per_sec,
         best_peer: best.framework.clone(),
         best_peer_steps: best.steps_per_sec_median,
         ratio_best: result.steps_per_sec / best.steps_per_sec_median,
@@ -554,7 +583,7 @@ pub fn write_csv<R: Serialize>(path: &Path, rows: &[R]) -> Result<()> {
 pub fn print_table(out: &mut dyn Write, rows: &[Comparison]) -> std::io::Result<()> {
     writeln!(
         out,
-        "{:<7} {:<10} {:>4} {:<8} {:>3} {:<9} {:>9} {:>9} {:>6} {:>7} {:>8} {:>7}",
+        "{:<7} {:<10} {:>4} {:<8} {:>3} {:<9} {:>9} {:>9} {:>9} {:>9} {:>6} {:>7} {:>8} {:>7}",
         "loss",
         "data",
         "D",
@@ -562,6 +591,8 @@ pub fn print_table(out: &mut dyn Write, rows: &[Comparison]) -> std::io::Result<
         "thr",
         "kernels",
         "ours/s",
+        "best/s",
+        "cpu/s",
         "peer/s",
         "peer",
         "×peer",
@@ -571,7 +602,7 @@ pub fn print_table(out: &mut dyn Write, rows: &[Comparison]) -> std::io::Result<
     for r in rows {
         writeln!(
             out,
-            "{:<7} {:<10} {:>4} {:<8} {:>3} {:<9} {:>9.1} {:>9.1} {:>6} {:>7.2} {:>8} {:>7.1}",
+            "{:<7} {:<10} {:>4} {:<8} {:>3} {:<9} {:>9.1} {:>9.1} {:>9} {:>9.1} {:>6} {:>7.2} {:>8} {:>7.1}",
             r.objective,
             r.dataset,
             r.dim,
@@ -579,6 +610,8 @@ pub fn print_table(out: &mut dyn Write, rows: &[Comparison]) -> std::io::Result<
             r.threads,
             r.kernels,
             r.ours,
+            r.ours_best,
+            r.ours_cpu.map_or("-".into(), |x| format!("{x:.1}")),
             r.best_peer_steps,
             r.best_peer,
             r.ratio_best,
@@ -604,6 +637,10 @@ pub struct SuiteOptions {
     pub objectives: Vec<String>,
     /// Dimensions to keep (all if empty).
     pub dims: Vec<usize>,
+    /// Run exactly these cases instead of the peers' grid (if not empty).
+    pub cases: Vec<BenchCase>,
+    /// Measure the GEMM rate first.
+    pub gemm_probe: bool,
     /// Timing settings.
     pub settings: BenchSettings,
     /// A driver that handles [`MEMORY_ARG`], to measure peak memory of one run per objective
@@ -669,7 +706,7 @@ pub fn run_suite(opts: &SuiteOptions, out: &mut dyn Write) -> Result<SuiteReport
     writeln!(out, "machine: {}", machine()).map_err(io)?;
     writeln!(out, "load average at start: {}", load_average()).map_err(io)?;
     let mut gemm = Vec::new();
-    for threads in [1, 2] {
+    for threads in [1, 2].into_iter().filter(|_| opts.gemm_probe) {
         let gflops = gemm_rate(BATCH, 128, 128, threads, 5)?;
         writeln!(
             out,
@@ -687,14 +724,21 @@ pub fn run_suite(opts: &SuiteOptions, out: &mut dyn Write) -> Result<SuiteReport
             && (opts.objectives.is_empty() || opts.objectives.contains(&c.objective))
             && (opts.dims.is_empty() || opts.dims.contains(&c.dim))
     };
+    let cases: Vec<BenchCase> = if opts.cases.is_empty() {
+        opts.backends
+            .iter()
+            .flat_map(|&b| peer_cases(&peers, b))
+            .filter(keep)
+            .collect()
+    } else {
+        opts.cases.clone()
+    };
     let mut rows = Vec::new();
-    for &backend in &opts.backends {
-        for case in peer_cases(&peers, backend).into_iter().filter(keep) {
-            let result = run_case(&case, &opts.settings)?;
-            if let Some(row) = compare(&result, &peers) {
-                print_table(out, std::slice::from_ref(&row)).map_err(io)?;
-                rows.push(row);
-            }
+    for case in &cases {
+        let result = run_case(case, &opts.settings)?;
+        if let Some(row) = compare(&result, &peers) {
+            print_table(out, std::slice::from_ref(&row)).map_err(io)?;
+            rows.push(row);
         }
     }
     writeln!(out, "\nall cases:").map_err(io)?;
@@ -818,6 +862,7 @@ mod tests {
                 threads: 1,
             },
             steps_per_sec: 3743.4,
+            cpu_steps_per_sec: None,
             repeats: vec![3743.4],
             steps: 100,
             kernels: Kernels::Fused,

@@ -39,7 +39,7 @@ impl Act for Silu {
         let (s, r) = logistic(z);
         let f = z * s;
         // f′ = σ(1 + z(1 − σ)) = σ + f(1 − σ)
-        (f, s + f * r)
+        (f, f.mul_add(r, s))
     }
     #[inline(always)]
     fn value_slope_curvature<T: Real>(z: T) -> (T, T, T) {
@@ -47,7 +47,7 @@ impl Act for Silu {
         let f = z * s;
         let two = T::ONE + T::ONE;
         // f″ = σ(1 − σ)(2 + z(1 − 2σ))
-        (f, s + f * r, (s * r) * (two + z * (r - s)))
+        (f, f.mul_add(r, s), (s * r) * z.mul_add(r - s, two))
     }
 }
 

@@ -66,22 +66,60 @@ impl<T: Real> Adam<T> {
         );
         let (factor, eps, lr) = (c(factor), c(s.epsilon * bias_correction_2), T::from_f64(lr));
         let (m1, m2) = (&mut self.moment_1, &mut self.moment_2);
+        let k = Constants {
+            b1,
+            b1c,
+            b2,
+            b2c,
+            factor,
+            eps,
+            lr,
+        };
         vectorized(
             #[inline(always)]
             || {
-                for (((p, &g), m), v) in theta
+                // Blocks of 32, whose independent square roots and divisions overlap.
+                let (p, p_tail) = theta.as_chunks_mut::<32>();
+                let (g, g_tail) = grad.as_chunks::<32>();
+                let (m, m_tail) = m1.as_chunks_mut::<32>();
+                let (v, v_tail) = m2.as_chunks_mut::<32>();
+                for (((p, g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+                    for i in 0..32 {
+                        k.update(&mut p[i], g[i], &mut m[i], &mut v[i]);
+                    }
+                }
+                for (((p, &g), m), v) in p_tail
                     .iter_mut()
-                    .zip(grad)
-                    .zip(m1.iter_mut())
-                    .zip(m2.iter_mut())
+                    .zip(g_tail)
+                    .zip(m_tail.iter_mut())
+                    .zip(v_tail.iter_mut())
                 {
-                    *m = *m * b1 + g * b1c;
-                    *v = *v * b2 + (g * g) * b2c;
-                    let update = (*m * factor) / (v.sqrt() + eps);
-                    *p -= update * lr;
+                    k.update(p, g, m, v);
                 }
             },
         );
+    }
+}
+
+/// The per-step constants of the update.
+struct Constants<T> {
+    b1: T,
+    b1c: T,
+    b2: T,
+    b2c: T,
+    factor: T,
+    eps: T,
+    lr: T,
+}
+
+impl<T: Real> Constants<T> {
+    /// One parameter's update, in burn's order of operations.
+    #[inline(always)]
+    fn update(&self, p: &mut T, g: T, m: &mut T, v: &mut T) {
+        *m = *m * self.b1 + g * self.b1c;
+        *v = *v * self.b2 + (g * g) * self.b2c;
+        let update = (*m * self.factor) / (v.sqrt() + self.eps);
+        *p -= update * self.lr;
     }
 }
 

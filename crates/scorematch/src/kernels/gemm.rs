@@ -1,5 +1,6 @@
-//! Matrix products through the `gemm` crate (the one burn's flex backend uses), behind a safe,
-//! bounds-checked interface.
+//! Matrix products for the kernels: packed, register-tiled and auto-vectorised where the CPU
+//! has AVX2 and FMA, else through the `gemm` crate (the one burn's flex backend uses), behind
+//! a safe, bounds-checked interface.
 #![allow(unsafe_code)]
 
 use super::Real;
@@ -74,46 +75,319 @@ impl<'a, T: Real> MatMut<'a, T> {
     }
 }
 
-/// `dst = lhs · rhs`, or `dst += lhs · rhs` with `accumulate`.
+/// Rows of the micro-kernel's register tile.
+const MR: usize = 6;
+
+/// Matrix products with packing buffers that are reused from one product to the next.
 ///
-/// Uses up to `threads` threads of the current rayon pool for large enough products.
-///
-/// # Shapes
-/// - `lhs`: `[m, k]`, `rhs`: `[k, n]`, `dst`: `[m, n]`
-///
-/// # Panics
-/// If the shapes do not agree.
-pub(crate) fn matmul<T: Real>(
-    dst: MatMut<'_, T>,
+/// Where the CPU has AVX2 and FMA, a product packs its operands into panels and runs a
+/// register-tiled micro-kernel (an MR × 16 f32 or MR × 8 f64 accumulator tile, two vectors
+/// per row) written in plain Rust that the compiler vectorises; rows of the result are split
+/// into bands over the threads of the current rayon pool. Each element of the result is one
+/// fused multiply-add chain over k in order, so results do not depend on the thread count.
+/// Elsewhere the products go to the `gemm` crate.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Gemm<T> {
+    packed_a: Vec<T>,
+    packed_b: Vec<T>,
+}
+
+impl<T: Real> Gemm<T> {
+    /// Empty buffers (they grow to the largest product).
+    pub(crate) fn new() -> Self {
+        Self {
+            packed_a: Vec::new(),
+            packed_b: Vec::new(),
+        }
+    }
+
+    /// `dst = lhs · rhs`, or `dst += lhs · rhs` with `accumulate`, on up to `threads` threads
+    /// of the current rayon pool.
+    ///
+    /// # Shapes
+    /// - `lhs`: `[m, k]`, `rhs`: `[k, n]`, `dst`: `[m, n]`
+    ///
+    /// # Panics
+    /// If the shapes do not agree.
+    pub(crate) fn matmul(
+        &mut self,
+        dst: MatMut<'_, T>,
+        lhs: Mat<'_, T>,
+        rhs: Mat<'_, T>,
+        accumulate: bool,
+        threads: usize,
+    ) {
+        let (m, n, k) = (dst.rows, dst.cols, lhs.cols);
+        assert!(
+            lhs.rows == m && rhs.rows == k && rhs.cols == n,
+            "matmul shapes: [{}, {}] · [{}, {}] → [{m}, {n}]",
+            lhs.rows,
+            lhs.cols,
+            rhs.rows,
+            rhs.cols
+        );
+        if m == 0 || n == 0 {
+            return;
+        }
+        let c = &mut dst.data[..m * n];
+        if k == 0 {
+            if !accumulate {
+                c.fill(T::ZERO);
+            }
+            return;
+        }
+        if !super::simd::has_avx2_fma() {
+            gemm_crate(c, m, n, lhs, rhs, accumulate, threads);
+        } else if std::mem::size_of::<T>() == 4 {
+            self.packed::<16>(c, m, n, lhs, rhs, accumulate, threads);
+        } else {
+            self.packed::<8>(c, m, n, lhs, rhs, accumulate, threads);
+        }
+    }
+
+    /// The register-tiled product with NR-column panels of B packed.
+    #[allow(clippy::too_many_arguments)]
+    fn packed<const NR: usize>(
+        &mut self,
+        c: &mut [T],
+        m: usize,
+        n: usize,
+        lhs: Mat<'_, T>,
+        rhs: Mat<'_, T>,
+        accumulate: bool,
+        threads: usize,
+    ) {
+        let k = lhs.cols;
+        let panels = m.div_ceil(MR);
+        let bands = if threads > 1 && m * n * k >= PARALLEL_MIN_MACS {
+            threads.min(panels)
+        } else {
+            1
+        };
+        grow(&mut self.packed_a, bands * MR * k);
+        grow(&mut self.packed_b, n.div_ceil(NR) * NR * k);
+        let packed_b = &mut self.packed_b[..n.div_ceil(NR) * NR * k];
+        super::vectorized(
+            #[inline(always)]
+            || pack_b::<T, NR>(rhs, packed_b),
+        );
+        let packed_b = &*packed_b;
+        let band_panels = panels.div_ceil(bands);
+        let band = |(i, (c, edge)): (usize, (&mut [T], &mut [T]))| {
+            let row0 = i * band_panels * MR;
+            super::vectorized(
+                #[inline(always)]
+                || band_product::<T, NR>(c, row0, n, lhs, edge, packed_b, accumulate),
+            );
+        };
+        if bands == 1 {
+            band((0, (c, &mut self.packed_a[..MR * k])));
+        } else {
+            use rayon::prelude::*;
+            c.par_chunks_mut(band_panels * MR * n)
+                .zip(self.packed_a.par_chunks_mut(MR * k))
+                .enumerate()
+                .for_each(band);
+        }
+    }
+}
+
+/// Grows `buf` to at least `len` elements.
+fn grow<T: Real>(buf: &mut Vec<T>, len: usize) {
+    if buf.len() < len {
+        buf.resize(len, T::ZERO);
+    }
+}
+
+/// Packs `b` `[k, n]` into panels of NR columns, each k rows of NR values (zero-padded).
+#[inline(always)]
+fn pack_b<T: Real, const NR: usize>(b: Mat<'_, T>, out: &mut [T]) {
+    let (k, n) = (b.rows, b.cols);
+    for (jp, panel) in out.chunks_exact_mut(k * NR).enumerate() {
+        let col0 = jp * NR;
+        let cols = NR.min(n - col0);
+        let (rows, _) = panel.as_chunks_mut::<NR>();
+        if b.col_stride == 1 && cols == NR {
+            for (p, row) in rows.iter_mut().enumerate() {
+                let start = p * b.row_stride + col0;
+                row.copy_from_slice(&b.data[start..start + NR]);
+            }
+        } else if b.row_stride == 1 && cols == NR {
+            // A transposed operand: column j of the panel is contiguous in memory.
+            for j in 0..NR {
+                let col = &b.data[(col0 + j) * b.col_stride..][..k];
+                for (row, &v) in rows.iter_mut().zip(col) {
+                    row[j] = v;
+                }
+            }
+        } else {
+            for (p, row) in rows.iter_mut().enumerate() {
+                for (j, v) in row.iter_mut().enumerate() {
+                    *v = if j < cols {
+                        b.data[p * b.row_stride + (col0 + j) * b.col_stride]
+                    } else {
+                        T::ZERO
+                    };
+                }
+            }
+        }
+    }
+}
+
+/// One band of result rows: `c` holds rows `row0..` of the result (whole rows of n); `edge`
+/// is scratch of MR · k for a last panel of fewer than MR rows.
+#[inline(always)]
+fn band_product<T: Real, const NR: usize>(
+    c: &mut [T],
+    row0: usize,
+    n: usize,
+    a: Mat<'_, T>,
+    edge: &mut [T],
+    packed_b: &[T],
+    accumulate: bool,
+) {
+    let k = a.cols;
+    let rows = c.len() / n;
+    let full = rows / MR;
+    let rest = rows - full * MR;
+    // The last, partial panel, packed column by column with zero rows below.
+    let edge = &mut edge[..MR * k];
+    if rest > 0 {
+        for (p, col) in edge.chunks_exact_mut(MR).enumerate() {
+            for (i, v) in col.iter_mut().enumerate() {
+                *v = if i < rest {
+                    a.data[(row0 + full * MR + i) * a.row_stride + p * a.col_stride]
+                } else {
+                    T::ZERO
+                };
+            }
+        }
+    }
+    for (jp, b_panel) in packed_b.chunks_exact(k * NR).enumerate() {
+        let col0 = jp * NR;
+        let cols = NR.min(n - col0);
+        for ip in 0..full + usize::from(rest > 0) {
+            let first = row0 + ip * MR;
+            let acc = if ip == full {
+                micro_kernel_cols::<T, NR>(edge, MR, b_panel)
+            } else if a.col_stride == 1 {
+                micro_kernel_rows::<T, NR>(
+                    &a.data[first * a.row_stride..],
+                    a.row_stride,
+                    k,
+                    b_panel,
+                )
+            } else if a.row_stride == 1 {
+                micro_kernel_cols::<T, NR>(&a.data[first..], a.col_stride, b_panel)
+            } else {
+                for (p, col) in edge.chunks_exact_mut(MR).enumerate() {
+                    for (i, v) in col.iter_mut().enumerate() {
+                        *v = a.data[(first + i) * a.row_stride + p * a.col_stride];
+                    }
+                }
+                micro_kernel_cols::<T, NR>(edge, MR, b_panel)
+            };
+            let valid = if ip == full { rest } else { MR };
+            store::<T, NR>(c, ip * MR, valid, col0, cols, n, &acc, accumulate);
+        }
+    }
+}
+
+/// Writes (or adds) the first `valid` rows and `cols` columns of a tile at (row0, col0).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn store<T: Real, const NR: usize>(
+    c: &mut [T],
+    row0: usize,
+    valid: usize,
+    col0: usize,
+    cols: usize,
+    n: usize,
+    acc: &[[T; NR]; MR],
+    accumulate: bool,
+) {
+    for (i, acc_row) in acc.iter().enumerate().take(valid) {
+        let start = (row0 + i) * n + col0;
+        if cols == NR {
+            let out = &mut c[start..start + NR];
+            if accumulate {
+                out.iter_mut().zip(acc_row).for_each(|(o, &v)| *o += v);
+            } else {
+                out.copy_from_slice(acc_row);
+            }
+        } else {
+            let out = &mut c[start..start + cols];
+            if accumulate {
+                out.iter_mut().zip(acc_row).for_each(|(o, &v)| *o += v);
+            } else {
+                out.iter_mut().zip(acc_row).for_each(|(o, &v)| *o = v);
+            }
+        }
+    }
+}
+
+/// The MR × NR tile of MR rows of A (row i at `a[i·lda..i·lda + k]`) times a packed B panel.
+#[inline(always)]
+fn micro_kernel_rows<T: Real, const NR: usize>(
+    a: &[T],
+    lda: usize,
+    k: usize,
+    b: &[T],
+) -> [[T; NR]; MR] {
+    let mut acc = [[T::ZERO; NR]; MR];
+    let (a0, a1, a2) = (&a[..k], &a[lda..lda + k], &a[2 * lda..2 * lda + k]);
+    let (a3, a4, a5) = (
+        &a[3 * lda..3 * lda + k],
+        &a[4 * lda..4 * lda + k],
+        &a[5 * lda..5 * lda + k],
+    );
+    let (b, _) = b[..k * NR].as_chunks::<NR>();
+    for (p, b) in b.iter().enumerate() {
+        let col = [a0[p], a1[p], a2[p], a3[p], a4[p], a5[p]];
+        for (acc_row, &ai) in acc.iter_mut().zip(&col) {
+            for (acc, &bj) in acc_row.iter_mut().zip(b) {
+                *acc = ai.mul_add(bj, *acc);
+            }
+        }
+    }
+    acc
+}
+
+/// The MR × NR tile of A stored column by column (column p at `a[p·lda..p·lda + MR]`) times
+/// a packed B panel.
+#[inline(always)]
+fn micro_kernel_cols<T: Real, const NR: usize>(a: &[T], lda: usize, b: &[T]) -> [[T; NR]; MR] {
+    let mut acc = [[T::ZERO; NR]; MR];
+    let (b, _) = b.as_chunks::<NR>();
+    for (p, b) in b.iter().enumerate() {
+        let col = &a[p * lda..p * lda + MR];
+        for (acc_row, &ai) in acc.iter_mut().zip(col) {
+            for (acc, &bj) in acc_row.iter_mut().zip(b) {
+                *acc = ai.mul_add(bj, *acc);
+            }
+        }
+    }
+    acc
+}
+
+/// The `gemm` crate's product, for CPUs without AVX2 + FMA.
+fn gemm_crate<T: Real>(
+    c: &mut [T],
+    m: usize,
+    n: usize,
     lhs: Mat<'_, T>,
     rhs: Mat<'_, T>,
     accumulate: bool,
     threads: usize,
 ) {
-    let (m, n, k) = (dst.rows, dst.cols, lhs.cols);
-    assert!(
-        lhs.rows == m && rhs.rows == k && rhs.cols == n,
-        "matmul shapes: [{}, {}] · [{}, {}] → [{m}, {n}]",
-        lhs.rows,
-        lhs.cols,
-        rhs.rows,
-        rhs.cols
-    );
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 {
-        if !accumulate {
-            dst.data[..m * n].fill(T::ZERO);
-        }
-        return;
-    }
+    let k = lhs.cols;
     // Both views were bounds-checked against their slices when made (a transpose swaps
     // rows with columns and strides alike, so its extent is the same); check again that the
     // last element of each is inside its slice.
     for v in [&lhs, &rhs] {
         assert!((v.rows - 1) * v.row_stride + (v.cols - 1) * v.col_stride < v.data.len());
     }
+    assert!(c.len() >= m * n);
     let parallelism = if threads > 1 && m * n * k >= PARALLEL_MIN_MACS {
         gemm::Parallelism::Rayon(threads)
     } else {
@@ -122,15 +396,15 @@ pub(crate) fn matmul<T: Real>(
     let stride = |s: usize| s as isize;
     // SAFETY: every element (i, j) that gemm reads or writes lies at
     // i·row_stride + j·col_stride ≤ (rows − 1)·row_stride + (cols − 1)·col_stride, which was
-    // checked to be inside the view's slice above (for dst, row-major with m·n ≤ len). `dst`
-    // is borrowed mutably, so it cannot alias `lhs` or `rhs`. gemm dispatches on the type
+    // checked to be inside the view's slice above (for c, row-major with m·n ≤ len). `c` is
+    // borrowed mutably, so it cannot alias `lhs` or `rhs`. gemm dispatches on the type
     // (`Real` is only implemented for f32 and f64, both of which it supports).
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
-            dst.data.as_mut_ptr(),
+            c.as_mut_ptr(),
             1,
             stride(n),
             accumulate,
@@ -164,45 +438,94 @@ mod tests {
         c
     }
 
-    #[test]
-    fn products_and_transposes_match_the_naive_product() {
-        let (m, k, n) = (5, 3, 4);
-        let a: Vec<f64> = (0..m * k).map(|i| (i as f64 * 0.37).sin()).collect();
-        let b: Vec<f64> = (0..k * n).map(|i| (i as f64 * 0.91).cos()).collect();
-        let want = naive(&a, &b, m, k, n);
-        let mut c = vec![0.0; m * n];
-        matmul(
-            MatMut::rows(&mut c, m, n),
-            Mat::rows(&a, m, k),
-            Mat::rows(&b, k, n),
-            false,
-            1,
-        );
-        for (x, y) in c.iter().zip(&want) {
-            assert!((x - y).abs() < 1e-14);
-        }
-        // (aᵀ)ᵀ · b, accumulated onto c: 2 × the product.
-        let mut at = vec![0.0; m * k];
-        for i in 0..m {
-            for p in 0..k {
-                at[p * m + i] = a[i * k + p];
+    fn transpose(a: &[f64], rows: usize, cols: usize) -> Vec<f64> {
+        let mut t = vec![0.0; rows * cols];
+        for i in 0..rows {
+            for j in 0..cols {
+                t[j * rows + i] = a[i * cols + j];
             }
         }
-        matmul(
-            MatMut::rows(&mut c, m, n),
-            Mat::rows(&at, k, m).t(),
-            Mat::rows(&b, k, n),
-            true,
-            2,
-        );
-        for (x, y) in c.iter().zip(&want) {
-            assert!((x - 2.0 * y).abs() < 1e-14);
+        t
+    }
+
+    /// Every shape class (edge panels, tiny k, one row or column), operands plain or
+    /// transposed, overwritten or accumulated, on one and two threads, in f64 and f32.
+    #[test]
+    fn products_match_the_naive_product_for_every_shape_and_layout() {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let mut gemm64 = Gemm::<f64>::new();
+        let mut gemm32 = Gemm::<f32>::new();
+        for (m, k, n) in [
+            (1, 1, 1),
+            (5, 3, 4),
+            (6, 2, 16),
+            (7, 17, 17),
+            (13, 130, 2),
+            (64, 64, 33),
+            (70, 70, 70),
+        ] {
+            let a: Vec<f64> = (0..m * k).map(|i| (i as f64 * 0.37).sin()).collect();
+            let b: Vec<f64> = (0..k * n).map(|i| (i as f64 * 0.91).cos()).collect();
+            let (at, bt) = (transpose(&a, m, k), transpose(&b, k, n));
+            let want = naive(&a, &b, m, k, n);
+            for (lhs_t, rhs_t, accumulate, threads) in [
+                (false, false, false, 1),
+                (true, false, true, 1),
+                (false, true, false, 2),
+                (true, true, true, 2),
+            ] {
+                let lhs = if lhs_t {
+                    Mat::rows(&at, k, m).t()
+                } else {
+                    Mat::rows(&a, m, k)
+                };
+                let rhs = if rhs_t {
+                    Mat::rows(&bt, n, k).t()
+                } else {
+                    Mat::rows(&b, k, n)
+                };
+                let mut c = vec![1.0; m * n];
+                pool.install(|| {
+                    gemm64.matmul(MatMut::rows(&mut c, m, n), lhs, rhs, accumulate, threads)
+                });
+                let base = if accumulate { 1.0 } else { 0.0 };
+                for (x, y) in c.iter().zip(&want) {
+                    assert!(
+                        (x - base - y).abs() < 1e-12,
+                        "{m}x{k}x{n} {lhs_t} {rhs_t}: {x} vs {y}"
+                    );
+                }
+                // f32 of the same product.
+                let f = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
+                let (a32, at32, b32, bt32) = (f(&a), f(&at), f(&b), f(&bt));
+                let lhs = if lhs_t {
+                    Mat::rows(&at32, k, m).t()
+                } else {
+                    Mat::rows(&a32, m, k)
+                };
+                let rhs = if rhs_t {
+                    Mat::rows(&bt32, n, k).t()
+                } else {
+                    Mat::rows(&b32, k, n)
+                };
+                let mut c = vec![0.0f32; m * n];
+                pool.install(|| {
+                    gemm32.matmul(MatMut::rows(&mut c, m, n), lhs, rhs, false, threads)
+                });
+                for (x, y) in c.iter().zip(&want) {
+                    assert!((f64::from(*x) - y).abs() < 1e-4 * (1.0 + k as f64).sqrt());
+                }
+            }
         }
         // k = 0 gives zeros.
-        matmul(
-            MatMut::rows(&mut c, m, n),
-            Mat::rows(&a, m, 0),
-            Mat::rows(&b, 0, n),
+        let mut c = vec![1.0; 6];
+        gemm64.matmul(
+            MatMut::rows(&mut c, 2, 3),
+            Mat::rows(&[], 2, 0),
+            Mat::rows(&[], 0, 3),
             false,
             1,
         );
@@ -210,11 +533,62 @@ mod tests {
     }
 
     #[test]
+    fn the_gemm_crate_fallback_gives_the_same_products() {
+        let (m, k, n) = (7, 5, 9);
+        let a: Vec<f64> = (0..m * k).map(|i| (i as f64 * 0.37).sin()).collect();
+        let b: Vec<f64> = (0..k * n).map(|i| (i as f64 * 0.91).cos()).collect();
+        let want = naive(&a, &b, m, k, n);
+        let mut c = vec![0.5; m * n];
+        let bt = transpose(&b, k, n);
+        gemm_crate(
+            &mut c,
+            m,
+            n,
+            Mat::rows(&a, m, k),
+            Mat::rows(&bt, n, k).t(),
+            true,
+            1,
+        );
+        for (x, y) in c.iter().zip(&want) {
+            assert!((x - 0.5 - y).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn results_do_not_depend_on_the_thread_count() {
+        let (m, k, n) = (300, 128, 128);
+        let a: Vec<f32> = (0..m * k)
+            .map(|i| ((i * 7 % 23) as f32 - 11.0) * 0.1)
+            .collect();
+        let b: Vec<f32> = (0..k * n)
+            .map(|i| ((i * 5 % 19) as f32 - 9.0) * 0.1)
+            .collect();
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let mut c = vec![0.0f32; m * n];
+            pool.install(|| {
+                Gemm::new().matmul(
+                    MatMut::rows(&mut c, m, n),
+                    Mat::rows(&a, m, k),
+                    Mat::rows(&b, k, n),
+                    false,
+                    threads,
+                )
+            });
+            c
+        };
+        assert_eq!(run(1), run(2));
+    }
+
+    #[test]
     #[should_panic(expected = "matmul shapes")]
     fn mismatched_shapes_panic() {
         let a = [0.0f32; 6];
         let mut c = [0.0f32; 4];
-        matmul(
+        Gemm::new().matmul(
             MatMut::rows(&mut c, 2, 2),
             Mat::rows(&a, 2, 3),
             Mat::rows(&a, 2, 3),
