@@ -210,7 +210,11 @@ fn measure(
     let density = cfg.dataset.build()?;
     let dim = density.dim();
     let pool = density.sample(POOL, &mut rng(settings.seed, Stream::Pool));
-    let pool_scores = density.scores(&pool);
+    let pool_scores = if cfg.objective.uses_data_scores() {
+        density.scores(&pool)
+    } else {
+        Vec::new()
+    };
     let noised = cfg.objective.sigma().and_then(|s| density.noised(s));
     let ctx = Ctx::new(cfg.backend.device()?.autodiff(), cfg.train.precision);
     let model = cfg
@@ -224,8 +228,8 @@ fn measure(
     let flops_per_step = 2.0 * MlpKernel::<f32>::new(model.shape(), pass, BATCH).step_macs() as f64;
     let data = TrainingData {
         dim,
-        pool: &pool,
-        pool_scores: &pool_scores,
+        pool,
+        pool_scores,
         noised: noised.as_deref(),
     };
     let mut trainer = Trainer::new(

@@ -109,7 +109,11 @@ pub fn train(cfg: &RunConfig, progress: &mut dyn Progress) -> Result<Trained> {
     let tc = &cfg.train;
 
     let pool = density.sample(tc.pool_size, &mut rng(cfg.seed, Stream::Pool));
-    let pool_scores = density.scores(&pool);
+    let pool_scores = if cfg.objective.uses_data_scores() {
+        density.scores(&pool)
+    } else {
+        Vec::new()
+    };
 
     // Evaluation sets come from the evaluation seed alone, so they are the same for every
     // run seed and Fisher numbers are comparable across runs.
@@ -161,8 +165,8 @@ pub fn train(cfg: &RunConfig, progress: &mut dyn Progress) -> Result<Trained> {
 
     let data = TrainingData {
         dim,
-        pool: &pool,
-        pool_scores: &pool_scores,
+        pool,
+        pool_scores,
         noised: noised.as_deref(),
     };
     let mut trainer = Trainer::new(

@@ -1,12 +1,13 @@
 //! The fused step: host kernels for the network and its reverse mode, the objective's loss on
 //! the host, and one Adam over the flat parameter vector.
 
+use super::Pool;
 use crate::backend::Ctx;
 use crate::config::TrainConfig;
 use crate::error::Result;
 use crate::kernels::{Adam, AdamSettings, MlpKernel, Real, clip_segments};
 use crate::model::{ScoreModel, TracePath};
-use crate::objective::{Batch, HostStep, LossEnv, ObjectiveConfig};
+use crate::objective::{HostStep, LossEnv, ObjectiveConfig};
 
 /// The parameters, their gradient, Adam's state and the pass buffers.
 pub(super) struct FusedEngine<T> {
@@ -20,6 +21,8 @@ pub(super) struct FusedEngine<T> {
     grad_clip: Option<f64>,
     /// The model θ came from, to rebuild it with the trained values.
     template: ScoreModel,
+    /// The pool in this precision.
+    pool: Pool<T>,
 }
 
 impl<T: Real> FusedEngine<T> {
@@ -30,6 +33,7 @@ impl<T: Real> FusedEngine<T> {
         model: ScoreModel,
         trace: TracePath,
         train: &TrainConfig,
+        pool: Pool<f64>,
     ) -> Result<Self> {
         let shape = model.shape();
         let theta: Vec<T> = model.flat_params()?.into_iter().map(T::from_f64).collect();
@@ -50,19 +54,21 @@ impl<T: Real> FusedEngine<T> {
             lr: train.lr,
             grad_clip: train.grad_clip,
             template: model,
+            pool: pool.convert(),
         })
     }
 
-    /// One step on `batch`; with `read_loss`, returns the loss and skips the update if it is
-    /// not finite.
+    /// One step on a batch drawn from the pool; with `read_loss`, returns the loss and skips
+    /// the update if it is not finite.
     pub(super) fn step(
         &mut self,
         objective: &ObjectiveConfig,
-        batch: &Batch,
         env: &mut LossEnv<'_>,
         read_loss: bool,
     ) -> Option<f64> {
-        objective.host_inputs(batch, env, &mut self.step);
+        let (x, scores) = self.step.batch_buffers();
+        self.pool.gather(env.rng, x, scores);
+        objective.host_inputs(env, &mut self.step);
         self.step.net.forward(&self.theta);
         let loss = objective.host_loss(&mut self.step);
         if read_loss && !loss.is_finite() {

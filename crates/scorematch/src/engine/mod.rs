@@ -21,7 +21,7 @@ use crate::config::TrainConfig;
 use crate::data::Density;
 use crate::error::{Error, ParamError, Result};
 use crate::model::{ScoreModel, TracePath};
-use crate::objective::{Batch, LossEnv, ObjectiveConfig};
+use crate::objective::{LossEnv, ObjectiveConfig};
 use crate::rng::Rng;
 
 /// Which implementation computes the training steps.
@@ -88,17 +88,13 @@ enum Engine {
     Fused64(fused::FusedEngine<f64>),
 }
 
-/// The state of a run's training loop: the data pool, the training stream, the batch buffer
-/// and the model with its optimiser, behind either implementation.
+/// The state of a run's training loop: the data pool, the training stream and the model with
+/// its optimiser, behind either implementation.
 pub struct Trainer<'a> {
     objective: &'a ObjectiveConfig,
-    pool: &'a [f64],
-    pool_scores: &'a [f64],
     noised: Option<&'a dyn Density>,
     ctx: &'a Ctx,
     rng: Rng,
-    batch: Batch,
-    uses_scores: bool,
     engine: Engine,
     kernels: Kernels,
 }
@@ -106,9 +102,9 @@ pub struct Trainer<'a> {
 impl<'a> Trainer<'a> {
     /// A training loop for `model` with the objective, settings and data of a run.
     ///
-    /// `pool` and `pool_scores` are the training pool `[n, dim]` and its data scores,
-    /// `noised` the noised density p_σ where the objective has one, `ctx` the run's
-    /// (autodiff) context, `trace` the resolved trace path (ISM), `rng` the training stream.
+    /// `ctx` is the run's (autodiff) context, `trace` the resolved trace path (ISM), `rng`
+    /// the training stream. The pool moves into the loop, converted to the precision the steps
+    /// compute in.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         objective: &'a ObjectiveConfig,
@@ -120,33 +116,51 @@ impl<'a> Trainer<'a> {
         ctx: &'a Ctx,
         rng: Rng,
     ) -> Result<Self> {
-        let kernels = train.kernels.resolve(backend);
         crate::error::check(train.kernels.validate(backend))?;
-        let dim = data.dim;
-        let batch = Batch {
-            x: vec![0.0; train.batch * dim],
-            score: vec![0.0; train.batch * dim],
-            rows: train.batch,
+        let kernels = train.kernels.resolve(backend);
+        let TrainingData {
             dim,
+            pool,
+            pool_scores,
+            noised,
+        } = data;
+        if pool.is_empty() || pool.len() % dim != 0 {
+            return Err(Error::Tensor(format!(
+                "the training pool has {} values, not a positive multiple of D = {dim}",
+                pool.len()
+            )));
+        }
+        let scores = if objective.uses_data_scores() {
+            if pool_scores.len() != pool.len() {
+                return Err(Error::Tensor(
+                    "the objective needs the data score of every pool point".into(),
+                ));
+            }
+            pool_scores
+        } else {
+            Vec::new()
+        };
+        let pool = Pool {
+            dim,
+            x: pool,
+            scores,
         };
         let engine = match (kernels, ctx.dtype) {
             (Kernels::Reference, _) => {
-                Engine::Reference(reference::ReferenceEngine::new(model, train))
+                Engine::Reference(reference::ReferenceEngine::new(model, train, pool))
             }
-            (_, burn::tensor::DType::F64) => {
-                Engine::Fused64(fused::FusedEngine::new(objective, model, trace, train)?)
-            }
-            _ => Engine::Fused32(fused::FusedEngine::new(objective, model, trace, train)?),
+            (_, burn::tensor::DType::F64) => Engine::Fused64(fused::FusedEngine::new(
+                objective, model, trace, train, pool,
+            )?),
+            _ => Engine::Fused32(fused::FusedEngine::new(
+                objective, model, trace, train, pool,
+            )?),
         };
         Ok(Self {
             objective,
-            pool: data.pool,
-            pool_scores: data.pool_scores,
-            noised: data.noised,
+            noised,
             ctx,
             rng,
-            batch,
-            uses_scores: objective.uses_data_scores(),
             engine,
             kernels,
         })
@@ -160,26 +174,15 @@ impl<'a> Trainer<'a> {
     /// One training step on a batch drawn with replacement from the pool. With `read_loss`
     /// it returns the batch loss, and skips the update if the loss is not finite.
     pub fn step(&mut self, read_loss: bool) -> Result<Option<f64>> {
-        let dim = self.batch.dim;
-        let n = self.pool.len() / dim;
-        for row in 0..self.batch.rows {
-            let i = self.rng.random_range(0..n);
-            self.batch.x[row * dim..(row + 1) * dim]
-                .copy_from_slice(&self.pool[i * dim..(i + 1) * dim]);
-            if self.uses_scores {
-                self.batch.score[row * dim..(row + 1) * dim]
-                    .copy_from_slice(&self.pool_scores[i * dim..(i + 1) * dim]);
-            }
-        }
         let mut env = LossEnv {
             ctx: self.ctx,
             rng: &mut self.rng,
             noised: self.noised,
         };
         match &mut self.engine {
-            Engine::Reference(e) => e.step(self.objective, &self.batch, &mut env, read_loss),
-            Engine::Fused32(e) => Ok(e.step(self.objective, &self.batch, &mut env, read_loss)),
-            Engine::Fused64(e) => Ok(e.step(self.objective, &self.batch, &mut env, read_loss)),
+            Engine::Reference(e) => e.step(self.objective, &mut env, read_loss),
+            Engine::Fused32(e) => Ok(e.step(self.objective, &mut env, read_loss)),
+            Engine::Fused64(e) => Ok(e.step(self.objective, &mut env, read_loss)),
         }
     }
 
@@ -204,16 +207,62 @@ impl<'a> Trainer<'a> {
 }
 
 /// The data a training loop draws its batches from.
-#[derive(Clone, Copy)]
 pub struct TrainingData<'a> {
     /// Dimension D.
     pub dim: usize,
     /// The training pool, `[n, D]` row-major.
-    pub pool: &'a [f64],
-    /// The data score at each pool point, `[n, D]`.
-    pub pool_scores: &'a [f64],
+    pub pool: Vec<f64>,
+    /// The data score at each pool point, `[n, D]` (needed by ESM only; may be empty
+    /// otherwise).
+    pub pool_scores: Vec<f64>,
     /// The noised density p_σ at the objective's noise level, where it has a closed form.
     pub noised: Option<&'a dyn Density>,
+}
+
+/// The pool in a step's precision: points and, where the objective uses them, their scores.
+struct Pool<T> {
+    dim: usize,
+    x: Vec<T>,
+    scores: Vec<T>,
+}
+
+impl Pool<f64> {
+    /// The pool in precision `T`, dropping the f64 copy as it goes.
+    fn convert<T: crate::kernels::Real>(self) -> Pool<T> {
+        let convert = |v: Vec<f64>| -> Vec<T> { v.into_iter().map(T::from_f64).collect() };
+        let x = convert(self.x);
+        Pool {
+            dim: self.dim,
+            x,
+            scores: convert(self.scores),
+        }
+    }
+}
+
+impl<T: Copy> Pool<T> {
+    /// Draws `rows` pool indices from `rng` and copies those points (and their scores, if the
+    /// pool has them) into `x` and `scores`, `[rows, D]`.
+    fn gather(&self, rng: &mut Rng, x: &mut [T], scores: &mut [T]) {
+        let d = self.dim;
+        let n = self.x.len() / d;
+        let with_scores = !self.scores.is_empty();
+        for (row, out) in x.chunks_exact_mut(d).enumerate() {
+            let i = rng.random_range(0..n);
+            copy(&self.x[i * d..(i + 1) * d], out);
+            if with_scores {
+                copy(
+                    &self.scores[i * d..(i + 1) * d],
+                    &mut scores[row * d..(row + 1) * d],
+                );
+            }
+        }
+    }
+}
+
+/// `dst = src`, element by element (short rows copy faster inline than through memcpy).
+#[inline(always)]
+fn copy<T: Copy>(src: &[T], dst: &mut [T]) {
+    dst.iter_mut().zip(src).for_each(|(d, &s)| *d = s);
 }
 
 /// The error of a training loop whose model was lost to an earlier failure.

@@ -3,45 +3,56 @@
 use burn::optim::grad_clipping::GradientClippingConfig;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 
-use super::lost_model;
+use super::{Pool, lost_model};
 use crate::backend::scalar;
 use crate::config::TrainConfig;
 use crate::error::Result;
 use crate::model::ScoreModel;
 use crate::objective::{Batch, LossEnv, ObjectiveConfig};
 
-/// The model and burn's Adam.
+/// The model, burn's Adam, the pool and the batch buffer.
 pub(super) struct ReferenceEngine {
     model: Option<ScoreModel>,
     optimizer: ModuleOptimizer,
     lr: f64,
+    pool: Pool<f64>,
+    batch: Batch,
 }
 
 impl ReferenceEngine {
     /// Adam (β 0.9/0.999, ε 1e-8, optional per-tensor norm clipping) on `model`.
-    pub(super) fn new(model: ScoreModel, train: &TrainConfig) -> Self {
+    pub(super) fn new(model: ScoreModel, train: &TrainConfig, pool: Pool<f64>) -> Self {
         let mut adam = AdamConfig::new().with_epsilon(1e-8);
         if let Some(clip) = train.grad_clip {
             adam = adam.with_grad_clipping(Some(GradientClippingConfig::Norm(clip as f32)));
         }
+        let n = train.batch * pool.dim;
         Self {
             model: Some(model),
             optimizer: adam.init(),
             lr: train.lr,
+            batch: Batch {
+                x: vec![0.0; n],
+                score: vec![0.0; if pool.scores.is_empty() { 0 } else { n }],
+                rows: train.batch,
+                dim: pool.dim,
+            },
+            pool,
         }
     }
 
-    /// One step on `batch`; with `read_loss`, returns the loss and skips the update if it is
-    /// not finite.
+    /// One step on a batch drawn from the pool; with `read_loss`, returns the loss and skips
+    /// the update if it is not finite.
     pub(super) fn step(
         &mut self,
         objective: &ObjectiveConfig,
-        batch: &Batch,
         env: &mut LossEnv<'_>,
         read_loss: bool,
     ) -> Result<Option<f64>> {
+        self.pool
+            .gather(env.rng, &mut self.batch.x, &mut self.batch.score);
         let model = self.model.take().ok_or_else(lost_model)?;
-        let loss = objective.loss(&model, batch, env);
+        let loss = objective.loss(&model, &self.batch, env);
         let value = if read_loss {
             let value = scalar(loss.clone())?;
             if !value.is_finite() {

@@ -6,8 +6,8 @@ use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Batch, HostStep, LossEnv, check_sigma, fill_normals, half_mean_sq_norm, host_half_mean_sq,
-    perturb, to_real,
+    Batch, HostStep, LossEnv, add_noise, check_sigma, fill_normals, half_mean_sq_norm,
+    host_half_mean_sq, perturb, to_real,
 };
 use crate::error::ParamError;
 use crate::kernels::Real;
@@ -53,18 +53,11 @@ impl DsmParams {
     }
 
     /// The fused step's inputs: x + σε (and σ for a noise-conditional model), keeping ε.
-    pub(crate) fn host_inputs<T: Real>(
-        &self,
-        batch: &Batch,
-        env: &mut LossEnv<'_>,
-        step: &mut HostStep<T>,
-    ) {
+    pub(crate) fn host_inputs<T: Real>(&self, env: &mut LossEnv<'_>, step: &mut HostStep<T>) {
+        let dim = step.net.shape().dim;
         let [eps, noisy] = &mut step.scratch;
         fill_normals(env.rng, eps);
-        for ((n, &x), &e) in noisy.iter_mut().zip(&batch.x).zip(eps.iter()) {
-            *n = x + self.sigma * e;
-        }
-        to_real(noisy, step.net.x_mut());
+        add_noise(step.net.x_mut(), eps, dim, |_| self.sigma, noisy);
         to_real(eps, &mut step.aux);
         step.net.sigma_mut().fill(T::from_f64(self.sigma));
     }

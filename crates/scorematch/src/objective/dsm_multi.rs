@@ -7,8 +7,8 @@ use rand::RngExt as _;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Batch, HostStep, LossEnv, check_sigma, fill_normals, half_mean_sq_norm, host_half_mean_sq,
-    to_real,
+    Batch, HostStep, LossEnv, add_noise, check_sigma, fill_normals, half_mean_sq_norm,
+    host_half_mean_sq, to_real,
 };
 use crate::error::ParamError;
 use crate::kernels::Real;
@@ -96,30 +96,16 @@ impl DsmMultiParams {
 
 impl DsmMultiParams {
     /// The fused step's inputs: x + σᵢε with σᵢ drawn per sample, keeping ε.
-    pub(crate) fn host_inputs<T: Real>(
-        &self,
-        batch: &Batch,
-        env: &mut LossEnv<'_>,
-        step: &mut HostStep<T>,
-    ) {
+    pub(crate) fn host_inputs<T: Real>(&self, env: &mut LossEnv<'_>, step: &mut HostStep<T>) {
         let schedule = self.schedule();
         let sigmas = &mut step.row_sigma;
         for s in sigmas.iter_mut() {
             *s = schedule[env.rng.random_range(0..schedule.len())];
         }
+        let dim = step.net.shape().dim;
         let [eps, noisy] = &mut step.scratch;
         fill_normals(env.rng, eps);
-        for (((n, x), e), &s) in noisy
-            .chunks_exact_mut(batch.dim)
-            .zip(batch.x.chunks_exact(batch.dim))
-            .zip(eps.chunks_exact(batch.dim))
-            .zip(sigmas.iter())
-        {
-            for ((n, &x), &e) in n.iter_mut().zip(x).zip(e) {
-                *n = x + s * e;
-            }
-        }
-        to_real(noisy, step.net.x_mut());
+        add_noise(step.net.x_mut(), eps, dim, |r| sigmas[r], noisy);
         to_real(eps, &mut step.aux);
         to_real(sigmas, step.net.sigma_mut());
     }

@@ -5,8 +5,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Batch, HostStep, LossEnv, check_sigma, fill_normals, half_mean_sq_norm, host_half_mean_sq,
-    perturb, to_real,
+    Batch, HostStep, LossEnv, add_noise, check_sigma, fill_normals, half_mean_sq_norm,
+    host_half_mean_sq, perturb, to_real,
 };
 use crate::error::ParamError;
 use crate::kernels::Real;
@@ -47,34 +47,19 @@ impl EsmParams {
         half_mean_sq_norm(model.forward(x, None) - target)
     }
 
-    /// The fused step's inputs: x (or x + σε) and the target score kept for the loss.
-    pub(crate) fn host_inputs<T: Real>(
-        &self,
-        batch: &Batch,
-        env: &mut LossEnv<'_>,
-        step: &mut HostStep<T>,
-    ) {
-        match (self.sigma, env.noised) {
-            (Some(sigma), Some(noised)) => {
-                let [eps, noisy] = &mut step.scratch;
-                fill_normals(env.rng, eps);
-                for ((n, &x), &e) in noisy.iter_mut().zip(&batch.x).zip(eps.iter()) {
-                    *n = x + sigma * e;
-                }
-                to_real(noisy, step.net.x_mut());
-                // The noise is not needed any more: its buffer takes the targets.
-                for (x, target) in noisy
-                    .chunks_exact(batch.dim)
-                    .zip(eps.chunks_exact_mut(batch.dim))
-                {
-                    noised.score_into(x, target);
-                }
-                to_real(eps, &mut step.aux);
+    /// The fused step's inputs: on noised data, x + σε and the noised score as the target
+    /// (on clean data the gathered batch and its scores are already in place).
+    pub(crate) fn host_inputs<T: Real>(&self, env: &mut LossEnv<'_>, step: &mut HostStep<T>) {
+        if let (Some(sigma), Some(noised)) = (self.sigma, env.noised) {
+            let dim = step.net.shape().dim;
+            let [eps, noisy] = &mut step.scratch;
+            fill_normals(env.rng, eps);
+            add_noise(step.net.x_mut(), eps, dim, |_| sigma, noisy);
+            // The noise is not needed any more: its buffer takes the targets.
+            for (x, target) in noisy.chunks_exact(dim).zip(eps.chunks_exact_mut(dim)) {
+                noised.score_into(x, target);
             }
-            _ => {
-                to_real(&batch.x, step.net.x_mut());
-                to_real(&batch.score, &mut step.aux);
-            }
+            to_real(eps, &mut step.aux);
         }
     }
 }

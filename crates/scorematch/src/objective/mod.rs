@@ -66,6 +66,12 @@ pub struct HostStep<T> {
 }
 
 impl<T: Real> HostStep<T> {
+    /// The buffers a batch is gathered into: the network's inputs x `[B, D]` and the data
+    /// scores at x `[B, D]` (kept for the loss).
+    pub fn batch_buffers(&mut self) -> (&mut [T], &mut [T]) {
+        (self.net.x_mut(), &mut self.aux)
+    }
+
     /// Buffers for `net`'s batch.
     pub fn new(net: MlpKernel<T>) -> Self {
         let n = net.rows() * net.shape().dim;
@@ -88,6 +94,29 @@ pub(crate) fn to_real<T: Real>(src: &[f64], dst: &mut [T]) {
     dst.iter_mut()
         .zip(src)
         .for_each(|(d, &s)| *d = T::from_f64(s));
+}
+
+/// x ← x + σ_r ε row by row (rows of `dim`, σ_r = `sigma(r)`), computed in f64; the noisy
+/// points are also left in `noisy`.
+pub(crate) fn add_noise<T: Real>(
+    x: &mut [T],
+    eps: &[f64],
+    dim: usize,
+    sigma: impl Fn(usize) -> f64,
+    noisy: &mut [f64],
+) {
+    for (r, ((x, e), n)) in x
+        .chunks_exact_mut(dim)
+        .zip(eps.chunks_exact(dim))
+        .zip(noisy.chunks_exact_mut(dim))
+        .enumerate()
+    {
+        let s = sigma(r);
+        for ((x, &e), n) in x.iter_mut().zip(e).zip(n) {
+            *n = x.to_f64() + s * e;
+            *x = T::from_f64(*n);
+        }
+    }
 }
 
 /// ½ mean ‖r‖² over the rows of `r` (f64 sum), with ∂/∂r = r / rows written to `grad`.
@@ -214,22 +243,16 @@ impl ObjectiveConfig {
         }
     }
 
-    /// Fills the network inputs of a fused step for `batch`, drawing noise and projections
-    /// from `env.rng` exactly as [`Self::loss`] does.
-    pub fn host_inputs<T: Real>(
-        &self,
-        batch: &Batch,
-        env: &mut LossEnv<'_>,
-        step: &mut HostStep<T>,
-    ) {
+    /// Completes the network inputs of a fused step whose batch was gathered into
+    /// [`HostStep::batch_buffers`], drawing noise and projections from `env.rng` exactly as
+    /// [`Self::loss`] does.
+    pub fn host_inputs<T: Real>(&self, env: &mut LossEnv<'_>, step: &mut HostStep<T>) {
         match self {
-            ObjectiveConfig::Esm(p) => p.host_inputs(batch, env, step),
-            ObjectiveConfig::Ism(_) => to_real(&batch.x, step.net.x_mut()),
-            ObjectiveConfig::Ssm(p) | ObjectiveConfig::SsmVr(p) => {
-                ssm::host_inputs(p, batch, env, step)
-            }
-            ObjectiveConfig::Dsm(p) => p.host_inputs(batch, env, step),
-            ObjectiveConfig::DsmMulti(p) => p.host_inputs(batch, env, step),
+            ObjectiveConfig::Esm(p) => p.host_inputs(env, step),
+            ObjectiveConfig::Ism(_) => {}
+            ObjectiveConfig::Ssm(p) | ObjectiveConfig::SsmVr(p) => ssm::host_inputs(p, env, step),
+            ObjectiveConfig::Dsm(p) => p.host_inputs(env, step),
+            ObjectiveConfig::DsmMulti(p) => p.host_inputs(env, step),
         }
     }
 

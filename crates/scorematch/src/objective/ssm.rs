@@ -116,17 +116,15 @@ pub(crate) fn loss(
     vjv + (v * s).sum_dim(1).powi_scalar(2).mean() * 0.5
 }
 
-/// The fused step's inputs: x once, and `projections` directions per sample (row k·B + b for
-/// sample b, the order of the repeated batch in [`projected_terms`]).
+/// The fused step's inputs: `projections` directions per sample (row k·B + b for sample b,
+/// the order of the repeated batch in [`projected_terms`]).
 pub(crate) fn host_inputs<T: Real>(
     params: &SsmParams,
-    batch: &Batch,
     env: &mut LossEnv<'_>,
     step: &mut HostStep<T>,
 ) {
-    to_real(&batch.x, step.net.x_mut());
     let v = &mut step.scratch[0];
-    v.resize(params.projections * batch.rows * batch.dim, 0.0);
+    v.resize(params.projections * step.net.x_mut().len(), 0.0);
     params.projection.fill(env.rng, v);
     to_real(v, step.net.v_mut());
 }
