@@ -78,6 +78,10 @@ impl<'a, T: Real> MatMut<'a, T> {
 /// Rows of the micro-kernel's register tile.
 const MR: usize = 6;
 
+/// Results with fewer columns than this (and at least as many rows) are narrow: they go to
+/// kernels that do not pad the columns to a panel.
+const NARROW: usize = 8;
+
 /// Matrix products with packing buffers that are reused from one product to the next.
 ///
 /// Where the CPU has AVX2 and FMA, a product packs its operands into panels and runs a
@@ -90,6 +94,7 @@ const MR: usize = 6;
 pub(crate) struct Gemm<T> {
     packed_a: Vec<T>,
     packed_b: Vec<T>,
+    transposed: Vec<T>,
 }
 
 impl<T: Real> Gemm<T> {
@@ -98,6 +103,7 @@ impl<T: Real> Gemm<T> {
         Self {
             packed_a: Vec::new(),
             packed_b: Vec::new(),
+            transposed: Vec::new(),
         }
     }
 
@@ -138,6 +144,52 @@ impl<T: Real> Gemm<T> {
         }
         if !super::simd::has_avx2_fma() {
             gemm_crate(c, m, n, lhs, rhs, accumulate, threads);
+        } else {
+            self.product(c, m, n, lhs, rhs, accumulate, threads);
+        }
+    }
+
+    /// Picks the kernel for the shape (AVX2 + FMA present).
+    #[allow(clippy::too_many_arguments)]
+    fn product(
+        &mut self,
+        c: &mut [T],
+        m: usize,
+        n: usize,
+        lhs: Mat<'_, T>,
+        rhs: Mat<'_, T>,
+        accumulate: bool,
+        threads: usize,
+    ) {
+        let k = lhs.cols;
+        let narrow = n < NARROW && m >= NARROW;
+        if narrow && lhs.row_stride == 1 {
+            // A narrow result with a transposed left operand: compute the wide Cᵀ = Bᵀ Aᵀ,
+            // whose right operand is then stored by rows, and transpose it.
+            let mut t = std::mem::take(&mut self.transposed);
+            grow(&mut t, m * n);
+            self.product(&mut t[..m * n], n, m, rhs.t(), lhs.t(), false, threads);
+            for (i, row) in c.chunks_exact_mut(n).enumerate() {
+                for (j, v) in row.iter_mut().enumerate() {
+                    let x = t[j * m + i];
+                    *v = if accumulate { *v + x } else { x };
+                }
+            }
+            self.transposed = t;
+        } else if narrow && lhs.col_stride == 1 {
+            // A narrow result with rows of A in memory: dot products with the columns of B.
+            grow(&mut self.packed_b, n * k);
+            let bt = &mut self.packed_b[..n * k];
+            for (j, col) in bt.chunks_exact_mut(k).enumerate() {
+                for (p, v) in col.iter_mut().enumerate() {
+                    *v = rhs.data[p * rhs.row_stride + j * rhs.col_stride];
+                }
+            }
+            let bt = &*bt;
+            super::vectorized(
+                #[inline(always)]
+                || narrow_product(c, n, lhs, bt, accumulate),
+            );
         } else if std::mem::size_of::<T>() == 4 {
             self.packed::<16>(c, m, n, lhs, rhs, accumulate, threads);
         } else {
@@ -169,15 +221,19 @@ impl<T: Real> Gemm<T> {
         let packed_b = &mut self.packed_b[..n.div_ceil(NR) * NR * k];
         super::vectorized(
             #[inline(always)]
-            || pack_b::<T, NR>(rhs, packed_b),
+            || pack_b::<T, NR>(rhs, m, packed_b),
         );
-        let packed_b = &*packed_b;
+        let panels_b = Panels {
+            rhs,
+            packed: &*packed_b,
+            m,
+        };
         let band_panels = panels.div_ceil(bands);
         let band = |(i, (c, edge)): (usize, (&mut [T], &mut [T]))| {
             let row0 = i * band_panels * MR;
             super::vectorized(
                 #[inline(always)]
-                || band_product::<T, NR>(c, row0, n, lhs, edge, packed_b, accumulate),
+                || band_product::<T, NR>(c, row0, n, lhs, edge, panels_b, accumulate),
             );
         };
         if bands == 1 {
@@ -199,18 +255,59 @@ fn grow<T: Real>(buf: &mut Vec<T>, len: usize) {
     }
 }
 
-/// Packs `b` `[k, n]` into panels of NR columns, each k rows of NR values (zero-padded).
+/// Products with fewer result rows than this read full panels of a B stored by rows in
+/// place: packing would not pay for itself over so few tiles.
+const DIRECT_MAX_ROWS: usize = 4 * MR;
+
+/// Whether a panel of `cols` columns of `b` is read in place (rows of B in memory, a full
+/// panel, a short product) rather than packed.
 #[inline(always)]
-fn pack_b<T: Real, const NR: usize>(b: Mat<'_, T>, out: &mut [T]) {
+fn direct_panel<T: Real>(b: Mat<'_, T>, cols: usize, nr: usize, m: usize) -> bool {
+    b.col_stride == 1 && cols == nr && m < DIRECT_MAX_ROWS
+}
+
+/// The NR-column panels of B: read in place or packed (see [`direct_panel`]).
+#[derive(Clone, Copy)]
+struct Panels<'a, T> {
+    rhs: Mat<'a, T>,
+    packed: &'a [T],
+    /// Rows of the product.
+    m: usize,
+}
+
+impl<'a, T: Real> Panels<'a, T> {
+    /// Panel `jp`, whose row p (NR values) starts at `p · stride`: (values, stride).
+    #[inline(always)]
+    fn panel<const NR: usize>(self, jp: usize) -> (&'a [T], usize) {
+        let (k, n) = (self.rhs.rows, self.rhs.cols);
+        let col0 = jp * NR;
+        if direct_panel(self.rhs, NR.min(n - col0), NR, self.m) {
+            let start = col0;
+            let end = (k - 1) * self.rhs.row_stride + col0 + NR;
+            (&self.rhs.data[start..end], self.rhs.row_stride)
+        } else {
+            (&self.packed[jp * k * NR..(jp + 1) * k * NR], NR)
+        }
+    }
+}
+
+/// Packs the panels of `b` `[k, n]` that are not read in place, each k rows of NR values
+/// (zero-padded).
+#[inline(always)]
+fn pack_b<T: Real, const NR: usize>(b: Mat<'_, T>, m: usize, out: &mut [T]) {
     let (k, n) = (b.rows, b.cols);
     for (jp, panel) in out.chunks_exact_mut(k * NR).enumerate() {
         let col0 = jp * NR;
         let cols = NR.min(n - col0);
         let (rows, _) = panel.as_chunks_mut::<NR>();
-        if b.col_stride == 1 && cols == NR {
+        if direct_panel(b, cols, NR, m) {
+            // Read in place by the micro-kernels.
+        } else if b.col_stride == 1 && cols == NR {
             for (p, row) in rows.iter_mut().enumerate() {
                 let start = p * b.row_stride + col0;
-                row.copy_from_slice(&b.data[start..start + NR]);
+                for (r, &v) in row.iter_mut().zip(&b.data[start..start + NR]) {
+                    *r = v;
+                }
             }
         } else if b.row_stride == 1 && cols == NR {
             // A transposed operand: column j of the panel is contiguous in memory.
@@ -243,96 +340,155 @@ fn band_product<T: Real, const NR: usize>(
     n: usize,
     a: Mat<'_, T>,
     edge: &mut [T],
-    packed_b: &[T],
+    panels: Panels<'_, T>,
     accumulate: bool,
 ) {
     let k = a.cols;
     let rows = c.len() / n;
     let full = rows / MR;
     let rest = rows - full * MR;
-    // The last, partial panel, packed column by column with zero rows below.
-    let edge = &mut edge[..MR * k];
+    // The last, partial panel, packed column by column (`rest` values per column).
+    let edge = &mut edge[..rest * k];
     if rest > 0 {
-        for (p, col) in edge.chunks_exact_mut(MR).enumerate() {
+        for (p, col) in edge.chunks_exact_mut(rest).enumerate() {
             for (i, v) in col.iter_mut().enumerate() {
-                *v = if i < rest {
-                    a.data[(row0 + full * MR + i) * a.row_stride + p * a.col_stride]
-                } else {
-                    T::ZERO
-                };
+                *v = a.data[(row0 + full * MR + i) * a.row_stride + p * a.col_stride];
             }
         }
     }
-    for (jp, b_panel) in packed_b.chunks_exact(k * NR).enumerate() {
-        let col0 = jp * NR;
-        let cols = NR.min(n - col0);
-        for ip in 0..full + usize::from(rest > 0) {
+    let edge = &*edge;
+    for jp in 0..n.div_ceil(NR) {
+        let (b_panel, ldb) = panels.panel::<NR>(jp);
+        let out = Tile {
+            n,
+            col0: jp * NR,
+            cols: NR.min(n - jp * NR),
+            accumulate,
+        };
+        for ip in 0..full {
             let first = row0 + ip * MR;
-            let acc = if ip == full {
-                micro_kernel_cols::<T, NR>(edge, MR, b_panel)
-            } else if a.col_stride == 1 {
-                micro_kernel_rows::<T, NR>(
+            let c = &mut c[ip * MR * n..];
+            if a.col_stride == 1 {
+                let acc = micro_kernel_rows::<T, NR>(
                     &a.data[first * a.row_stride..],
                     a.row_stride,
                     k,
                     b_panel,
-                )
+                    ldb,
+                );
+                out.store(c, &acc);
             } else if a.row_stride == 1 {
-                micro_kernel_cols::<T, NR>(&a.data[first..], a.col_stride, b_panel)
+                let acc =
+                    micro_kernel_cols::<T, MR, NR>(&a.data[first..], a.col_stride, k, b_panel, ldb);
+                out.store(c, &acc);
             } else {
-                for (p, col) in edge.chunks_exact_mut(MR).enumerate() {
-                    for (i, v) in col.iter_mut().enumerate() {
-                        *v = a.data[(first + i) * a.row_stride + p * a.col_stride];
-                    }
+                for r in 0..MR {
+                    // A general strided operand: one row at a time.
+                    let acc = micro_kernel_cols::<T, 1, NR>(
+                        &a.data[(first + r) * a.row_stride..],
+                        a.col_stride,
+                        k,
+                        b_panel,
+                        ldb,
+                    );
+                    out.store(&mut c[r * n..], &acc);
                 }
-                micro_kernel_cols::<T, NR>(edge, MR, b_panel)
-            };
-            let valid = if ip == full { rest } else { MR };
-            store::<T, NR>(c, ip * MR, valid, col0, cols, n, &acc, accumulate);
+            }
+        }
+        let c = &mut c[full * MR * n..];
+        match rest {
+            1 => out.store(c, &micro_kernel_cols::<T, 1, NR>(edge, 1, k, b_panel, ldb)),
+            2 => out.store(c, &micro_kernel_cols::<T, 2, NR>(edge, 2, k, b_panel, ldb)),
+            3 => out.store(c, &micro_kernel_cols::<T, 3, NR>(edge, 3, k, b_panel, ldb)),
+            4 => out.store(c, &micro_kernel_cols::<T, 4, NR>(edge, 4, k, b_panel, ldb)),
+            5 => out.store(c, &micro_kernel_cols::<T, 5, NR>(edge, 5, k, b_panel, ldb)),
+            _ => {}
         }
     }
 }
 
-/// Writes (or adds) the first `valid` rows and `cols` columns of a tile at (row0, col0).
+/// C = A B for a narrow C whose A is stored by rows: each C[i, j] is one dot product of row i
+/// of A with column j of B (`bt`, `[n, k]`), over 32-wide blocks.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn store<T: Real, const NR: usize>(
-    c: &mut [T],
-    row0: usize,
-    valid: usize,
+fn narrow_product<T: Real>(c: &mut [T], n: usize, a: Mat<'_, T>, bt: &[T], accumulate: bool) {
+    let k = a.cols;
+    for (i, row) in c.chunks_exact_mut(n).enumerate() {
+        let a_row = &a.data[i * a.row_stride..i * a.row_stride + k];
+        for (v, b_col) in row.iter_mut().zip(bt.chunks_exact(k)) {
+            let x = dot(a_row, b_col);
+            *v = if accumulate { *v + x } else { x };
+        }
+    }
+}
+
+/// Σ a[p] b[p] with 32 partial sums (four independent vector chains), folded to 8 and then
+/// summed pairwise.
+#[inline(always)]
+fn dot<T: Real>(a: &[T], b: &[T]) -> T {
+    let mut acc = [[T::ZERO; 8]; 4];
+    let (ca, ra) = a.as_chunks::<32>();
+    let (cb, rb) = b.as_chunks::<32>();
+    for (x, y) in ca.iter().zip(cb) {
+        for (c, acc) in acc.iter_mut().enumerate() {
+            for (i, acc) in acc.iter_mut().enumerate() {
+                *acc = x[8 * c + i].mul_add(y[8 * c + i], *acc);
+            }
+        }
+    }
+    let mut s = [T::ZERO; 8];
+    for (i, s) in s.iter_mut().enumerate() {
+        *s = (acc[0][i] + acc[1][i]) + (acc[2][i] + acc[3][i]);
+    }
+    let mut total = ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
+    for (&x, &y) in ra.iter().zip(rb) {
+        total = x.mul_add(y, total);
+    }
+    total
+}
+
+/// Where a tile of the result goes: columns `col0..col0 + cols` of rows of `n`.
+#[derive(Clone, Copy)]
+struct Tile {
+    n: usize,
     col0: usize,
     cols: usize,
-    n: usize,
-    acc: &[[T; NR]; MR],
     accumulate: bool,
-) {
-    for (i, acc_row) in acc.iter().enumerate().take(valid) {
-        let start = (row0 + i) * n + col0;
-        if cols == NR {
-            let out = &mut c[start..start + NR];
-            if accumulate {
-                out.iter_mut().zip(acc_row).for_each(|(o, &v)| *o += v);
+}
+
+impl Tile {
+    /// Writes (or adds) the tile `acc` at the top of `c`.
+    #[inline(always)]
+    fn store<T: Real, const M: usize, const NR: usize>(self, c: &mut [T], acc: &[[T; NR]; M]) {
+        for (i, acc_row) in acc.iter().enumerate() {
+            let start = i * self.n + self.col0;
+            if self.cols == NR {
+                let out = &mut c[start..start + NR];
+                if self.accumulate {
+                    out.iter_mut().zip(acc_row).for_each(|(o, &v)| *o += v);
+                } else {
+                    out.iter_mut().zip(acc_row).for_each(|(o, &v)| *o = v);
+                }
             } else {
-                out.copy_from_slice(acc_row);
-            }
-        } else {
-            let out = &mut c[start..start + cols];
-            if accumulate {
-                out.iter_mut().zip(acc_row).for_each(|(o, &v)| *o += v);
-            } else {
-                out.iter_mut().zip(acc_row).for_each(|(o, &v)| *o = v);
+                let out = &mut c[start..start + self.cols];
+                if self.accumulate {
+                    out.iter_mut().zip(acc_row).for_each(|(o, &v)| *o += v);
+                } else {
+                    out.iter_mut().zip(acc_row).for_each(|(o, &v)| *o = v);
+                }
             }
         }
     }
 }
 
-/// The MR × NR tile of MR rows of A (row i at `a[i·lda..i·lda + k]`) times a packed B panel.
+/// The MR × NR tile of MR rows of A (row i at `a[i·lda..i·lda + k]`) times a B panel (row p
+/// at `b[p·ldb..p·ldb + NR]`).
 #[inline(always)]
 fn micro_kernel_rows<T: Real, const NR: usize>(
     a: &[T],
     lda: usize,
     k: usize,
     b: &[T],
+    ldb: usize,
 ) -> [[T; NR]; MR] {
     let mut acc = [[T::ZERO; NR]; MR];
     let (a0, a1, a2) = (&a[..k], &a[lda..lda + k], &a[2 * lda..2 * lda + k]);
@@ -341,8 +497,8 @@ fn micro_kernel_rows<T: Real, const NR: usize>(
         &a[4 * lda..4 * lda + k],
         &a[5 * lda..5 * lda + k],
     );
-    let (b, _) = b[..k * NR].as_chunks::<NR>();
-    for (p, b) in b.iter().enumerate() {
+    for p in 0..k {
+        let b = b_row::<T, NR>(b, p * ldb);
         let col = [a0[p], a1[p], a2[p], a3[p], a4[p], a5[p]];
         for (acc_row, &ai) in acc.iter_mut().zip(&col) {
             for (acc, &bj) in acc_row.iter_mut().zip(b) {
@@ -353,14 +509,27 @@ fn micro_kernel_rows<T: Real, const NR: usize>(
     acc
 }
 
-/// The MR × NR tile of A stored column by column (column p at `a[p·lda..p·lda + MR]`) times
-/// a packed B panel.
+/// The NR values of B's panel row starting at `at`.
 #[inline(always)]
-fn micro_kernel_cols<T: Real, const NR: usize>(a: &[T], lda: usize, b: &[T]) -> [[T; NR]; MR] {
-    let mut acc = [[T::ZERO; NR]; MR];
-    let (b, _) = b.as_chunks::<NR>();
-    for (p, b) in b.iter().enumerate() {
-        let col = &a[p * lda..p * lda + MR];
+fn b_row<T: Real, const NR: usize>(b: &[T], at: usize) -> &[T; NR] {
+    let (row, _) = b[at..at + NR].as_chunks::<NR>();
+    &row[0]
+}
+
+/// The M × NR tile of A stored column by column (column p at `a[p·lda..p·lda + M]`) times
+/// a B panel (row p at `b[p·ldb..p·ldb + NR]`).
+#[inline(always)]
+fn micro_kernel_cols<T: Real, const M: usize, const NR: usize>(
+    a: &[T],
+    lda: usize,
+    k: usize,
+    b: &[T],
+    ldb: usize,
+) -> [[T; NR]; M] {
+    let mut acc = [[T::ZERO; NR]; M];
+    for p in 0..k {
+        let b = b_row::<T, NR>(b, p * ldb);
+        let col = &a[p * lda..p * lda + M];
         for (acc_row, &ai) in acc.iter_mut().zip(col) {
             for (acc, &bj) in acc_row.iter_mut().zip(b) {
                 *acc = ai.mul_add(bj, *acc);
