@@ -216,7 +216,8 @@ impl<T: Real> Gemm<T> {
         } else {
             1
         };
-        grow(&mut self.packed_a, bands * MR * k);
+        let band_panels = panels.div_ceil(bands);
+        grow(&mut self.packed_a, bands * band_panels * MR * k);
         grow(&mut self.packed_b, n.div_ceil(NR) * NR * k);
         let packed_b = &mut self.packed_b[..n.div_ceil(NR) * NR * k];
         super::vectorized(
@@ -228,20 +229,19 @@ impl<T: Real> Gemm<T> {
             packed: &*packed_b,
             m,
         };
-        let band_panels = panels.div_ceil(bands);
-        let band = |(i, (c, edge)): (usize, (&mut [T], &mut [T]))| {
+        let band = |(i, (c, scratch)): (usize, (&mut [T], &mut [T]))| {
             let row0 = i * band_panels * MR;
             super::vectorized(
                 #[inline(always)]
-                || band_product::<T, NR>(c, row0, n, lhs, edge, panels_b, accumulate),
+                || band_product::<T, NR>(c, row0, n, lhs, scratch, panels_b, accumulate),
             );
         };
         if bands == 1 {
-            band((0, (c, &mut self.packed_a[..MR * k])));
+            band((0, (c, &mut self.packed_a[..band_panels * MR * k])));
         } else {
             use rayon::prelude::*;
             c.par_chunks_mut(band_panels * MR * n)
-                .zip(self.packed_a.par_chunks_mut(MR * k))
+                .zip(self.packed_a.par_chunks_mut(band_panels * MR * k))
                 .enumerate()
                 .for_each(band);
         }
@@ -331,15 +331,19 @@ fn pack_b<T: Real, const NR: usize>(b: Mat<'_, T>, m: usize, out: &mut [T]) {
     }
 }
 
-/// One band of result rows: `c` holds rows `row0..` of the result (whole rows of n); `edge`
-/// is scratch of MR · k for a last panel of fewer than MR rows.
+/// One band of result rows: `c` holds rows `row0..` of the result (whole rows of n);
+/// `scratch` holds at least the band's rows × k values, for packing A.
+///
+/// A stored by rows (six row streams) or by columns is read in place; a general strided A
+/// is packed column by column (MR contiguous values per column), as is a last panel of fewer
+/// rows.
 #[inline(always)]
 fn band_product<T: Real, const NR: usize>(
     c: &mut [T],
     row0: usize,
     n: usize,
     a: Mat<'_, T>,
-    edge: &mut [T],
+    scratch: &mut [T],
     panels: Panels<'_, T>,
     accumulate: bool,
 ) {
@@ -347,16 +351,19 @@ fn band_product<T: Real, const NR: usize>(
     let rows = c.len() / n;
     let full = rows / MR;
     let rest = rows - full * MR;
-    // The last, partial panel, packed column by column (`rest` values per column).
-    let edge = &mut edge[..rest * k];
-    if rest > 0 {
-        for (p, col) in edge.chunks_exact_mut(rest).enumerate() {
-            for (i, v) in col.iter_mut().enumerate() {
-                *v = a.data[(row0 + full * MR + i) * a.row_stride + p * a.col_stride];
-            }
+    // A stored by rows or by columns is read in place; a general strided A is packed.
+    let in_place = a.col_stride == 1 || a.row_stride == 1;
+    let packed_len = if in_place { 0 } else { full * MR * k };
+    let (packed, edge) = scratch[..packed_len + rest * k].split_at_mut(packed_len);
+    if !in_place {
+        for (ip, panel) in packed.chunks_exact_mut(MR * k).enumerate() {
+            pack_columns(a, row0 + ip * MR, panel);
         }
     }
-    let edge = &*edge;
+    if rest > 0 {
+        pack_columns(a, row0 + full * MR, edge);
+    }
+    let (packed, edge) = (&*packed, &*edge);
     for jp in 0..n.div_ceil(NR) {
         let (b_panel, ldb) = panels.panel::<NR>(jp);
         let out = Tile {
@@ -366,34 +373,23 @@ fn band_product<T: Real, const NR: usize>(
             accumulate,
         };
         for ip in 0..full {
-            let first = row0 + ip * MR;
             let c = &mut c[ip * MR * n..];
-            if a.col_stride == 1 {
-                let acc = micro_kernel_rows::<T, NR>(
+            let first = row0 + ip * MR;
+            let acc = if a.col_stride == 1 {
+                micro_kernel_rows::<T, NR>(
                     &a.data[first * a.row_stride..],
                     a.row_stride,
                     k,
                     b_panel,
                     ldb,
-                );
-                out.store(c, &acc);
+                )
             } else if a.row_stride == 1 {
-                let acc =
-                    micro_kernel_cols::<T, MR, NR>(&a.data[first..], a.col_stride, k, b_panel, ldb);
-                out.store(c, &acc);
+                micro_kernel_cols::<T, MR, NR>(&a.data[first..], a.col_stride, k, b_panel, ldb)
             } else {
-                for r in 0..MR {
-                    // A general strided operand: one row at a time.
-                    let acc = micro_kernel_cols::<T, 1, NR>(
-                        &a.data[(first + r) * a.row_stride..],
-                        a.col_stride,
-                        k,
-                        b_panel,
-                        ldb,
-                    );
-                    out.store(&mut c[r * n..], &acc);
-                }
-            }
+                let panel = &packed[ip * MR * k..(ip + 1) * MR * k];
+                micro_kernel_cols::<T, MR, NR>(panel, MR, k, b_panel, ldb)
+            };
+            out.store(c, &acc);
         }
         let c = &mut c[full * MR * n..];
         match rest {
@@ -403,6 +399,25 @@ fn band_product<T: Real, const NR: usize>(
             4 => out.store(c, &micro_kernel_cols::<T, 4, NR>(edge, 4, k, b_panel, ldb)),
             5 => out.store(c, &micro_kernel_cols::<T, 5, NR>(edge, 5, k, b_panel, ldb)),
             _ => {}
+        }
+    }
+}
+
+/// Packs rows `first..` of `a` column by column into `out` (k columns of out.len() / k rows).
+#[inline(always)]
+fn pack_columns<T: Real>(a: Mat<'_, T>, first: usize, out: &mut [T]) {
+    let k = a.cols;
+    let rows = out.len() / k;
+    for (p, col) in out.chunks_exact_mut(rows).enumerate() {
+        if a.row_stride == 1 {
+            let start = p * a.col_stride + first;
+            for (v, &x) in col.iter_mut().zip(&a.data[start..start + rows]) {
+                *v = x;
+            }
+        } else {
+            for (i, v) in col.iter_mut().enumerate() {
+                *v = a.data[(first + i) * a.row_stride + p * a.col_stride];
+            }
         }
     }
 }
