@@ -336,16 +336,24 @@ pub fn gemm_rate(m: usize, k: usize, n: usize, threads: usize, repeats: usize) -
 pub struct Scaling {
     /// The case (its `threads` is 1).
     pub case: BenchCase,
-    /// Steps per second of the run alone.
-    pub alone: f64,
-    /// Steps per second of each of the two concurrent runs.
-    pub concurrent: [f64; 2],
+    /// The run alone.
+    pub alone: BenchResult,
+    /// The two concurrent runs.
+    pub concurrent: [BenchResult; 2],
 }
 
 impl Scaling {
     /// Combined throughput of the two concurrent runs over that of one run alone.
     pub fn speedup(&self) -> f64 {
-        (self.concurrent[0] + self.concurrent[1]) / self.alone
+        (self.concurrent[0].steps_per_sec + self.concurrent[1].steps_per_sec)
+            / self.alone.steps_per_sec
+    }
+
+    /// The same in steps per CPU-second of each run's thread: below 2 only where the runs
+    /// slow each other down (shared caches, memory), not where other processes take a core.
+    pub fn cpu_speedup(&self) -> Option<f64> {
+        let [a, b] = &self.concurrent;
+        Some((a.cpu_steps_per_sec? + b.cpu_steps_per_sec?) / self.alone.cpu_steps_per_sec?)
     }
 }
 
@@ -355,7 +363,7 @@ pub fn concurrent_scaling(case: &BenchCase, settings: &BenchSettings) -> Result<
         threads: 1,
         ..case.clone()
     };
-    let alone = run_case(&case, settings)?.steps_per_sec;
+    let alone = run_case(&case, settings)?;
     let barrier = Barrier::new(2);
     let results: Vec<Result<BenchResult>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..2)
@@ -369,14 +377,17 @@ pub fn concurrent_scaling(case: &BenchCase, settings: &BenchSettings) -> Result<
             })
             .collect()
     });
-    let mut rates = [0.0; 2];
-    for (rate, result) in rates.iter_mut().zip(results) {
-        *rate = result?.steps_per_sec;
-    }
+    let mut results = results.into_iter();
+    let mut next = || {
+        results
+            .next()
+            .unwrap_or_else(|| Err(Error::Tensor("a benchmark thread is missing".into())))
+    };
+    let concurrent = [next()?, next()?];
     Ok(Scaling {
         case,
         alone,
-        concurrent: rates,
+        concurrent,
     })
 }
 
@@ -676,6 +687,8 @@ pub struct ScalingRow {
     pub second: f64,
     /// (first + second) / alone.
     pub speedup: f64,
+    /// The same in steps per CPU-second of each run's thread.
+    pub cpu_speedup: Option<f64>,
 }
 
 /// The GEMM-rate probe's result.
@@ -780,20 +793,23 @@ pub fn run_suite(opts: &SuiteOptions, out: &mut dyn Write) -> Result<SuiteReport
             let s = concurrent_scaling(&case, &opts.settings)?;
             writeln!(
                 out,
-                "two concurrent runs of {}: {:.1} + {:.1} steps/s vs {:.1} alone: {:.2}×",
+                "two concurrent runs of {}: {:.1} + {:.1} steps/s vs {:.1} alone: {:.2}× \
+                 (per CPU-second: {})",
                 case.spec(),
-                s.concurrent[0],
-                s.concurrent[1],
-                s.alone,
-                s.speedup()
+                s.concurrent[0].steps_per_sec,
+                s.concurrent[1].steps_per_sec,
+                s.alone.steps_per_sec,
+                s.speedup(),
+                s.cpu_speedup().map_or("-".into(), |x| format!("{x:.2}×"))
             )
             .map_err(io)?;
             scaling.push(ScalingRow {
                 case: case.spec(),
-                alone: s.alone,
-                first: s.concurrent[0],
-                second: s.concurrent[1],
+                alone: s.alone.steps_per_sec,
+                first: s.concurrent[0].steps_per_sec,
+                second: s.concurrent[1].steps_per_sec,
                 speedup: s.speedup(),
+                cpu_speedup: s.cpu_speedup(),
             });
         }
     }
