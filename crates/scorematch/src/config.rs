@@ -151,9 +151,42 @@ impl RunConfig {
         errors
     }
 
+    /// Whether this machine can run the configuration: the backend is compiled in, its device
+    /// is present, and it computes in the requested precision. Separate from
+    /// [`RunConfig::validate`] because it depends on the machine, not the file; it opens the
+    /// device, so callers check each distinct (backend, precision) once.
+    pub fn check_environment(&self) -> Vec<ParamError> {
+        let precision = self.train.precision;
+        match self.backend.supports(precision) {
+            Ok(true) => Vec::new(),
+            Ok(false) => vec![ParamError::new(
+                "train.precision",
+                format!(
+                    "{} does not compute in {precision:?} on this device",
+                    self.backend.name()
+                ),
+            )],
+            Err(e) => vec![ParamError::new("backend", e.to_string())],
+        }
+    }
+
     /// Checks that concern several parts of the run at once.
     fn cross_checks(&self) -> Vec<ParamError> {
         let mut errors = Vec::new();
+        if !self.backend.is_compiled() {
+            errors.push(ParamError::new(
+                "backend",
+                format!(
+                    "{} is not compiled into this build (available: {})",
+                    self.backend.name(),
+                    Backend::compiled()
+                        .iter()
+                        .map(|b| b.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
         let objective = self.objective.name();
         if let Some(act) = self.model.activation()
             && !act.has_curvature()

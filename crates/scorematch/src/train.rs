@@ -101,6 +101,7 @@ struct EvalSet {
 /// Trains one run.
 pub fn train(cfg: &RunConfig, progress: &mut dyn Progress) -> Result<Trained> {
     check(cfg.validate())?;
+    check(cfg.check_environment())?;
     let device = cfg.backend.device()?;
     let ctx = Ctx::new(device.autodiff(), cfg.train.precision);
     let plain = ctx.inference();
