@@ -4,7 +4,8 @@
 //! The reference sample and the SWD directions come from `rng(reference_seed, Metric)`, so
 //! they are the same for every run seed and sampler: metrics are comparable across runs of
 //! one data set. With the defaults (1000 samples, 1000 reference points, 128 directions) all
-//! metrics together take well under a second.
+//! metrics together take about 0.4 s in the test build, mostly the eight RBF kernel
+//! evaluations on the 2·10⁶ pairs of the MMDs; the cost grows as (samples + reference)².
 //!
 //! In a run file:
 //! ```toml

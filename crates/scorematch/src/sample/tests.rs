@@ -390,3 +390,56 @@ fn a_diverging_sampler_is_reported_without_metrics() {
     assert_eq!(out.report.metrics, SampleMetrics::default());
     assert_eq!(out.samples.len(), 100);
 }
+
+#[test]
+fn denoising_is_the_posterior_mean_of_a_gaussian() {
+    // For p = N(0, Σ): x + σ² ∇log p_σ(x) = Σ (Σ + σ²I)⁻¹ x.
+    let p = GaussianParams {
+        dim: 2,
+        data_seed: 1,
+    };
+    let g = p.build().unwrap();
+    let sigma = 0.5;
+    let sigma_cov = p.covariance();
+    let shrink = &sigma_cov
+        * (&sigma_cov + nalgebra::DMatrix::<f64>::identity(2, 2) * (sigma * sigma))
+            .try_inverse()
+            .unwrap();
+    let x0 = [0.3, -1.2, 2.0, 0.7];
+    let mut x = x0.to_vec();
+    denoise(&mut x, &ExactScore::new(&g), sigma).unwrap();
+    for (got, row) in x.chunks_exact(2).zip(x0.chunks_exact(2)) {
+        let want = &shrink * nalgebra::DVector::from_column_slice(row);
+        assert!((got[0] - want[0]).abs() < 1e-12 && (got[1] - want[1]).abs() < 1e-12);
+    }
+    // Langevin on p_σ then denoised: covariance Σ (Σ + σ²I)⁻¹ Σ, below Σ + σ²I and Σ.
+    let run = |denoise: bool| {
+        sampler(&format!(
+            "name = \"langevin\"\nsteps = 300\nstep_size = 0.01\ndenoise = {denoise}"
+        ))
+        .sample(
+            &ExactScore::new(&g),
+            Some(sigma),
+            10_000,
+            &mut rng(5, Stream::Sampler),
+            &mut NoProgress,
+        )
+        .unwrap()
+        .unwrap()
+    };
+    let noisy = covariance(&run(false), 2);
+    let clean = covariance(&run(true), 2);
+    let want_noisy = &sigma_cov + nalgebra::DMatrix::<f64>::identity(2, 2) * (sigma * sigma);
+    let want_clean = &shrink * &sigma_cov;
+    for k in 0..4 {
+        let (i, j) = (k / 2, k % 2);
+        assert!(
+            (noisy[k] - want_noisy[(i, j)]).abs() < 0.06,
+            "{noisy:?} vs {want_noisy}"
+        );
+        assert!(
+            (clean[k] - want_clean[(i, j)]).abs() < 0.04,
+            "{clean:?} vs {want_clean}"
+        );
+    }
+}
