@@ -5,8 +5,10 @@ use serde::{Deserialize, Serialize};
 use crate::backend::{Backend, Precision};
 use crate::data::DatasetConfig;
 use crate::error::ParamError;
+use crate::metric::SampleMetricsConfig;
 use crate::model::{LinearInit, ModelConfig, TracePath};
 use crate::objective::ObjectiveConfig;
+use crate::sample::SamplerConfig;
 
 /// Training and evaluation settings shared by every objective.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -124,9 +126,15 @@ pub struct RunConfig {
     /// The backend the run computes on (default flex).
     #[serde(default = "default_backend")]
     pub backend: Backend,
-    /// The run's seed (initialisation, training pool, batches, noise).
+    /// The run's seed (initialisation, training pool, batches, noise, sampler).
     #[serde(default)]
     pub seed: u64,
+    /// The sampler run after training (default `none`: no sampling).
+    #[serde(default, skip_serializing_if = "SamplerConfig::is_none")]
+    pub sampler: SamplerConfig,
+    /// How many samples to draw and how to score them (used when there is a sampler).
+    #[serde(default, skip_serializing_if = "SampleMetricsConfig::is_default")]
+    pub sample_metrics: SampleMetricsConfig,
 }
 
 fn default_backend() -> Backend {
@@ -147,6 +155,8 @@ impl RunConfig {
         errors.extend(prefixed("model", self.model.validate()));
         errors.extend(prefixed("objective", self.objective.validate()));
         errors.extend(prefixed("train", self.train.validate()));
+        errors.extend(prefixed("sampler", self.sampler.validate()));
+        errors.extend(prefixed("sample_metrics", self.sample_metrics.validate()));
         errors.extend(self.cross_checks());
         errors
     }
@@ -212,6 +222,25 @@ impl RunConfig {
             errors.push(ParamError::new(
                 "objective",
                 "dsm-multi needs a noise-conditional model (model: noise_conditional = true)",
+            ));
+        }
+        if self.sampler.needs_noise_conditional() && !conditional {
+            errors.push(ParamError::new(
+                "sampler",
+                format!(
+                    "{} evaluates the score at its own noise levels and needs a \
+                     noise-conditional model (model: noise_conditional = true)",
+                    self.sampler.name()
+                ),
+            ));
+        }
+        if self.sampler.needs_score_sigma() && self.objective.sigma().is_none() {
+            errors.push(ParamError::new(
+                "sampler.denoise",
+                format!(
+                    "denoising needs a score trained at a noise level σ, and {objective} has \
+                     none (use dsm, dsm-multi or esm with sigma)"
+                ),
             ));
         }
         if let ObjectiveConfig::Esm(p) = &self.objective
