@@ -1,0 +1,5 @@
+//! The `runner` front end of scorematch: declarative sweeps (TOML) expanded into checked
+//! runs, executed in parallel, recorded as one tidy CSV row per run.
+
+pub mod job;
+pub mod sweep;
