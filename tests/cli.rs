@@ -5,6 +5,6 @@ use std::process::Command;
 
 #[test]
 fn binary_starts() {
-    let out = Command::new(env!("CARGO_BIN_EXE_runner")).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_runner")).arg("--version").output().unwrap();
     assert!(out.status.success());
 }
