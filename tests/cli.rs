@@ -690,3 +690,24 @@ fn the_example_sweeps_are_valid() {
         );
     }
 }
+
+#[test]
+fn the_readme_example_sweep_is_valid() {
+    let s = Sandbox::new();
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"))
+            .unwrap();
+    let start = readme.find("```toml\n").expect("a toml example") + "```toml\n".len();
+    let len = readme[start..].find("```").unwrap();
+    let file = s.write("example.toml", &readme[start..start + len]);
+    let out = s.runner(&["validate", file.to_str().unwrap()]);
+    ok(&out);
+    // 2 data sets × 3 seeds × 10 objectives × 2 zipped, less 2 σ × 3 seeds × 2 on the Gaussian,
+    // plus 3 included runs.
+    assert!(
+        text(&out.stdout).contains("ok: 111 runs (123 points, 12 excluded, 0 duplicates)"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(text(&out.stderr).is_empty(), "{}", text(&out.stderr));
+}

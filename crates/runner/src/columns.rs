@@ -267,6 +267,21 @@ pub const COLUMNS: &[Column] = &[
     ),
 ];
 
+/// How many columns lead the table in a fixed order (`run_id` … `steps_per_sec`).
+pub const LEADING: usize = 21;
+
+/// Whether a parameter column whose values are `values` tells runs apart: a leading
+/// parameter that takes more than one value, or an extra one that takes more than one
+/// non-empty value (an extra set only for some objectives or data sets is implied by them).
+pub fn varies<'a>(name: &str, values: impl IntoIterator<Item = &'a str>) -> bool {
+    let leading = COLUMNS[..LEADING].iter().any(|c| c.name == name);
+    let distinct: std::collections::BTreeSet<&str> = values
+        .into_iter()
+        .filter(|v| leading || !v.is_empty())
+        .collect();
+    distinct.len() > 1
+}
+
 /// The header of `runs.csv`.
 pub fn header() -> Vec<&'static str> {
     COLUMNS.iter().map(|c| c.name).collect()
@@ -400,7 +415,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    const LEADING: [&str; 21] = [
+    const LEADING_NAMES: [&str; 21] = [
         "run_id",
         "sweep",
         "status",
@@ -426,7 +441,8 @@ mod tests {
 
     #[test]
     fn leading_columns_come_first_in_order_and_names_are_unique() {
-        assert_eq!(header()[..LEADING.len()], LEADING);
+        assert_eq!(header()[..LEADING_NAMES.len()], LEADING_NAMES);
+        assert_eq!(super::LEADING, LEADING_NAMES.len());
         let mut names = header();
         names.sort_unstable();
         names.dedup();
@@ -451,6 +467,14 @@ mod tests {
         assert_eq!(get("fisher_init"), "2.0");
         assert_eq!(get("final_loss").parse::<f64>().unwrap(), 1.5e-7);
         assert_eq!(get("sigma"), "");
+    }
+
+    #[test]
+    fn extras_vary_only_with_two_set_values() {
+        assert!(varies("sigma", ["", "0.1"]));
+        assert!(!varies("sigma", ["0.1", "0.1"]));
+        assert!(!varies("projections", ["", "1", ""]));
+        assert!(varies("projections", ["", "1", "4"]));
     }
 
     #[test]

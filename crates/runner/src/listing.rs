@@ -22,17 +22,14 @@ pub fn planned_row(job: &Job) -> Vec<String> {
     }))
 }
 
-/// Parameter columns whose value differs between `rows` (the data set and objective when
-/// none does).
+/// Parameter columns that tell `rows` apart ([`columns::varies`]); the data set and
+/// objective when none does.
 pub fn varying_columns(rows: &[Vec<String>]) -> Vec<usize> {
     let varying: Vec<usize> = COLUMNS
         .iter()
         .enumerate()
         .filter(|(i, c)| {
-            c.role == Role::Param
-                && rows
-                    .iter()
-                    .any(|r| rows.first().is_some_and(|f| f[*i] != r[*i]))
+            c.role == Role::Param && columns::varies(c.name, rows.iter().map(|r| r[*i].as_str()))
         })
         .map(|(i, _)| i)
         .collect();
@@ -101,7 +98,7 @@ pub fn render(plan: &Plan, statuses: &BTreeMap<String, Status>, out: &Path) -> S
     if plan.excluded + plan.duplicates > 0 {
         let _ = writeln!(
             s,
-            "({} grid points: {} excluded, {} duplicates)",
+            "({} points: {} excluded, {} duplicates)",
             plan.points, plan.excluded, plan.duplicates
         );
     }

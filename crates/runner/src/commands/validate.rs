@@ -16,7 +16,7 @@ pub fn validate(args: ValidateArgs) -> Result<ExitCode> {
     warn(&loaded.plan.warnings);
     let p = &loaded.plan;
     println!(
-        "{}: ok: {} runs ({} grid points, {} excluded, {} duplicates)",
+        "{}: ok: {} runs ({} points, {} excluded, {} duplicates)",
         args.file.file.display(),
         p.jobs.len(),
         p.points,

@@ -147,12 +147,14 @@ impl Summary {
         })
     }
 
-    /// Parameters whose value differs between groups (all of them if there is one group).
+    /// Parameters that tell groups apart (see [`crate::columns::varies`]).
     pub fn varying_params(&self) -> Vec<usize> {
         (0..self.params.len())
             .filter(|&i| {
-                let first = self.groups.first().map(|g| &g.params[i]);
-                self.groups.iter().any(|g| Some(&g.params[i]) != first)
+                crate::columns::varies(
+                    &self.params[i],
+                    self.groups.iter().map(|g| g.params[i].as_str()),
+                )
             })
             .collect()
     }

@@ -21,7 +21,7 @@ pub struct Plan {
     pub sweep: Arc<SweepInfo>,
     /// Distinct runs, in grid order (then includes).
     pub jobs: Vec<Job>,
-    /// Grid points before exclusion and de-duplication.
+    /// Points of the grid and the includes, before exclusion and de-duplication.
     pub points: usize,
     /// Points dropped by `[[exclude]]`.
     pub excluded: usize,
