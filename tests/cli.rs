@@ -711,3 +711,55 @@ fn the_readme_example_sweep_is_valid() {
     );
     assert!(text(&out.stderr).is_empty(), "{}", text(&out.stderr));
 }
+
+#[test]
+fn a_failing_run_is_recorded_retried_on_resume_and_fails_the_exit_code() {
+    let s = Sandbox::new();
+    // The closed-form initialisation needs an invertible sample covariance: this mixture's
+    // second coordinate has variance 1e-400, which is 0 in f64.
+    let file = s.write(
+        "fail.toml",
+        &format!(
+            "name = \"fail\"\n{TINY}[grid]\ndataset = [\"8gaussians\"]\nobjective = [\"esm\", \"ism\"]\n\
+             [[include]]\ndataset = {{ name = \"gmm\", components = [{{ weight = 1.0, mean = [0.0, 0.0], std = [1.0, 1e-200] }}] }}\n\
+             model = {{ name = \"linear\", init = \"closed-form\" }}\nobjective = \"ism\"\n"
+        ),
+    );
+    let out = s.runner(&["sweep", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("(2 ok, 0 diverged, 1 failed;"),
+        "{}",
+        text(&out.stdout)
+    );
+    let csv = s.path("results/fail/runs.csv");
+    let (_, rows) = read_csv(&csv);
+    assert_eq!(rows.len(), 3);
+    let failed: Vec<_> = rows.iter().filter(|r| r["status"] == "failed").collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(
+        failed[0]["error"],
+        "linear algebra: sample covariance is singular"
+    );
+    assert_eq!(
+        (failed[0]["dataset"].as_str(), failed[0]["model"].as_str()),
+        ("gmm", "linear")
+    );
+    assert_eq!(failed[0]["fisher"], "");
+    let listed = text(&s.runner(&["list", file.to_str().unwrap()]).stdout);
+    assert!(
+        listed.contains("3 runs: 2 done, 1 pending (1 failed, to retry)"),
+        "{listed}"
+    );
+    // Resume retries the failed run only, replacing its row.
+    let again = s.runner(&["sweep", file.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        text(&again.stderr).contains("3 runs, 2 already done, 1 to run"),
+        "{}",
+        text(&again.stderr)
+    );
+    let (_, rows) = read_csv(&csv);
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows.iter().filter(|r| r["status"] == "failed").count(), 1);
+}

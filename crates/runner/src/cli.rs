@@ -48,6 +48,9 @@ pub struct SweepArgs {
     /// Concurrent runs (default: one per core); each run gets max(1, cores/jobs) threads.
     #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub jobs: Option<u32>,
+    /// Threads per run (default: max(1, cores/jobs)).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub threads: Option<u32>,
     /// Output directory (default: results/<sweep name>).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -132,6 +135,9 @@ pub struct RunArgs {
     /// Backend (flex, ndarray).
     #[arg(long)]
     pub backend: Option<String>,
+    /// Threads for the run's tensor work (default: all cores).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub threads: Option<u32>,
     /// Any other parameter, as in a sweep file: `defaults.grad_clip=1.0`. Repeatable.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,

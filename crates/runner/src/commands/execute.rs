@@ -26,6 +26,8 @@ pub struct Execution {
     pub dry_run: bool,
     /// Concurrent runs.
     pub jobs: Option<usize>,
+    /// Threads per run.
+    pub threads: Option<usize>,
     /// The command line that asked for it (kept with the sweep file's copy).
     pub command_line: String,
 }
@@ -68,7 +70,7 @@ pub fn execute_plan(
         .cloned()
         .collect();
     let done = plan.jobs.len() - pending.len();
-    let opts = ExecOptions::new(ex.jobs);
+    let opts = ExecOptions::new(ex.jobs, ex.threads);
     let (workers, threads) = opts.layout(pending.len());
     eprintln!(
         "{}: {} runs, {done} already done, {} to run ({workers} at a time × {threads} thread{}) → {}",

@@ -24,6 +24,7 @@ pub fn run(args: RunArgs, multi: Option<MultiProgress>) -> Result<ExitCode> {
         fresh: false,
         dry_run: false,
         jobs: Some(1),
+        threads: args.threads.map(|t| t as usize),
         command_line: std::env::args().collect::<Vec<_>>().join(" "),
     };
     let (code, jobs) = execute_plan(loaded, &ex, multi)?;

@@ -26,23 +26,28 @@ pub struct ExecOptions {
     pub jobs: usize,
     /// Cores to share among them.
     pub cores: usize,
+    /// Threads per run, instead of the cores' share.
+    pub threads: Option<usize>,
 }
 
 impl ExecOptions {
-    /// `jobs` concurrent runs (default: one per core) on this machine's cores.
-    pub fn new(jobs: Option<usize>) -> Self {
+    /// `jobs` concurrent runs (default: one per core) on this machine's cores, each with
+    /// `threads` threads (default: its share of the cores).
+    pub fn new(jobs: Option<usize>, threads: Option<usize>) -> Self {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Self {
             jobs: jobs.unwrap_or(cores).max(1),
             cores,
+            threads: threads.map(|t| t.max(1)),
         }
     }
 
     /// Workers and threads per run for `pending` runs: no more workers than runs, and each
-    /// run gets max(1, cores / workers) threads.
+    /// run gets max(1, cores / workers) threads unless told otherwise.
     pub fn layout(&self, pending: usize) -> (usize, usize) {
         let workers = self.jobs.min(pending).max(1);
-        (workers, (self.cores / workers).max(1))
+        let threads = self.threads.unwrap_or((self.cores / workers).max(1));
+        (workers, threads)
     }
 }
 
@@ -291,7 +296,11 @@ mod tests {
             .collect();
         let dir = tempfile::tempdir().unwrap();
         let store = Store::create(dir.path()).unwrap();
-        let opts = ExecOptions { jobs: 2, cores: 4 };
+        let opts = ExecOptions {
+            jobs: 2,
+            cores: 4,
+            threads: None,
+        };
         let s = execute_with(fake_train, &jobs, &store, &opts, &monitor::LogMonitor, 0);
         assert_eq!((s.ok, s.failed, s.diverged, s.not_saved), (3, 2, 0, 0));
         assert_eq!((s.workers, s.threads, s.steps), (2, 2, 30));
@@ -319,13 +328,31 @@ mod tests {
 
     #[test]
     fn each_run_gets_its_share_of_the_cores() {
-        let o = ExecOptions { jobs: 2, cores: 2 };
+        let o = ExecOptions {
+            jobs: 2,
+            cores: 2,
+            threads: None,
+        };
         assert_eq!(o.layout(10), (2, 1));
         assert_eq!(o.layout(1), (1, 2));
-        let o = ExecOptions { jobs: 3, cores: 8 };
+        let o = ExecOptions {
+            jobs: 3,
+            cores: 8,
+            threads: None,
+        };
         assert_eq!(o.layout(10), (3, 2));
-        let o = ExecOptions { jobs: 16, cores: 4 };
+        let o = ExecOptions {
+            jobs: 16,
+            cores: 4,
+            threads: None,
+        };
         assert_eq!(o.layout(100), (16, 1));
         assert_eq!(o.layout(0), (1, 4));
+        let o = ExecOptions {
+            jobs: 2,
+            cores: 8,
+            threads: Some(1),
+        };
+        assert_eq!(o.layout(10), (2, 1));
     }
 }

@@ -95,23 +95,28 @@ fn style(template: &str) -> ProgressStyle {
     ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar())
 }
 
-/// A run's step bar.
-struct StepBar(ProgressBar);
+/// A run's step bar, its message the run's label and latest loss (cut to the terminal's
+/// width, so long labels never wrap).
+struct StepBar {
+    bar: ProgressBar,
+    label: String,
+}
 
 impl Progress for StepBar {
     fn step(&mut self, step: usize, total: usize) {
-        self.0.set_length(total as u64);
-        self.0.set_position(step as u64);
+        self.bar.set_length(total as u64);
+        self.bar.set_position(step as u64);
     }
 
     fn loss(&mut self, _step: usize, loss: f64) {
-        self.0.set_message(format!("loss {loss:.4}"));
+        self.bar
+            .set_message(format!("{} · loss {loss:.4}", self.label));
     }
 }
 
 impl Drop for StepBar {
     fn drop(&mut self) {
-        self.0.finish_and_clear();
+        self.bar.finish_and_clear();
     }
 }
 
@@ -121,16 +126,14 @@ impl Monitor for BarMonitor {
             &self.overall,
             ProgressBar::new(job.config.train.steps as u64),
         );
-        bar.set_style(style(
-            "  {prefix} {bar:30.green/white} {pos}/{len} steps {msg}",
-        ));
+        bar.set_style(style("  {bar:24.green/white} {pos:>6}/{len:<6} {wide_msg}"));
         let label = if job.label.is_empty() {
             job.id.clone()
         } else {
             job.label.clone()
         };
-        bar.set_prefix(label);
-        Box::new(StepBar(bar))
+        bar.set_message(label.clone());
+        Box::new(StepBar { bar, label })
     }
 
     fn finish(&self, job: &Job, record: &RunRecord, done: usize, total: usize) {
