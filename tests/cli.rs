@@ -763,3 +763,27 @@ fn a_failing_run_is_recorded_retried_on_resume_and_fails_the_exit_code() {
     assert_eq!(rows.len(), 3);
     assert_eq!(rows.iter().filter(|r| r["status"] == "failed").count(), 1);
 }
+
+#[test]
+fn two_processes_sharing_an_output_directory_write_each_row_once() {
+    let s = Sandbox::new();
+    let file = s.write("p.toml", &format!("name = \"p\"\n{TINY}{SMALL_GRID}"));
+    let spawn = || {
+        s.command(&["sweep", file.to_str().unwrap(), "--jobs", "1"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    for child in [a, b] {
+        ok(&child.wait_with_output().unwrap());
+    }
+    let (_, rows) = read_csv(&s.path("results/p/runs.csv"));
+    let ids: BTreeSet<&str> = rows.iter().map(|r| r["run_id"].as_str()).collect();
+    assert_eq!((rows.len(), ids.len()), (12, 12));
+    assert_eq!(
+        std::fs::read_dir(s.path("results/p/runs")).unwrap().count(),
+        12
+    );
+}

@@ -125,6 +125,16 @@ pub fn execute_with(
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(job) = jobs.get(i) else { break };
+                    // Another process sharing the directory may have finished it meanwhile.
+                    if store.status(&job.id).is_some_and(Status::is_complete) {
+                        let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                        monitor.skip(job, n, total);
+                        summary
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .already_done += 1;
+                        continue;
+                    }
                     let progress = monitor.start(job);
                     let outcome = run_one(train, job, pool.as_ref(), &slot, progress);
                     let record = RunRecord::new(job, threads, &outcome);

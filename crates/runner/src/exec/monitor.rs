@@ -14,6 +14,13 @@ pub trait Monitor: Sync {
     fn start(&self, job: &Job) -> Box<dyn Progress + Send>;
     /// A run has been recorded; `done` runs of `total` are finished.
     fn finish(&self, job: &Job, record: &RunRecord, done: usize, total: usize);
+    /// A run was found finished by another process before it started.
+    fn skip(&self, job: &Job, done: usize, total: usize) {
+        tracing::info!(
+            "[{done}/{total}] {} was finished by another process",
+            job.id
+        );
+    }
     /// The sweep is over.
     fn close(&self) {}
 }
@@ -143,6 +150,14 @@ impl Monitor for BarMonitor {
             Status::Failed => tracing::warn!("{line}"),
             _ => tracing::info!("{line}"),
         }
+    }
+
+    fn skip(&self, job: &Job, done: usize, total: usize) {
+        self.overall.inc(1);
+        tracing::info!(
+            "[{done}/{total}] {} was finished by another process",
+            job.id
+        );
     }
 
     fn close(&self) {

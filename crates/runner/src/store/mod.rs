@@ -154,6 +154,11 @@ impl Store {
             .collect())
     }
 
+    /// The status of run `id`, if it is committed.
+    pub fn status(&self, id: &str) -> Option<Status> {
+        read_record(&self.run_dir(id)).and_then(|r| record_status(&r))
+    }
+
     /// Writes a finished run into the staging area, every file synced to disk.
     pub fn stage(
         &self,

@@ -19,6 +19,42 @@ pub const SECTIONS: [&str; 7] = [
     "exclude",
 ];
 
+/// Where parameters of a data set, model or objective go, for those who write them alone.
+const HINTS: [(&str, &str); 8] = [
+    (
+        "sigma",
+        "σ belongs to an objective: objective = [{ name = \"dsm\", sigma = [0.1, 0.5] }]",
+    ),
+    (
+        "dim",
+        "dim belongs to a data set: dataset = [{ name = \"gaussian\", dim = [2, 10] }]",
+    ),
+    (
+        "projections",
+        "projections belong to an objective: objective = [{ name = \"ssm\", projections = [1, 4] }]",
+    ),
+    (
+        "hidden",
+        "hidden belongs to a model: model = { name = \"mlp\", hidden = 64 }",
+    ),
+    (
+        "depth",
+        "depth belongs to a model: model = { name = \"mlp\", depth = 3 }",
+    ),
+    (
+        "activation",
+        "activation belongs to a model: model = { name = \"mlp\", activation = \"tanh\" }",
+    ),
+    (
+        "name",
+        "name a data set, model or objective inside its entry: objective = { name = \"dsm\" }",
+    ),
+    (
+        "levels",
+        "levels belong to an objective: objective = { name = \"dsm-multi\", levels = 10 }",
+    ),
+];
+
 /// A parameter set to one value: `steps = 200`.
 #[derive(Clone, Debug)]
 pub struct Setting {
@@ -232,11 +268,16 @@ impl Checker<'_> {
             Some(path) => Some(path.into_iter().map(String::from).collect()),
             None => {
                 let names = self.params.names().join(", ");
+                let hint = HINTS
+                    .iter()
+                    .find(|(k, _)| *k == e.name)
+                    .map(|(_, h)| format!("; {h}"))
+                    .unwrap_or_default();
                 self.err(
                     e.key_span,
                     &e.node.key,
                     format!(
-                        "unknown parameter \"{}\" (expected one of: {names})",
+                        "unknown parameter \"{}\" (expected one of: {names}){hint}",
                         e.name
                     ),
                 );
@@ -697,6 +738,24 @@ mod tests {
         }
         // lr is in [grid] (as a bad axis it is not registered) and so the zip may use it.
         assert_eq!(errors.len(), expect.len(), "{errors:#?}");
+    }
+
+    #[test]
+    fn a_family_parameter_written_alone_says_where_it_belongs() {
+        let (_, errors) = spec("[grid]\nsigma = [0.1, 0.2]\n");
+        assert_eq!(errors.len(), 1);
+        assert!(
+            errors[0].starts_with(
+                "s.toml:2: grid.sigma: unknown parameter \"sigma\" (expected one of: dataset,"
+            ),
+            "{errors:?}"
+        );
+        assert!(
+            errors[0].ends_with(
+                "; σ belongs to an objective: objective = [{ name = \"dsm\", sigma = [0.1, 0.5] }]"
+            ),
+            "{errors:?}"
+        );
     }
 
     #[test]
