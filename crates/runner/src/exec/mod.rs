@@ -84,6 +84,34 @@ fn train_report(
     scorematch::train(config, progress).map(|t| t.report)
 }
 
+impl ExecSummary {
+    /// Counts a finished run and how its commit went.
+    fn count(
+        &mut self,
+        job: &Job,
+        record: &RunRecord,
+        outcome: &Outcome,
+        committed: anyhow::Result<Committed>,
+    ) {
+        match committed {
+            Ok(Committed::AlreadyDone) => self.already_done += 1,
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!("could not save run {}: {e:#}", job.id);
+                self.not_saved += 1;
+            }
+        }
+        match record.status {
+            Status::Ok => self.ok += 1,
+            Status::Diverged => self.diverged += 1,
+            Status::Failed => self.failed += 1,
+        }
+        if let Outcome::Trained(r) = outcome {
+            self.steps += r.steps_done;
+        }
+    }
+}
+
 /// Runs `jobs`, committing each to `store` as it ends. `done_before` runs of the sweep were
 /// already complete (for progress counts).
 pub fn execute(
@@ -148,22 +176,7 @@ pub fn execute_with(
                     let n = done.fetch_add(1, Ordering::Relaxed) + 1;
                     monitor.finish(job, &record, n, total);
                     let mut sum = summary.lock().unwrap_or_else(|e| e.into_inner());
-                    match committed {
-                        Ok(Committed::AlreadyDone) => sum.already_done += 1,
-                        Ok(_) => {}
-                        Err(e) => {
-                            tracing::error!("could not save run {}: {e:#}", job.id);
-                            sum.not_saved += 1;
-                        }
-                    }
-                    match record.status {
-                        Status::Ok => sum.ok += 1,
-                        Status::Diverged => sum.diverged += 1,
-                        Status::Failed => sum.failed += 1,
-                    }
-                    if let Outcome::Trained(r) = &outcome {
-                        sum.steps += r.steps_done;
-                    }
+                    sum.count(job, &record, &outcome, committed);
                 }
             });
         }
