@@ -702,6 +702,19 @@ mod tests {
     }
 
     #[test]
+    fn lists_of_tables_or_lists_inside_an_entry_are_values_not_sub_grids() {
+        let (spec, errors) = spec(
+            "[grid]\ndataset = [{ name = \"gmm\", components = [{ weight = 1.0, mean = [0.0, 1.0], std = 1.0 }, { weight = 2.0, mean = [1.0, 0.0], std = [0.5, 0.2] }] }]\nobjective = [{ name = \"esm\", extra = [[1, 2], [3]] }]\n",
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(spec.grid[0].choices.len(), 1);
+        let components = spec.grid[0].choices[0][0].node.to_value()["components"].clone();
+        assert_eq!(components.as_array().unwrap().len(), 2);
+        assert_eq!(components[1]["std"].as_array().unwrap().len(), 2);
+        assert_eq!(spec.grid[1].choices.len(), 1);
+    }
+
+    #[test]
     fn flattened_keys_and_defaults_resolve_to_run_config_paths() {
         let (spec, errors) =
             spec("name = \"x\"\n[defaults]\nsteps = 20\nmodel = \"linear\"\nbackend = \"flex\"\n");
