@@ -73,6 +73,24 @@ pub struct Axis {
     pub choices: Vec<Vec<Setting>>,
 }
 
+impl Axis {
+    /// An axis of one parameter taking each of `values`.
+    fn of(key: &str, path: &[String], values: Vec<Node>) -> Self {
+        Axis {
+            key: key.to_string(),
+            choices: values
+                .into_iter()
+                .map(|node| {
+                    vec![Setting {
+                        path: path.to_vec(),
+                        node,
+                    }]
+                })
+                .collect(),
+        }
+    }
+}
+
 /// An `[[exclude]]` rule: a run is dropped when every condition matches it.
 #[derive(Clone, Debug)]
 pub struct Rule {
@@ -398,6 +416,25 @@ impl Checker<'_> {
             .collect()
     }
 
+    /// The values a list (each element) or a single value stands for, each expanded and
+    /// checked; `None` for an empty list.
+    fn values(&mut self, path: &[String], node: &Node) -> Option<Vec<Node>> {
+        let items: Vec<&Node> = match &node.kind {
+            Kind::Array(items) if items.is_empty() => {
+                self.err(node.span, &node.key, "empty list: give at least one value");
+                return None;
+            }
+            Kind::Array(items) => items.iter().collect(),
+            _ => vec![node],
+        };
+        Some(
+            items
+                .into_iter()
+                .flat_map(|item| self.choices(path, item))
+                .collect(),
+        )
+    }
+
     fn defaults(&mut self, entries: &[Entry]) -> Vec<Setting> {
         let mut settings = Vec::new();
         for e in entries {
@@ -451,17 +488,7 @@ impl Checker<'_> {
         for e in entries {
             let Some(path) = self.param(e) else { continue };
             let node = &e.node;
-            let items: Vec<&Node> = match &node.kind {
-                Kind::Array(items) if items.is_empty() => {
-                    self.err(
-                        node.span,
-                        &node.key,
-                        "empty list: an axis needs at least one value",
-                    );
-                    continue;
-                }
-                Kind::Array(items) => items.iter().collect(),
-                Kind::Table(_) => vec![node],
+            match &node.kind {
                 Kind::Scalar(v) => {
                     self.err(
                         node.span,
@@ -470,24 +497,22 @@ impl Checker<'_> {
                     );
                     continue;
                 }
-            };
+                Kind::Array(items) if items.is_empty() => {
+                    self.err(
+                        node.span,
+                        &node.key,
+                        "empty list: an axis needs at least one value",
+                    );
+                    continue;
+                }
+                _ => {}
+            }
             if !self.note_varying(&path, node, &node.key) {
                 continue;
             }
-            let choices = items
-                .into_iter()
-                .flat_map(|item| self.choices(&path, item))
-                .map(|node| {
-                    vec![Setting {
-                        path: path.clone(),
-                        node,
-                    }]
-                })
-                .collect();
-            axes.push(Axis {
-                key: node.key.clone(),
-                choices,
-            });
+            if let Some(values) = self.values(&path, node) {
+                axes.push(Axis::of(&node.key, &path, values));
+            }
         }
         axes
     }
@@ -584,32 +609,9 @@ impl Checker<'_> {
         let mut axes = Vec::new();
         for e in entries {
             let Some(path) = self.param(e) else { continue };
-            let items: Vec<&Node> = match &e.node.kind {
-                Kind::Array(items) if items.is_empty() => {
-                    self.err(
-                        e.node.span,
-                        &e.node.key,
-                        "empty list: give at least one value",
-                    );
-                    continue;
-                }
-                Kind::Array(items) => items.iter().collect(),
-                _ => vec![&e.node],
-            };
-            let choices = items
-                .into_iter()
-                .flat_map(|item| self.choices(&path, item))
-                .map(|node| {
-                    vec![Setting {
-                        path: path.clone(),
-                        node,
-                    }]
-                })
-                .collect();
-            axes.push(Axis {
-                key: e.node.key.clone(),
-                choices,
-            });
+            if let Some(values) = self.values(&path, &e.node) {
+                axes.push(Axis::of(&e.node.key, &path, values));
+            }
         }
         axes
     }
@@ -627,23 +629,9 @@ impl Checker<'_> {
         let mut conditions = Vec::new();
         for e in entries {
             let Some(path) = self.param(e) else { continue };
-            let items: Vec<&Node> = match &e.node.kind {
-                Kind::Array(items) if items.is_empty() => {
-                    self.err(
-                        e.node.span,
-                        &e.node.key,
-                        "empty list: give at least one value",
-                    );
-                    continue;
-                }
-                Kind::Array(items) => items.iter().collect(),
-                _ => vec![&e.node],
-            };
-            let alternatives = items
-                .into_iter()
-                .flat_map(|item| self.choices(&path, item))
-                .collect();
-            conditions.push(Condition { path, alternatives });
+            if let Some(alternatives) = self.values(&path, &e.node) {
+                conditions.push(Condition { path, alternatives });
+            }
         }
         Some(Rule {
             key: key.to_string(),
