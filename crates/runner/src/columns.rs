@@ -470,6 +470,19 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_lists_every_column_in_order() {
+        let readme =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
+                .unwrap();
+        let listed: Vec<&str> = readme
+            .lines()
+            .filter_map(|l| l.strip_prefix("| `")?.split('`').next())
+            .filter(|name| column(name).is_some())
+            .collect();
+        assert_eq!(listed, header());
+    }
+
+    #[test]
     fn extras_vary_only_with_two_set_values() {
         assert!(varies("sigma", ["", "0.1"]));
         assert!(!varies("sigma", ["0.1", "0.1"]));

@@ -351,31 +351,16 @@ mod tests {
 
     #[test]
     fn each_run_gets_its_share_of_the_cores() {
-        let o = ExecOptions {
-            jobs: 2,
-            cores: 2,
-            threads: None,
+        let opts = |jobs, cores, threads| ExecOptions {
+            jobs,
+            cores,
+            threads,
         };
-        assert_eq!(o.layout(10), (2, 1));
-        assert_eq!(o.layout(1), (1, 2));
-        let o = ExecOptions {
-            jobs: 3,
-            cores: 8,
-            threads: None,
-        };
-        assert_eq!(o.layout(10), (3, 2));
-        let o = ExecOptions {
-            jobs: 16,
-            cores: 4,
-            threads: None,
-        };
-        assert_eq!(o.layout(100), (16, 1));
-        assert_eq!(o.layout(0), (1, 4));
-        let o = ExecOptions {
-            jobs: 2,
-            cores: 8,
-            threads: Some(1),
-        };
-        assert_eq!(o.layout(10), (2, 1));
+        assert_eq!(opts(2, 2, None).layout(10), (2, 1));
+        assert_eq!(opts(2, 2, None).layout(1), (1, 2));
+        assert_eq!(opts(3, 8, None).layout(10), (3, 2));
+        assert_eq!(opts(16, 4, None).layout(100), (16, 1));
+        assert_eq!(opts(16, 4, None).layout(0), (1, 4));
+        assert_eq!(opts(2, 8, Some(1)).layout(10), (2, 1));
     }
 }
