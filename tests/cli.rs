@@ -787,3 +787,18 @@ fn two_processes_sharing_an_output_directory_write_each_row_once() {
         12
     );
 }
+
+#[test]
+fn a_refused_axis_does_not_also_report_its_parameter_missing() {
+    let s = Sandbox::new();
+    s.write("m.toml", "[grid]\ndataset = []\nobjective = [\"esm\"]\n");
+    let out = s.runner(&["validate", "m.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.starts_with(
+            "m.toml:2: grid.dataset: empty list: an axis needs at least one value\n1 error;"
+        ),
+        "{err}"
+    );
+}

@@ -116,7 +116,7 @@ pub fn load_text(
         Err(more) => errors.extend(
             more.0
                 .into_iter()
-                .filter(|d| !d.message.starts_with("missing field")),
+                .filter(|d| !plan::may_follow_from_dropped_values(d)),
         ),
     }
     errors.sort();

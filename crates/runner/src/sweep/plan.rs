@@ -157,8 +157,7 @@ fn read_config(
     sources: &Sources,
     params: &Params,
 ) -> Result<RunConfig, Vec<Diagnostic>> {
-    let whole = resolved.to_value();
-    let err = match whole.clone().try_into::<RunConfig>() {
+    let err = match resolved.to_value().try_into::<RunConfig>() {
         Ok(cfg) => return Ok(cfg),
         Err(e) => e,
     };
@@ -205,10 +204,23 @@ fn read_config(
         }
     }
     if found.is_empty() {
-        let key = missing_field(err.message()).unwrap_or("run");
-        found.push(sources.diagnostic(resolved.span, key, err.message().to_string()));
+        let d = match missing_field(err.message()) {
+            Some(field) => sources.diagnostic(
+                resolved.span,
+                field,
+                format!("no {field} given: set one in [defaults] or vary it in [grid]"),
+            ),
+            None => sources.diagnostic(resolved.span, "run", err.message()),
+        };
+        found.push(d);
     }
     Err(found)
+}
+
+/// Whether a problem found here may only follow from a value stage one refused (and
+/// dropped): a missing field or parameter.
+pub fn may_follow_from_dropped_values(d: &Diagnostic) -> bool {
+    d.message.starts_with("missing field") || d.message.contains(" given: set one in [defaults]")
 }
 
 /// The field of a serde "missing field `x`" message.
@@ -341,6 +353,15 @@ mod tests {
                 "s.toml:10: grid.seed[0]: invalid type: string \"zero\", expected u64",
                 "s.toml:11: grid.backend[0]: unknown variant `tpu`, expected `flex` or `ndarray`",
             ]
+        );
+    }
+
+    #[test]
+    fn a_missing_data_set_says_where_to_give_one() {
+        let errors = load("[grid]\nobjective = [\"esm\"]\n").unwrap_err();
+        assert_eq!(
+            errors,
+            ["s.toml:1: dataset: no dataset given: set one in [defaults] or vary it in [grid]"]
         );
     }
 
