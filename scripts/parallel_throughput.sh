@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Throughput of parallel runs: the same sweep with --jobs 1 and --jobs 2 (fresh each time),
-# printing each summary line (wall time, runs/s, overall steps/s).
+# Throughput of parallel runs: the same sweep with one run at a time on one thread, one run at
+# a time on all cores, and two runs at a time (fresh each time), printing each summary line
+# (wall time, runs/s, overall steps/s).
 #
 #   scripts/parallel_throughput.sh [SWEEP.toml] [extra runner args...]
 #
@@ -18,7 +19,10 @@ cargo build -q -p runner
 runner="$CARGO_TARGET_DIR/debug/runner"
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
-for jobs in 1 2; do
-  echo "--jobs $jobs:"
-  RUST_LOG=warn "$runner" sweep "$sweep" --out "$out/jobs$jobs" --jobs "$jobs" "${extra[@]}" | head -1
+i=0
+for layout in "--jobs 1 --threads 1" "--jobs 1" "--jobs 2"; do
+  i=$((i + 1))
+  echo "$layout:"
+  # shellcheck disable=SC2086
+  RUST_LOG=warn "$runner" sweep "$sweep" --out "$out/$i" $layout "${extra[@]}" | head -1
 done
