@@ -358,7 +358,7 @@ fn malformed_files_give_one_line_errors_and_create_nothing() {
         ),
         (
             format!("{head}stepz = 3\n"),
-            "bad.toml:10: defaults.stepz: unknown parameter \"stepz\" (expected one of: dataset, model, objective, train, backend, seed, steps, batch, lr,",
+            "bad.toml:10: defaults.stepz: unknown parameter \"stepz\" (expected one of: dataset, model, objective, train, backend, seed, sampler, sample_metrics, steps, batch, lr,",
         ),
         (
             format!("{head}[grid]\ndataset = \"8gaussians\"\n"),
@@ -801,4 +801,48 @@ fn a_refused_axis_does_not_also_report_its_parameter_missing() {
         ),
         "{err}"
     );
+}
+
+#[test]
+fn a_sampler_axis_fills_the_sample_quality_columns() {
+    let s = Sandbox::new();
+    let file = s.write(
+        "samplers.toml",
+        &format!(
+            "name = \"samplers\"\n{TINY}\n\
+             [defaults.sample_metrics]\n\
+             samples = 200\n\
+             reference_samples = 200\n\
+             [grid]\n\
+             dataset = [\"8gaussians\", {{ name = \"gaussian\", dim = 2 }}]\n\
+             objective = [\"esm\"]\n\
+             sampler = [\"none\", {{ name = \"langevin\", steps = [5, 20] }}]\n"
+        ),
+    );
+    let out = s.runner(&["sweep", file.to_str().unwrap()]);
+    ok(&out);
+    let (_, rows) = read_csv(&s.path("results/samplers/runs.csv"));
+    assert_eq!(rows.len(), 6);
+    for r in &rows {
+        assert_eq!(r["status"], "ok", "{r:?}");
+        let sampled = !r["sampler"].is_empty();
+        assert_eq!(r["sampler"].as_str(), if sampled { "langevin" } else { "" });
+        for metric in ["sample_mmd", "sample_energy", "sample_swd", "sample_s"] {
+            assert_eq!(r[metric].is_empty(), !sampled, "{metric}: {r:?}");
+        }
+        // Mode statistics exist for mixtures only.
+        let mixture = r["dataset"] == "8gaussians";
+        for metric in ["mode_coverage", "mode_weight_tv"] {
+            assert_eq!(
+                r[metric].is_empty(),
+                !(sampled && mixture),
+                "{metric}: {r:?}"
+            );
+        }
+        if sampled {
+            let coverage: f64 = r["mode_coverage"].parse().unwrap_or(1.0);
+            assert!((0.0..=1.0).contains(&coverage));
+            assert!(r["sample_energy"].parse::<f64>().unwrap().is_finite());
+        }
+    }
 }

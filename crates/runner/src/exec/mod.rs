@@ -299,6 +299,7 @@ mod tests {
                 step: 10,
                 loss: 0.5,
             }],
+            sample: None,
         }
     }
 

@@ -9,6 +9,7 @@
 use scorematch::data::DatasetConfig;
 use scorematch::model::ModelConfig;
 use scorematch::objective::ObjectiveConfig;
+use scorematch::sample::SamplerConfig;
 use scorematch::{RunConfig, TrainConfig};
 use serde::de::{self, Deserialize, Deserializer, Visitor};
 
@@ -23,7 +24,7 @@ pub struct Family {
 }
 
 /// Every family. Adding one to `RunConfig` = one line here.
-pub const FAMILIES: [Family; 3] = [
+pub const FAMILIES: [Family; 4] = [
     Family {
         key: "dataset",
         names: &DatasetConfig::NAMES,
@@ -35,6 +36,10 @@ pub const FAMILIES: [Family; 3] = [
     Family {
         key: "objective",
         names: &ObjectiveConfig::NAMES,
+    },
+    Family {
+        key: "sampler",
+        names: &SamplerConfig::NAMES,
     },
 ];
 

@@ -351,7 +351,7 @@ mod tests {
             errors,
             [
                 "s.toml:10: grid.seed[0]: invalid type: string \"zero\", expected u64",
-                "s.toml:11: grid.backend[0]: unknown variant `tpu`, expected `flex` or `ndarray`",
+                "s.toml:11: grid.backend[0]: unknown variant `tpu`, expected one of `flex`, `ndarray`, `wgpu`",
             ]
         );
     }

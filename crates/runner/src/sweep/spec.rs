@@ -723,7 +723,7 @@ mod tests {
         let expect = [
             "s.toml:1: name: \"bad name\" cannot name a directory",
             "s.toml:2: colour: unknown key (expected one of: name, description, defaults, grid, zip, include, exclude)",
-            "s.toml:4: defaults.stepz: unknown parameter \"stepz\" (expected one of: dataset, model, objective, train, backend, seed, steps,",
+            "s.toml:4: defaults.stepz: unknown parameter \"stepz\" (expected one of: dataset, model, objective, train, backend, seed, sampler, sample_metrics, steps,",
             "s.toml:5: defaults.seed: [defaults] holds one value per parameter",
             "s.toml:7: grid.seed: empty list",
             "s.toml:8: grid.lr: an axis is a list of values (write lr = [0.1])",
