@@ -3,7 +3,10 @@
 # Without them those tests skip with a message; CI always runs this first.
 set -euo pipefail
 
-packages=()
+packages=(
+  # wgpu on a machine without a GPU: Mesa's software Vulkan driver (lavapipe).
+  mesa-vulkan-drivers libvulkan1
+)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,5 +1,21 @@
 //! The `runner` command line.
 
-fn main() {
-    println!("runner {}", scorematch::VERSION);
+use std::io::IsTerminal as _;
+use std::process::ExitCode;
+
+use clap::Parser as _;
+use indicatif::MultiProgress;
+use runner::cli::Cli;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let multi = std::io::stderr().is_terminal().then(MultiProgress::new);
+    runner::logging::init(multi.clone());
+    match runner::commands::dispatch(cli, multi) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -13,17 +13,24 @@ pub enum Backend {
     Flex,
     /// The ndarray CPU backend.
     Ndarray,
+    /// The wgpu GPU backend (cargo feature `wgpu`, on by default): Vulkan, Metal or DX12, or
+    /// Mesa's lavapipe software Vulkan driver on a machine without a GPU.
+    Wgpu,
 }
 
 impl Backend {
     /// Every backend the library knows, compiled in or not.
-    pub const ALL: [Backend; 2] = [Backend::Flex, Backend::Ndarray];
+    pub const ALL: [Backend; 3] = [Backend::Flex, Backend::Ndarray, Backend::Wgpu];
+
+    /// The CPU backends (always compiled in).
+    pub const CPU: [Backend; 2] = [Backend::Flex, Backend::Ndarray];
 
     /// The name used in sweep files and CSV rows.
     pub fn name(self) -> &'static str {
         match self {
             Backend::Flex => "flex",
             Backend::Ndarray => "ndarray",
+            Backend::Wgpu => "wgpu",
         }
     }
 
@@ -38,19 +45,69 @@ impl Backend {
             })
     }
 
-    /// Whether runs on this backend use a GPU (and must be scheduled as such).
-    pub fn is_gpu(self) -> bool {
-        false
+    /// Whether this build includes the backend.
+    pub fn is_compiled(self) -> bool {
+        match self {
+            Backend::Flex | Backend::Ndarray => true,
+            Backend::Wgpu => cfg!(feature = "wgpu"),
+        }
     }
 
-    /// The plain (non-autodiff) device of this backend.
+    /// The backends this build includes.
+    pub fn compiled() -> Vec<Backend> {
+        Self::ALL.into_iter().filter(|b| b.is_compiled()).collect()
+    }
+
+    /// Whether runs on this backend use a GPU (and must be scheduled as such).
+    pub fn is_gpu(self) -> bool {
+        self == Backend::Wgpu
+    }
+
+    /// The plain (non-autodiff) device of this backend, or why it cannot be had (not compiled
+    /// in, or no adapter on this machine). The wgpu device is acquired once per process.
     #[allow(deprecated)] // burn 0.22 deprecates ndarray, which users still name.
     pub fn device(self) -> Result<Device> {
-        Ok(match self {
-            Backend::Flex => Device::flex(),
-            Backend::Ndarray => Device::ndarray(),
-        })
+        match self {
+            Backend::Flex => Ok(Device::flex()),
+            Backend::Ndarray => Ok(Device::ndarray()),
+            Backend::Wgpu => wgpu_device(),
+        }
     }
+
+    /// Whether the backend computes in `precision` (f64 needs GPU support on wgpu).
+    pub fn supports(self, precision: Precision) -> Result<bool> {
+        Ok(self.device()?.supports_dtype(precision.dtype()))
+    }
+}
+
+#[cfg(feature = "wgpu")]
+fn wgpu_device() -> Result<Device> {
+    use std::sync::OnceLock;
+    // A wgpu runtime can be initialised once per process; keep the outcome.
+    static DEVICE: OnceLock<std::result::Result<Device, String>> = OnceLock::new();
+    DEVICE
+        .get_or_init(|| Device::wgpu_options().init().map_err(|e| e.to_string()))
+        .clone()
+        .map_err(|reason| Error::BackendUnavailable {
+            name: "wgpu".into(),
+            reason: format!(
+                "{reason} (install a Vulkan driver — e.g. Debian's mesa-vulkan-drivers for a \
+                 CPU fallback — or use one of: {})",
+                names(&[Backend::Flex, Backend::Ndarray])
+            ),
+        })
+}
+
+#[cfg(not(feature = "wgpu"))]
+fn wgpu_device() -> Result<Device> {
+    Err(Error::BackendUnavailable {
+        name: "wgpu".into(),
+        reason: format!(
+            "this build has no wgpu support (rebuild with the `wgpu` cargo feature, on by \
+             default) — available: {}",
+            names(&Backend::compiled())
+        ),
+    })
 }
 
 fn names(backends: &[Backend]) -> String {
@@ -157,8 +214,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_backend_has_a_name_and_a_device() {
-        for backend in Backend::ALL {
+    fn every_cpu_backend_has_a_name_and_a_device() {
+        for backend in Backend::CPU {
             assert_eq!(Backend::from_name(backend.name()).ok(), Some(backend));
             let ctx = Ctx::new(backend.device().unwrap(), Precision::F64);
             let m = ctx.matrix(&[1.0, 2.0, 3.0, 4.0], 2, 2);
@@ -172,7 +229,10 @@ mod tests {
     #[test]
     fn unknown_backend_lists_the_valid_ones() {
         let err = Backend::from_name("tpu").unwrap_err().to_string();
-        assert!(err.contains("flex, ndarray"), "{err}");
+        assert!(err.contains("flex, ndarray, wgpu"), "{err}");
+        for backend in Backend::ALL {
+            assert_eq!(Backend::from_name(backend.name()).ok(), Some(backend));
+        }
     }
 
     #[test]

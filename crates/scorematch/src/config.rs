@@ -6,8 +6,10 @@ use crate::backend::{Backend, Precision};
 use crate::data::DatasetConfig;
 use crate::engine::Kernels;
 use crate::error::ParamError;
+use crate::metric::SampleMetricsConfig;
 use crate::model::{LinearInit, ModelConfig, TracePath};
 use crate::objective::ObjectiveConfig;
+use crate::sample::SamplerConfig;
 
 /// Training and evaluation settings shared by every objective.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -130,9 +132,15 @@ pub struct RunConfig {
     /// The backend the run computes on (default flex).
     #[serde(default = "default_backend")]
     pub backend: Backend,
-    /// The run's seed (initialisation, training pool, batches, noise).
+    /// The run's seed (initialisation, training pool, batches, noise, sampler).
     #[serde(default)]
     pub seed: u64,
+    /// The sampler run after training (default `none`: no sampling).
+    #[serde(default, skip_serializing_if = "SamplerConfig::is_none")]
+    pub sampler: SamplerConfig,
+    /// How many samples to draw and how to score them (used when there is a sampler).
+    #[serde(default, skip_serializing_if = "SampleMetricsConfig::is_default")]
+    pub sample_metrics: SampleMetricsConfig,
 }
 
 fn default_backend() -> Backend {
@@ -153,8 +161,29 @@ impl RunConfig {
         errors.extend(prefixed("model", self.model.validate()));
         errors.extend(prefixed("objective", self.objective.validate()));
         errors.extend(prefixed("train", self.train.validate()));
+        errors.extend(prefixed("sampler", self.sampler.validate()));
+        errors.extend(prefixed("sample_metrics", self.sample_metrics.validate()));
         errors.extend(self.cross_checks());
         errors
+    }
+
+    /// Whether this machine can run the configuration: the backend is compiled in, its device
+    /// is present, and it computes in the requested precision. Separate from
+    /// [`RunConfig::validate`] because it depends on the machine, not the file; it opens the
+    /// device, so callers check each distinct (backend, precision) once.
+    pub fn check_environment(&self) -> Vec<ParamError> {
+        let precision = self.train.precision;
+        match self.backend.supports(precision) {
+            Ok(true) => Vec::new(),
+            Ok(false) => vec![ParamError::new(
+                "train.precision",
+                format!(
+                    "{} does not compute in {precision:?} on this device",
+                    self.backend.name()
+                ),
+            )],
+            Err(e) => vec![ParamError::new("backend", e.to_string())],
+        }
     }
 
     /// Checks that concern several parts of the run at once.
@@ -166,6 +195,20 @@ impl RunConfig {
             .into_iter()
             .map(|e| ParamError::new(format!("train.{}", e.key), e.message))
             .collect();
+                if !self.backend.is_compiled() {
+            errors.push(ParamError::new(
+                "backend",
+                format!(
+                    "{} is not compiled into this build (available: {})",
+                    self.backend.name(),
+                    Backend::compiled()
+                        .iter()
+                        .map(|b| b.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
         let objective = self.objective.name();
         if let Some(act) = self.model.activation()
             && !act.has_curvature()
@@ -191,6 +234,25 @@ impl RunConfig {
             errors.push(ParamError::new(
                 "objective",
                 "dsm-multi needs a noise-conditional model (model: noise_conditional = true)",
+            ));
+        }
+        if self.sampler.needs_noise_conditional() && !conditional {
+            errors.push(ParamError::new(
+                "sampler",
+                format!(
+                    "{} evaluates the score at its own noise levels and needs a \
+                     noise-conditional model (model: noise_conditional = true)",
+                    self.sampler.name()
+                ),
+            ));
+        }
+        if self.sampler.needs_score_sigma() && self.objective.sigma().is_none() {
+            errors.push(ParamError::new(
+                "sampler.denoise",
+                format!(
+                    "denoising needs a score trained at a noise level σ, and {objective} has \
+                     none (use dsm, dsm-multi or esm with sigma)"
+                ),
             ));
         }
         if let ObjectiveConfig::Esm(p) = &self.objective

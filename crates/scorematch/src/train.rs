@@ -1,5 +1,6 @@
 //! One training run: data pool and evaluation set, model initialisation, Adam on the
-//! objective, Fisher divergences before and after.
+//! objective, Fisher divergences before and after, and — when the run has a sampler — samples
+//! of the trained score with their quality.
 
 use std::time::Instant;
 
@@ -15,6 +16,7 @@ use crate::metric::fisher_divergence;
 use crate::model::{ScoreModel, TracePath};
 use crate::objective::ObjectiveConfig;
 use crate::rng::{Stream, normals, rng};
+use crate::sample::{ModelScore, SampleProgress, SampleReport, sample_and_evaluate};
 
 /// Receives progress during training.
 pub trait Progress {
@@ -22,6 +24,17 @@ pub trait Progress {
     fn step(&mut self, _step: usize, _total: usize) {}
     /// Called with each recorded loss value.
     fn loss(&mut self, _step: usize, _loss: f64) {}
+    /// Called after each sampler step (1-based) with the sampler's total steps.
+    fn sample_step(&mut self, _step: usize, _total: usize) {}
+}
+
+/// Forwards a sampler's progress to [`Progress::sample_step`].
+struct SamplerSteps<'a>(&'a mut dyn Progress);
+
+impl SampleProgress for SamplerSteps<'_> {
+    fn step(&mut self, step: usize, total: usize) {
+        self.0.sample_step(step, total);
+    }
 }
 
 /// Ignores progress.
@@ -78,6 +91,9 @@ pub struct TrainReport {
     pub kernels: Kernels,
     /// The loss every `log_every` steps.
     pub loss_curve: Vec<LossPoint>,
+    /// The sampler's samples in numbers (missing without a sampler or after divergence).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample: Option<SampleReport>,
 }
 
 /// A finished run: its report and what later stages (samplers, plots) need.
@@ -90,6 +106,9 @@ pub struct Trained {
     pub ctx: Ctx,
     /// The data density.
     pub density: Box<dyn Density>,
+    /// The sampler's samples, row-major `[sample_metrics.samples, dim]` (missing without a
+    /// sampler or after divergence).
+    pub samples: Option<Vec<f64>>,
 }
 
 /// The evaluation points of one density with their exact scores.
@@ -101,6 +120,7 @@ struct EvalSet {
 /// Trains one run.
 pub fn train(cfg: &RunConfig, progress: &mut dyn Progress) -> Result<Trained> {
     check(cfg.validate())?;
+    check(cfg.check_environment())?;
     let device = cfg.backend.device()?;
     let ctx = Ctx::new(device.autodiff(), cfg.train.precision);
     let plain = ctx.inference();
@@ -205,6 +225,26 @@ pub fn train(cfg: &RunConfig, progress: &mut dyn Progress) -> Result<Trained> {
         message = Some(format!("Fisher divergence is {fisher} after training"));
     }
     let diverged = message.is_some();
+    let model = model.valid();
+    // The score is evaluated at the noise level it was trained for (ignored by models that
+    // do not condition on σ).
+    let sampled = if diverged {
+        None
+    } else {
+        sample_and_evaluate(
+            &cfg.sampler,
+            &cfg.sample_metrics,
+            &ModelScore::new(&model, &plain, dim),
+            sigma,
+            density.as_ref(),
+            cfg.seed,
+            &mut SamplerSteps(progress),
+        )?
+    };
+    let (sample, samples) = match sampled {
+        Some(s) => (Some(s.report), Some(s.samples)),
+        None => (None, None),
+    };
     let report = TrainReport {
         status: if diverged {
             RunStatus::Diverged
@@ -227,12 +267,14 @@ pub fn train(cfg: &RunConfig, progress: &mut dyn Progress) -> Result<Trained> {
         trace_path,
         kernels,
         loss_curve,
+        sample,
     };
     Ok(Trained {
         report,
-        model: model.valid(),
+        model,
         ctx: plain,
         density,
+        samples,
     })
 }
 
@@ -395,11 +437,73 @@ mod tests {
             "dataset = { name = \"8gaussians\" }\n\
              objective = { name = \"ism\" }\n\
              model = { name = \"mlp\", hidden = 8 }\n\
-             train = { steps = 200, lr = 1e30, batch = 16, log_every = 1, eval_samples = 100, pool_size = 100 }",
+             train = { steps = 200, lr = 1e30, batch = 16, log_every = 1, eval_samples = 100, pool_size = 100 }\n\
+             sampler = { name = \"langevin\", steps = 5 }",
         );
-        let r = train(&cfg, &mut NoProgress).unwrap().report;
+        let t = train(&cfg, &mut NoProgress).unwrap();
+        let r = t.report;
         assert_eq!(r.status, RunStatus::Diverged);
         assert!(r.message.is_some() && r.fisher.is_none());
         assert!(r.steps_done < 200);
+        // A diverged model is not sampled.
+        assert!(r.sample.is_none() && t.samples.is_none());
+    }
+
+    /// Counts sampler steps.
+    struct CountSampleSteps(usize, usize);
+
+    impl Progress for CountSampleSteps {
+        fn sample_step(&mut self, step: usize, total: usize) {
+            assert_eq!(step, self.0 + 1);
+            (self.0, self.1) = (step, total);
+        }
+    }
+
+    #[test]
+    fn a_run_with_a_sampler_reports_its_samples_and_keeps_them() {
+        let run = |steps: usize| {
+            config(&format!(
+                "dataset = {{ name = \"8gaussians\" }}\n\
+                 objective = {{ name = \"dsm-multi\", sigma_min = 0.05, sigma_max = 4.0, levels = 8 }}\n\
+                 model = {{ name = \"mlp\", hidden = 32, noise_conditional = true }}\n\
+                 train = {{ steps = {steps}, batch = 128, lr = 0.003, eval_samples = 300, pool_size = 2000 }}\n\
+                 sampler = {{ name = \"annealed\", sigma_max = 4.0, sigma_min = 0.05, levels = 8, steps_per_level = 20, step_size = 2.5e-4 }}\n\
+                 sample_metrics = {{ samples = 300, reference_samples = 300, swd_directions = 16 }}\n\
+                 seed = 1"
+            ))
+        };
+        let mut progress = CountSampleSteps(0, 0);
+        let t = train(&run(400), &mut progress).unwrap();
+        assert_eq!(progress.0, 160);
+        assert_eq!(progress.1, 160);
+        let s = t.report.sample.clone().unwrap();
+        assert_eq!(
+            (s.sampler.as_str(), s.samples, s.message),
+            ("annealed", 300, None)
+        );
+        let samples = t.samples.unwrap();
+        assert_eq!(samples.len(), 600);
+        assert!(samples.iter().all(|v| v.is_finite()));
+        for metric in crate::metric::SampleMetric::ALL {
+            assert!(
+                s.metrics.get(metric).is_some_and(f64::is_finite),
+                "{metric:?}"
+            );
+        }
+        // The same run gives the same numbers; the untrained model generates far worse.
+        let again = train(&run(400), &mut NoProgress)
+            .unwrap()
+            .report
+            .sample
+            .unwrap();
+        assert_eq!(again.metrics, s.metrics);
+        let untrained = train(&run(0), &mut NoProgress)
+            .unwrap()
+            .report
+            .sample
+            .unwrap();
+        eprintln!("trained {:?}\nuntrained {:?}", s.metrics, untrained.metrics);
+        let swd = |m: &crate::metric::SampleMetrics| m.sample_swd.unwrap();
+        assert!(swd(&s.metrics) < 0.5 * swd(&untrained.metrics));
     }
 }

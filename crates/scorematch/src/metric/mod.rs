@@ -1,5 +1,20 @@
-//! Metrics of a trained score.
+//! Metrics of a trained score (Fisher divergence) and of the samples it generates (MMD,
+//! energy distance, sliced Wasserstein, mode statistics). The sample metrics run on the host
+//! in f64.
+//!
+//! Adding a sample metric: one file with its function, plus one arm in [`SampleMetric`] (and
+//! its field in [`SampleMetrics`]).
 
+mod energy;
 mod fisher;
+mod mmd;
+mod modes;
+mod sample_quality;
+mod swd;
 
+pub use energy::energy_distance;
 pub use fisher::fisher_divergence;
+pub use mmd::{MEDIAN_POINTS, median_bandwidth, mmd2_unbiased};
+pub use modes::{ModeStats, mode_statistics};
+pub use sample_quality::{SampleMetric, SampleMetrics, SampleMetricsConfig, sample_metrics};
+pub use swd::{random_directions, sliced_wasserstein2, wasserstein2_sq_sorted};

@@ -2,10 +2,13 @@
 //! differentiate act′(z) with respect to the parameters (needed by ISM and SSM, which put the
 //! Jacobian of the network into the loss).
 //!
-//! The logistic function is written as 1 / (1 + e^{−z}) rather than with burn's `sigmoid`,
-//! which computes in f32 even for f64 tensors.
+//! The logistic function σ uses burn's fused `sigmoid` op in f32, and in f64 the stable
+//! form e^{min(z, 0)} / (1 + e^{−|z|}) with tensor ops, because burn's generic `sigmoid`
+//! computes in f32 even for f64 tensors on some backends. Neither form overflows: a naive
+//! 1 / (1 + e^{−z}) gives e^{−z} = ∞ for z < −88 in f32 and a NaN gradient.
 
-use burn::tensor::Tensor;
+use burn::tensor::activation::sigmoid;
+use burn::tensor::{DType, Tensor};
 use serde::{Deserialize, Serialize};
 
 /// A pointwise nonlinearity.
@@ -98,9 +101,13 @@ impl Activation {
     }
 }
 
-/// σ(z) = 1 / (1 + e^{−z}) in the tensor's own precision.
+/// σ(z) = 1 / (1 + e^{−z}) in the tensor's own precision, without overflow.
 fn logistic<const D: usize>(z: Tensor<D>) -> Tensor<D> {
-    (z.neg().exp() + 1.0).recip()
+    if z.dtype() == DType::F64 {
+        z.clone().clamp_max(0.0).exp() / (z.abs().neg().exp() + 1.0)
+    } else {
+        sigmoid(z)
+    }
 }
 
 /// log(1 + eᶻ) = max(z, 0) + log1p(e^{−|z|}), stable for large |z|.
@@ -131,21 +138,43 @@ mod tests {
 
     #[test]
     fn values_and_derivatives_match_scalar_references_in_f64() {
-        let zs = [-30.0, -3.1, -0.7, -1e-3, 0.2, 1.3, 4.0, 25.0];
-        let ctx = Ctx::new(Backend::Flex.device().unwrap(), Precision::F64);
-        for act in Activation::ALL {
-            let (f, df) = act.apply_with_derivative(ctx.vector(&zs));
-            let plain = to_host(act.apply(ctx.vector(&zs))).unwrap();
-            let (f, df) = (to_host(f).unwrap(), to_host(df).unwrap());
-            for (i, &z) in zs.iter().enumerate() {
-                let h = 1e-6;
-                let fd = (reference(act, z + h) - reference(act, z - h)) / (2.0 * h);
-                assert!((f[i] - reference(act, z)).abs() < 1e-13, "{act:?} f({z})");
-                assert!((plain[i] - f[i]).abs() < 1e-15, "{act:?} apply({z})");
+        let zs = [-800.0, -30.0, -3.1, -0.7, -1e-3, 0.2, 1.3, 4.0, 25.0];
+        for backend in Backend::CPU {
+            let ctx = Ctx::new(backend.device().unwrap(), Precision::F64);
+            for act in Activation::ALL {
+                let (f, df) = act.apply_with_derivative(ctx.vector(&zs));
+                let plain = to_host(act.apply(ctx.vector(&zs))).unwrap();
+                let (f, df) = (to_host(f).unwrap(), to_host(df).unwrap());
+                for (i, &z) in zs.iter().enumerate() {
+                    let h = 1e-6;
+                    let fd = (reference(act, z + h) - reference(act, z - h)) / (2.0 * h);
+                    assert!((f[i] - reference(act, z)).abs() < 1e-13, "{act:?} f({z})");
+                    assert!((plain[i] - f[i]).abs() < 1e-15, "{act:?} apply({z})");
+                    assert!(
+                        (df[i] - fd).abs() < 1e-8,
+                        "{act:?} f'({z}) = {} vs {fd}",
+                        df[i]
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn f32_gradients_stay_finite_far_in_the_tails() {
+        // z = −100 overflows e^{−z} in f32; the gradient of every activation must stay finite.
+        for backend in Backend::CPU {
+            let ctx = Ctx::new(backend.device().unwrap().autodiff(), Precision::F32);
+            for act in Activation::ALL {
+                let z = ctx
+                    .vector(&[-100.0, -50.0, 0.0, 50.0, 100.0])
+                    .require_grad();
+                let (f, df) = act.apply_with_derivative(z.clone());
+                let grads = (f.sum() + df.sum()).backward();
+                let g = to_host(z.grad(&grads).unwrap()).unwrap();
                 assert!(
-                    (df[i] - fd).abs() < 1e-8,
-                    "{act:?} f'({z}) = {} vs {fd}",
-                    df[i]
+                    g.iter().all(|v| v.is_finite()),
+                    "{backend:?} {act:?}: {g:?}"
                 );
             }
         }

@@ -136,6 +136,14 @@ impl ScoreModel {
         }
     }
 
+    /// Whether the model takes the noise level σ as an input (and needs it).
+    pub fn is_noise_conditional(&self) -> bool {
+        match self {
+            ScoreModel::Mlp(m) => m.is_noise_conditional(),
+            ScoreModel::Linear(_) => false,
+        }
+    }
+
     /// s(x), or s(x, σ) for a noise-conditional model (σ is ignored by other models).
     ///
     /// # Shapes

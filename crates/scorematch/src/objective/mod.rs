@@ -12,7 +12,7 @@ mod ssm;
 mod ssm_vr;
 
 pub use dsm::DsmParams;
-pub use dsm_multi::DsmMultiParams;
+pub use dsm_multi::{DsmMultiParams, geometric_schedule};
 pub use esm::EsmParams;
 pub use ism::IsmParams;
 pub use ssm::{Projection, SsmParams};

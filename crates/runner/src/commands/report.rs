@@ -1,0 +1,21 @@
+//! `runner report`.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use crate::cli::ReportArgs;
+
+/// Aggregates a results directory over seeds.
+pub fn report(args: ReportArgs) -> Result<ExitCode> {
+    let written = crate::report::write_reports(&args.dir)?;
+    for path in &written {
+        if path.extension().is_some_and(|e| e == "md") {
+            print!("{}", std::fs::read_to_string(path)?);
+        }
+    }
+    for path in &written {
+        println!("wrote {}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}

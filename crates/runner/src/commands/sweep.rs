@@ -1,0 +1,30 @@
+//! `runner sweep`.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use indicatif::MultiProgress;
+
+use super::execute::{Execution, execute_plan};
+use super::{default_out, invalid, warn};
+use crate::cli::SweepArgs;
+
+/// Expands and runs a sweep file.
+pub fn sweep(args: SweepArgs, multi: Option<MultiProgress>) -> Result<ExitCode> {
+    let loaded = match crate::sweep::load(&args.file.file, &args.file.set) {
+        Ok(l) => l,
+        Err(d) => return Ok(invalid(&d)),
+    };
+    warn(&loaded.plan.warnings);
+    let ex = Execution {
+        out: args
+            .out
+            .unwrap_or_else(|| default_out(&loaded.plan.sweep.name)),
+        fresh: args.fresh,
+        dry_run: args.dry_run,
+        jobs: args.jobs.map(|j| j as usize),
+        threads: args.threads.map(|t| t as usize),
+        command_line: std::env::args().collect::<Vec<_>>().join(" "),
+    };
+    Ok(execute_plan(loaded, &ex, multi)?.0)
+}

@@ -1,0 +1,367 @@
+//! Executing runs: `--jobs` runs at a time, each in its own rayon pool with its share of the
+//! cores (burn's CPU backends parallelise on the current rayon pool), each caught if it
+//! panics, each committed to the store as soon as it ends.
+
+pub mod monitor;
+pub mod panic;
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use scorematch::train::LossPoint;
+use scorematch::{Progress, RunConfig, TrainReport};
+
+use crate::job::Job;
+use crate::store::record::{Outcome, RunRecord, Status};
+use crate::store::{Committed, Store};
+use monitor::Monitor;
+use panic::PanicSlot;
+
+/// How many runs at once, on how many cores.
+#[derive(Clone, Copy, Debug)]
+pub struct ExecOptions {
+    /// Concurrent runs.
+    pub jobs: usize,
+    /// Cores to share among them.
+    pub cores: usize,
+    /// Threads per run, instead of the cores' share.
+    pub threads: Option<usize>,
+}
+
+impl ExecOptions {
+    /// `jobs` concurrent runs (default: one per core) on this machine's cores, each with
+    /// `threads` threads (default: its share of the cores).
+    pub fn new(jobs: Option<usize>, threads: Option<usize>) -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Self {
+            jobs: jobs.unwrap_or(cores).max(1),
+            cores,
+            threads: threads.map(|t| t.max(1)),
+        }
+    }
+
+    /// Workers and threads per run for `pending` runs: no more workers than runs, and each
+    /// run gets max(1, cores / workers) threads unless told otherwise.
+    pub fn layout(&self, pending: usize) -> (usize, usize) {
+        let workers = self.jobs.min(pending).max(1);
+        let threads = self.threads.unwrap_or((self.cores / workers).max(1));
+        (workers, threads)
+    }
+}
+
+/// What an execution did.
+#[derive(Clone, Debug, Default)]
+pub struct ExecSummary {
+    /// Runs that trained to the end.
+    pub ok: usize,
+    /// Runs that diverged.
+    pub diverged: usize,
+    /// Runs that failed.
+    pub failed: usize,
+    /// Runs another process finished first (ours was dropped).
+    pub already_done: usize,
+    /// Runs whose result could not be written.
+    pub not_saved: usize,
+    /// Wall time in seconds.
+    pub wall_seconds: f64,
+    /// Optimiser steps taken, all runs together.
+    pub steps: usize,
+    /// Concurrent runs used.
+    pub workers: usize,
+    /// Threads per run.
+    pub threads: usize,
+}
+
+/// Trains one configuration to its report.
+pub type TrainFn = fn(&RunConfig, &mut dyn Progress) -> scorematch::Result<TrainReport>;
+
+fn train_report(
+    config: &RunConfig,
+    progress: &mut dyn Progress,
+) -> scorematch::Result<TrainReport> {
+    scorematch::train(config, progress).map(|t| t.report)
+}
+
+impl ExecSummary {
+    /// Counts a finished run and how its commit went.
+    fn count(
+        &mut self,
+        job: &Job,
+        record: &RunRecord,
+        outcome: &Outcome,
+        committed: anyhow::Result<Committed>,
+    ) {
+        match committed {
+            Ok(Committed::AlreadyDone) => self.already_done += 1,
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!("could not save run {}: {e:#}", job.id);
+                self.not_saved += 1;
+            }
+        }
+        match record.status {
+            Status::Ok => self.ok += 1,
+            Status::Diverged => self.diverged += 1,
+            Status::Failed => self.failed += 1,
+        }
+        if let Outcome::Trained(r) = outcome {
+            self.steps += r.steps_done;
+        }
+    }
+}
+
+/// Runs `jobs`, committing each to `store` as it ends. `done_before` runs of the sweep were
+/// already complete (for progress counts).
+pub fn execute(
+    jobs: &[Job],
+    store: &Store,
+    opts: &ExecOptions,
+    monitor: &dyn Monitor,
+    done_before: usize,
+) -> ExecSummary {
+    execute_with(train_report, jobs, store, opts, monitor, done_before)
+}
+
+/// [`execute`] with another way to train (tests inject failures here).
+pub fn execute_with(
+    train: TrainFn,
+    jobs: &[Job],
+    store: &Store,
+    opts: &ExecOptions,
+    monitor: &dyn Monitor,
+    done_before: usize,
+) -> ExecSummary {
+    panic::install_hook();
+    let (workers, threads) = opts.layout(jobs.len());
+    let total = done_before + jobs.len();
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(done_before);
+    let summary = Mutex::new(ExecSummary {
+        workers,
+        threads,
+        ..ExecSummary::default()
+    });
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..workers.min(jobs.len()) {
+            s.spawn(|| {
+                let slot = PanicSlot::default();
+                panic::capture_on_this_thread(slot.clone());
+                let pool = build_pool(threads, &slot);
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(job) = jobs.get(i) else { break };
+                    // Another process sharing the directory may have finished it meanwhile.
+                    if store.status(&job.id).is_some_and(Status::is_complete) {
+                        let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                        monitor.skip(job, n, total);
+                        summary
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .already_done += 1;
+                        continue;
+                    }
+                    let progress = monitor.start(job);
+                    let outcome = run_one(train, job, pool.as_ref(), &slot, progress);
+                    let record = RunRecord::new(job, threads, &outcome);
+                    let losses = match &outcome {
+                        Outcome::Trained(r) => r.loss_curve.as_slice(),
+                        Outcome::Failed { losses, .. } => losses.as_slice(),
+                    };
+                    let committed = store
+                        .stage(&record, &job.config, losses)
+                        .and_then(|staged| store.lock()?.commit(staged));
+                    let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                    monitor.finish(job, &record, n, total);
+                    let mut sum = summary.lock().unwrap_or_else(|e| e.into_inner());
+                    sum.count(job, &record, &outcome, committed);
+                }
+            });
+        }
+    });
+    monitor.close();
+    let mut summary = summary.into_inner().unwrap_or_else(|e| e.into_inner());
+    summary.wall_seconds = start.elapsed().as_secs_f64();
+    summary
+}
+
+/// A pool of `threads` threads whose panics go to `slot`.
+fn build_pool(threads: usize, slot: &PanicSlot) -> Option<rayon::ThreadPool> {
+    let slot = slot.clone();
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("run-{i}"))
+        .start_handler(move |_| panic::capture_on_this_thread(slot.clone()))
+        .build()
+        .map_err(|e| {
+            tracing::warn!("no thread pool of {threads} threads ({e}); running on the global pool")
+        })
+        .ok()
+}
+
+/// Keeps the losses seen so far (for runs that fail) and passes progress on.
+struct Recorder {
+    inner: Box<dyn Progress + Send>,
+    losses: Vec<LossPoint>,
+}
+
+impl Progress for Recorder {
+    fn step(&mut self, step: usize, total: usize) {
+        self.inner.step(step, total);
+    }
+
+    fn loss(&mut self, step: usize, loss: f64) {
+        self.losses.push(LossPoint { step, loss });
+        self.inner.loss(step, loss);
+    }
+}
+
+/// Trains one run inside `pool`, turning errors and panics into a failed outcome.
+fn run_one(
+    train: TrainFn,
+    job: &Job,
+    pool: Option<&rayon::ThreadPool>,
+    slot: &PanicSlot,
+    progress: Box<dyn Progress + Send>,
+) -> Outcome {
+    let mut recorder = Recorder {
+        inner: progress,
+        losses: Vec::new(),
+    };
+    let result = {
+        let mut run = || train(&job.config, &mut recorder);
+        catch_unwind(AssertUnwindSafe(|| match pool {
+            Some(p) => p.install(run),
+            None => run(),
+        }))
+    };
+    let caught = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+    match result {
+        Ok(Ok(report)) => Outcome::Trained(Box::new(report)),
+        Ok(Err(e)) => Outcome::Failed {
+            error: e.to_string(),
+            losses: recorder.losses,
+        },
+        Err(payload) => Outcome::Failed {
+            error: format!(
+                "panicked: {}",
+                caught.unwrap_or_else(|| panic::payload_message(payload.as_ref()))
+            ),
+            losses: recorder.losses,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::job::SweepInfo;
+    use crate::store::record::Status;
+    use rayon::prelude::*;
+    use scorematch::RunStatus;
+    use std::sync::Arc;
+
+    /// Seed 1 panics on a pool thread, seed 2 returns an error, others end fine.
+    fn fake_train(
+        config: &RunConfig,
+        progress: &mut dyn Progress,
+    ) -> scorematch::Result<TrainReport> {
+        progress.loss(1, 0.5);
+        match config.seed {
+            1 => {
+                let v: Vec<usize> = (0..64)
+                    .into_par_iter()
+                    .map(|i| if i == 63 { panic!("bad index {i}") } else { i })
+                    .collect();
+                Ok(fake_report(v.len() as f64))
+            }
+            2 => Err(scorematch::Error::Tensor("device lost".into())),
+            _ => Ok(fake_report(0.25)),
+        }
+    }
+
+    fn fake_report(fisher: f64) -> TrainReport {
+        TrainReport {
+            status: RunStatus::Ok,
+            message: None,
+            steps_done: 10,
+            final_loss: Some(0.5),
+            fisher_init: 1.0,
+            fisher: Some(fisher),
+            fisher_sigma_init: None,
+            fisher_sigma: None,
+            train_seconds: 0.1,
+            steps_per_sec: 100.0,
+            trace_path: None,
+            loss_curve: vec![LossPoint {
+                step: 10,
+                loss: 0.5,
+            }],
+            sample: None,
+        }
+    }
+
+    #[test]
+    fn panics_and_errors_are_recorded_and_the_other_runs_go_on() {
+        let sweep = Arc::new(SweepInfo {
+            name: "t".into(),
+            description: String::new(),
+        });
+        let jobs: Vec<Job> = (0..5)
+            .map(|seed| {
+                let cfg: RunConfig = toml::from_str(&format!(
+                    "dataset = {{ name = \"8gaussians\" }}\nobjective = {{ name = \"esm\" }}\nseed = {seed}"
+                ))
+                .unwrap();
+                Job::new(cfg, sweep.clone())
+            })
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::create(dir.path()).unwrap();
+        let opts = ExecOptions {
+            jobs: 2,
+            cores: 4,
+            threads: None,
+        };
+        let s = execute_with(fake_train, &jobs, &store, &opts, &monitor::LogMonitor, 0);
+        assert_eq!((s.ok, s.failed, s.diverged, s.not_saved), (3, 2, 0, 0));
+        assert_eq!((s.workers, s.threads, s.steps), (2, 2, 30));
+        let records = store.records().unwrap();
+        assert_eq!(records.len(), 5);
+        let error = |seed: usize| {
+            records[&jobs[seed].id]["error"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        };
+        assert!(
+            error(1).starts_with("panicked: bad index 63 (at "),
+            "{}",
+            error(1)
+        );
+        assert_eq!(error(2), "tensor operation failed: device lost");
+        assert_eq!(store.statuses().unwrap()[&jobs[2].id], Status::Failed);
+        // The partial loss curve of a failed run is kept.
+        let loss = std::fs::read_to_string(store.run_dir(&jobs[2].id).join("loss.csv")).unwrap();
+        assert_eq!(loss, "step,loss\n1,0.5\n");
+        let table = crate::columns::Table::read(&store.csv_path()).unwrap();
+        assert_eq!(table.rows.len(), 5);
+    }
+
+    #[test]
+    fn each_run_gets_its_share_of_the_cores() {
+        let opts = |jobs, cores, threads| ExecOptions {
+            jobs,
+            cores,
+            threads,
+        };
+        assert_eq!(opts(2, 2, None).layout(10), (2, 1));
+        assert_eq!(opts(2, 2, None).layout(1), (1, 2));
+        assert_eq!(opts(3, 8, None).layout(10), (3, 2));
+        assert_eq!(opts(16, 4, None).layout(100), (16, 1));
+        assert_eq!(opts(16, 4, None).layout(0), (1, 4));
+        assert_eq!(opts(2, 8, Some(1)).layout(10), (2, 1));
+    }
+}

@@ -1,0 +1,91 @@
+//! `summary.md`: the configurations as a readable table, metrics as mean ± sd (n).
+
+use std::fmt::Write as _;
+
+use anyhow::Result;
+
+use super::{Output, Stat, Summary, readable};
+
+/// The metrics shown, in order (others stay in `summary.csv`).
+const SHOWN: [(&str, &str); 5] = [
+    ("fisher", "Fisher"),
+    ("fisher_sigma", "Fisher vs p_σ"),
+    ("fisher_init", "Fisher at init"),
+    ("final_loss", "final loss"),
+    ("steps_per_sec", "steps/s"),
+];
+
+/// Writes `summary.md`.
+pub struct SummaryMarkdown;
+
+fn stat(s: &Stat) -> String {
+    match (s.mean, s.sd) {
+        (Some(m), Some(sd)) => format!("{} ± {} ({})", readable(m), readable(sd), s.n),
+        (Some(m), None) => format!("{} ({})", readable(m), s.n),
+        _ => "–".to_string(),
+    }
+}
+
+impl Output for SummaryMarkdown {
+    fn file_name(&self) -> &'static str {
+        "summary.md"
+    }
+
+    fn render(&self, summary: &Summary, title: &str) -> Result<Vec<u8>> {
+        let mut md = String::new();
+        let runs: usize = summary.groups.iter().map(|g| g.runs).sum();
+        let count = |f: fn(&super::Group) -> usize| summary.groups.iter().map(f).sum::<usize>();
+        writeln!(md, "# {title}\n")?;
+        writeln!(
+            md,
+            "{runs} runs in {} configurations: {} ok, {} diverged, {} failed. \
+             Metrics are mean ± sd (n) over the ok runs (seeds) of each configuration.\n",
+            summary.groups.len(),
+            count(|g| g.ok),
+            count(|g| g.diverged),
+            count(|g| g.failed)
+        )?;
+        let mut params = summary.varying_params();
+        if params.is_empty() {
+            params = ["dataset", "objective"]
+                .iter()
+                .filter_map(|p| summary.params.iter().position(|x| x == p))
+                .collect();
+        }
+        let shown: Vec<(usize, &str)> = SHOWN
+            .iter()
+            .filter_map(|(m, title)| Some((summary.metrics.iter().position(|x| x == m)?, *title)))
+            .collect();
+        let mut header: Vec<String> = params.iter().map(|&i| summary.params[i].clone()).collect();
+        header.push("runs".into());
+        header.extend(shown.iter().map(|(_, t)| t.to_string()));
+        writeln!(md, "| {} |", header.join(" | "))?;
+        writeln!(md, "|{}", " --- |".repeat(header.len()))?;
+        let mut groups: Vec<_> = summary.groups.iter().collect();
+        groups.sort_by(|a, b| {
+            params
+                .iter()
+                .map(|&i| compare(&a.params[i], &b.params[i]))
+                .find(|o| o.is_ne())
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
+        for g in groups {
+            let mut cells: Vec<String> = params.iter().map(|&i| g.params[i].clone()).collect();
+            let mut runs = format!("{}", g.runs);
+            if g.diverged + g.failed > 0 {
+                runs += &format!(" ({} diverged, {} failed)", g.diverged, g.failed);
+            }
+            cells.push(runs);
+            cells.extend(shown.iter().map(|(i, _)| stat(&g.stats[*i])));
+            writeln!(md, "| {} |", cells.join(" | "))?;
+        }
+        Ok(md.into_bytes())
+    }
+}
+
+fn compare(a: &str, b: &str) -> std::cmp::Ordering {
+    match (a.parse::<f64>(), b.parse::<f64>()) {
+        (Ok(x), Ok(y)) => x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Equal),
+        _ => a.cmp(b),
+    }
+}

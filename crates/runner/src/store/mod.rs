@@ -1,0 +1,474 @@
+//! A sweep's output directory, safe against kill -9 and shared by several processes.
+//!
+//! ```text
+//! <out>/runs.csv              one row per finished run (rebuilt from runs/ when in doubt)
+//! <out>/runs/<run_id>/        config.toml, metrics.json, loss.csv
+//! <out>/.lock                 held while a run is committed or runs.csv rewritten
+//! <out>/.tmp/                 staging area
+//! ```
+//!
+//! A run is written into a staging directory inside `<out>` (files fsynced), then, under the
+//! lock, renamed into `runs/` and its row appended to `runs.csv` (fsynced). The run
+//! directories are the truth: under the same lock, `runs.csv` is rebuilt from them (written
+//! aside, then renamed over), which repairs a partial last line or a run whose row was never
+//! appended.
+
+pub mod record;
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use anyhow::{Context as _, Result};
+use scorematch::RunConfig;
+use scorematch::train::LossPoint;
+use serde_json::Value;
+
+use crate::columns;
+use record::{RunRecord, Status, loss_csv};
+
+/// The run files of a committed run.
+pub const CONFIG_FILE: &str = "config.toml";
+/// The record of a committed run.
+pub const METRICS_FILE: &str = "metrics.json";
+/// The loss curve of a committed run.
+pub const LOSS_FILE: &str = "loss.csv";
+/// The table of runs.
+pub const RUNS_CSV: &str = "runs.csv";
+
+/// Distinguishes staging names within one process.
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// An output directory.
+#[derive(Clone, Debug)]
+pub struct Store {
+    root: PathBuf,
+}
+
+/// A run written to the staging area, waiting to be committed.
+#[derive(Debug)]
+pub struct Staged {
+    dir: PathBuf,
+    id: String,
+    row: Vec<String>,
+}
+
+/// What committing a run did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Committed {
+    /// A new run directory and row.
+    Added,
+    /// Replaced an earlier failed attempt (its row replaced, not duplicated).
+    Replaced,
+    /// Another process had already committed this run; ours was dropped.
+    AlreadyDone,
+}
+
+impl Store {
+    /// The output directory at `root`, created if needed.
+    pub fn create(root: &Path) -> Result<Store> {
+        for dir in [root.join("runs"), root.join(".tmp")] {
+            fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        Ok(Store {
+            root: root.to_path_buf(),
+        })
+    }
+
+    /// The output directory at `root` if it exists (nothing is created).
+    pub fn existing(root: &Path) -> Option<Store> {
+        root.join("runs").is_dir().then(|| Store {
+            root: root.to_path_buf(),
+        })
+    }
+
+    /// The directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `runs.csv`.
+    pub fn csv_path(&self) -> PathBuf {
+        self.root.join(RUNS_CSV)
+    }
+
+    /// The directory of run `id`.
+    pub fn run_dir(&self, id: &str) -> PathBuf {
+        self.root.join("runs").join(id)
+    }
+
+    fn tmp_name(&self, what: &str) -> PathBuf {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        self.root
+            .join(".tmp")
+            .join(format!("{what}.{}.{n}", std::process::id()))
+    }
+
+    /// Takes the directory's lock (waiting for other processes to release it).
+    pub fn lock(&self) -> Result<Locked<'_>> {
+        let path = self.root.join(".lock");
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        file.lock()
+            .with_context(|| format!("locking {}", path.display()))?;
+        Ok(Locked { store: self, file })
+    }
+
+    /// The records of every committed run, by run id.
+    pub fn records(&self) -> Result<BTreeMap<String, Value>> {
+        let mut out = BTreeMap::new();
+        let runs = self.root.join("runs");
+        let entries = match fs::read_dir(&runs) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(e).with_context(|| format!("listing {}", runs.display())),
+        };
+        for entry in entries {
+            let entry = entry?;
+            let id = entry.file_name().to_string_lossy().into_owned();
+            match read_record(&entry.path()) {
+                Some(r) => {
+                    out.insert(id, r);
+                }
+                None => tracing::warn!(
+                    "skipping {}: no readable {METRICS_FILE}",
+                    entry.path().display()
+                ),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The status of every committed run.
+    pub fn statuses(&self) -> Result<BTreeMap<String, Status>> {
+        Ok(self
+            .records()?
+            .into_iter()
+            .filter_map(|(id, r)| Some((id, record_status(&r)?)))
+            .collect())
+    }
+
+    /// The status of run `id`, if it is committed.
+    pub fn status(&self, id: &str) -> Option<Status> {
+        read_record(&self.run_dir(id)).and_then(|r| record_status(&r))
+    }
+
+    /// Writes a finished run into the staging area, every file synced to disk.
+    pub fn stage(
+        &self,
+        record: &RunRecord,
+        config: &RunConfig,
+        losses: &[LossPoint],
+    ) -> Result<Staged> {
+        let dir = self.tmp_name(&record.run_id);
+        fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let value = record.to_value();
+        let config_text =
+            toml::to_string_pretty(config).context("writing the configuration as TOML")?;
+        write_synced(&dir.join(CONFIG_FILE), config_text.as_bytes())?;
+        write_synced(
+            &dir.join(METRICS_FILE),
+            serde_json::to_string_pretty(&value)?.as_bytes(),
+        )?;
+        write_synced(&dir.join(LOSS_FILE), &loss_csv(losses))?;
+        sync_dir(&dir);
+        Ok(Staged {
+            dir,
+            id: record.run_id.clone(),
+            row: columns::row(&value),
+        })
+    }
+}
+
+/// The output directory, locked.
+#[derive(Debug)]
+pub struct Locked<'a> {
+    store: &'a Store,
+    file: File,
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        let _ = self.file.unlock();
+    }
+}
+
+impl Locked<'_> {
+    /// Removes staging leftovers of processes that no longer run (killed mid-run).
+    pub fn clean_staging(&self) {
+        let Ok(entries) = fs::read_dir(self.store.root.join(".tmp")) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let pid = name.rsplit('.').nth(1).and_then(|p| p.parse::<u32>().ok());
+            if let Some(pid) = pid
+                && !process_alive(pid)
+            {
+                let path = entry.path();
+                let _ = if path.is_dir() {
+                    fs::remove_dir_all(&path)
+                } else {
+                    fs::remove_file(&path)
+                };
+            }
+        }
+    }
+
+    /// Rewrites `runs.csv` from the run directories, rows sorted; returns the row count.
+    pub fn rebuild(&self) -> Result<usize> {
+        let mut rows: Vec<Vec<String>> = self.store.records()?.values().map(columns::row).collect();
+        rows.sort_by(|a, b| columns::compare_rows(a, b));
+        let tmp = self.store.tmp_name("runs.csv");
+        write_synced(&tmp, &columns::encode_table(&rows))?;
+        let path = self.store.csv_path();
+        fs::rename(&tmp, &path).with_context(|| format!("replacing {}", path.display()))?;
+        sync_dir(&self.store.root);
+        Ok(rows.len())
+    }
+
+    /// Moves a staged run into place and records its row.
+    pub fn commit(&self, staged: Staged) -> Result<Committed> {
+        let target = self.store.run_dir(&staged.id);
+        let runs = self.store.root.join("runs");
+        if target.exists() {
+            let done = read_record(&target)
+                .and_then(|r| record_status(&r))
+                .is_some_and(Status::is_complete);
+            if done {
+                let _ = fs::remove_dir_all(&staged.dir);
+                return Ok(Committed::AlreadyDone);
+            }
+            // An earlier failed attempt: swap it out, then rewrite the table so its row is
+            // replaced rather than duplicated.
+            let old = self.store.tmp_name(&format!("replaced-{}", staged.id));
+            fs::rename(&target, &old)
+                .with_context(|| format!("moving {} aside", target.display()))?;
+            fs::rename(&staged.dir, &target)
+                .with_context(|| format!("committing {}", target.display()))?;
+            sync_dir(&runs);
+            self.rebuild()?;
+            let _ = fs::remove_dir_all(&old);
+            return Ok(Committed::Replaced);
+        }
+        fs::rename(&staged.dir, &target)
+            .with_context(|| format!("committing {}", target.display()))?;
+        sync_dir(&runs);
+        if self.csv_ends_cleanly()? {
+            let path = self.store.csv_path();
+            let mut f = OpenOptions::new()
+                .append(true)
+                .open(&path)
+                .with_context(|| format!("opening {}", path.display()))?;
+            f.write_all(&columns::encode(&staged.row))?;
+            f.sync_data()?;
+        } else {
+            self.rebuild()?;
+        }
+        Ok(Committed::Added)
+    }
+
+    /// Whether `runs.csv` exists with the current header and ends with a whole line, so a row
+    /// can be appended.
+    fn csv_ends_cleanly(&self) -> Result<bool> {
+        let path = self.store.csv_path();
+        let mut f = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(e).with_context(|| format!("opening {}", path.display())),
+        };
+        let header = columns::encode(&columns::header());
+        let mut start = vec![0; header.len()];
+        if f.read_exact(&mut start).is_err() || start != header {
+            return Ok(false);
+        }
+        f.seek(SeekFrom::End(-1))?;
+        let mut last = [0u8; 1];
+        f.read_exact(&mut last)?;
+        Ok(last[0] == b'\n')
+    }
+}
+
+fn read_record(dir: &Path) -> Option<Value> {
+    let text = fs::read_to_string(dir.join(METRICS_FILE)).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+fn record_status(record: &Value) -> Option<Status> {
+    Status::from_name(record.get("status")?.as_str()?)
+}
+
+/// Writes a file and syncs it to disk.
+pub fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut f = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(bytes)
+        .and_then(|_| f.sync_all())
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+/// Writes a file atomically: aside, synced, then renamed over `path`.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(
+        ".{name}.{}.{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    write_synced(&tmp, bytes)?;
+    fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))?;
+    sync_dir(dir);
+    Ok(())
+}
+
+/// Syncs a directory's entries (renames) to disk where the platform allows it.
+fn sync_dir(dir: &Path) {
+    if let Ok(f) = File::open(dir) {
+        let _ = f.sync_all();
+    }
+}
+
+/// Whether process `pid` is running (assumed so where that cannot be told).
+fn process_alive(pid: u32) -> bool {
+    let proc = Path::new("/proc");
+    !proc.is_dir() || proc.join(pid.to_string()).exists()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::job::{Job, SweepInfo};
+    use record::Outcome;
+    use std::sync::Arc;
+
+    fn job(seed: u64) -> Job {
+        let cfg: RunConfig = toml::from_str(&format!(
+            "dataset = {{ name = \"8gaussians\" }}\nobjective = {{ name = \"esm\" }}\nseed = {seed}"
+        ))
+        .unwrap();
+        Job::new(
+            cfg,
+            Arc::new(SweepInfo {
+                name: "t".into(),
+                description: String::new(),
+            }),
+        )
+    }
+
+    fn failed(job: &Job) -> RunRecord {
+        RunRecord::new(
+            job,
+            1,
+            &Outcome::Failed {
+                error: "boom".into(),
+                losses: Vec::new(),
+            },
+        )
+    }
+
+    fn ok(job: &Job) -> RunRecord {
+        let mut r = failed(job);
+        r.status = Status::Ok;
+        r.error = None;
+        r
+    }
+
+    fn ids(store: &Store) -> Vec<String> {
+        let t = columns::Table::read(&store.csv_path()).unwrap();
+        t.rows
+            .iter()
+            .map(|r| t.get(r, "run_id").to_string())
+            .collect()
+    }
+
+    #[test]
+    fn commits_append_one_row_each_and_rebuild_sorts() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::create(dir.path()).unwrap();
+        let (a, b) = (job(1), job(0));
+        let lock = store.lock().unwrap();
+        lock.rebuild().unwrap();
+        for j in [&a, &b] {
+            let staged = store.stage(&ok(j), &j.config, &[]).unwrap();
+            assert_eq!(lock.commit(staged).unwrap(), Committed::Added);
+        }
+        assert_eq!(ids(&store), [a.id.clone(), b.id.clone()]);
+        lock.rebuild().unwrap();
+        // Sorted by seed after a rebuild.
+        assert_eq!(ids(&store), [b.id.clone(), a.id.clone()]);
+        // A second result for a finished run is dropped, not duplicated.
+        let again = store.stage(&ok(&a), &a.config, &[]).unwrap();
+        assert_eq!(lock.commit(again).unwrap(), Committed::AlreadyDone);
+        assert_eq!(ids(&store).len(), 2);
+        let files: Vec<_> = fs::read_dir(store.run_dir(&a.id))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(files.len(), 3);
+        // Nothing is left in the staging area.
+        assert_eq!(fs::read_dir(dir.path().join(".tmp")).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_retried_failed_run_replaces_its_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::create(dir.path()).unwrap();
+        let a = job(0);
+        let lock = store.lock().unwrap();
+        let staged = store.stage(&failed(&a), &a.config, &[]).unwrap();
+        lock.commit(staged).unwrap();
+        assert_eq!(store.statuses().unwrap()[&a.id], Status::Failed);
+        let staged = store.stage(&ok(&a), &a.config, &[]).unwrap();
+        assert_eq!(lock.commit(staged).unwrap(), Committed::Replaced);
+        assert_eq!(ids(&store), std::slice::from_ref(&a.id));
+        assert_eq!(store.statuses().unwrap()[&a.id], Status::Ok);
+    }
+
+    #[test]
+    fn a_torn_last_line_or_a_missing_row_is_repaired() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::create(dir.path()).unwrap();
+        let (a, b, c) = (job(0), job(1), job(2));
+        let lock = store.lock().unwrap();
+        lock.commit(store.stage(&ok(&a), &a.config, &[]).unwrap())
+            .unwrap();
+        // Killed while appending: half a row, no newline.
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(store.csv_path())
+            .unwrap();
+        f.write_all(b"deadbeef,t,o").unwrap();
+        // Killed between the rename and the append: a run without its row.
+        let staged = store.stage(&ok(&b), &b.config, &[]).unwrap();
+        fs::rename(&staged.dir, store.run_dir(&b.id)).unwrap();
+        // The next commit notices the torn line and rebuilds.
+        lock.commit(store.stage(&ok(&c), &c.config, &[]).unwrap())
+            .unwrap();
+        assert_eq!(ids(&store), [a.id.clone(), b.id.clone(), c.id.clone()]);
+    }
+
+    #[test]
+    fn staging_leftovers_of_dead_processes_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::create(dir.path()).unwrap();
+        let dead = dir
+            .path()
+            .join(".tmp")
+            .join(format!("abc.{}.0", u32::MAX - 1));
+        let mine = store.tmp_name("mine");
+        fs::create_dir_all(&dead).unwrap();
+        fs::create_dir_all(&mine).unwrap();
+        store.lock().unwrap().clean_staging();
+        assert!(!dead.exists() || !Path::new("/proc").is_dir());
+        assert!(mine.exists());
+    }
+}

@@ -1,0 +1,791 @@
+//! Stage one: the sweep file's tree → a checked [`SweepSpec`]. Every structural mistake
+//! (unknown keys, wrong types, empty lists, unknown names, unequal zips) is collected here
+//! with its location; values are checked against the library in stage two.
+
+use std::collections::HashMap;
+
+use super::params::{Params, family};
+use super::source::{Diagnostics, Sources, Span};
+use super::tree::{Entry, Kind, Node};
+
+/// The top-level keys of a sweep file.
+pub const SECTIONS: [&str; 7] = [
+    "name",
+    "description",
+    "defaults",
+    "grid",
+    "zip",
+    "include",
+    "exclude",
+];
+
+/// Where parameters of a data set, model or objective go, for those who write them alone.
+const HINTS: [(&str, &str); 8] = [
+    (
+        "sigma",
+        "σ belongs to an objective: objective = [{ name = \"dsm\", sigma = [0.1, 0.5] }]",
+    ),
+    (
+        "dim",
+        "dim belongs to a data set: dataset = [{ name = \"gaussian\", dim = [2, 10] }]",
+    ),
+    (
+        "projections",
+        "projections belong to an objective: objective = [{ name = \"ssm\", projections = [1, 4] }]",
+    ),
+    (
+        "hidden",
+        "hidden belongs to a model: model = { name = \"mlp\", hidden = 64 }",
+    ),
+    (
+        "depth",
+        "depth belongs to a model: model = { name = \"mlp\", depth = 3 }",
+    ),
+    (
+        "activation",
+        "activation belongs to a model: model = { name = \"mlp\", activation = \"tanh\" }",
+    ),
+    (
+        "name",
+        "name a data set, model or objective inside its entry: objective = { name = \"dsm\" }",
+    ),
+    (
+        "levels",
+        "levels belong to an objective: objective = { name = \"dsm-multi\", levels = 10 }",
+    ),
+];
+
+/// A parameter set to one value: `steps = 200`.
+#[derive(Clone, Debug)]
+pub struct Setting {
+    /// Where the value goes in `RunConfig`: `["train", "steps"]`.
+    pub path: Vec<String>,
+    /// The value, with its location.
+    pub node: Node,
+}
+
+/// One way runs vary: a list of choices, each setting one or more parameters.
+#[derive(Clone, Debug)]
+pub struct Axis {
+    /// The axis in the file: `grid.seed`, `zip[0]`.
+    pub key: String,
+    /// The choices, in file order.
+    pub choices: Vec<Vec<Setting>>,
+}
+
+impl Axis {
+    /// An axis of one parameter taking each of `values`.
+    fn of(key: &str, path: &[String], values: Vec<Node>) -> Self {
+        Axis {
+            key: key.to_string(),
+            choices: values
+                .into_iter()
+                .map(|node| {
+                    vec![Setting {
+                        path: path.to_vec(),
+                        node,
+                    }]
+                })
+                .collect(),
+        }
+    }
+}
+
+/// An `[[exclude]]` rule: a run is dropped when every condition matches it.
+#[derive(Clone, Debug)]
+pub struct Rule {
+    /// `exclude[0]`.
+    pub key: String,
+    /// Where the rule is written.
+    pub span: Span,
+    /// The conditions.
+    pub conditions: Vec<Condition>,
+}
+
+/// One condition of a rule: the parameter at `path` matches one of `alternatives` (a table
+/// matches when each of its keys matches).
+#[derive(Clone, Debug)]
+pub struct Condition {
+    /// Where in `RunConfig`.
+    pub path: Vec<String>,
+    /// Accepted values.
+    pub alternatives: Vec<Node>,
+}
+
+/// A sweep file after stage one.
+#[derive(Clone, Debug)]
+pub struct SweepSpec {
+    /// The sweep's name (its output directory's name).
+    pub name: String,
+    /// What it is for.
+    pub description: String,
+    /// `[defaults]`, in file order.
+    pub defaults: Vec<Setting>,
+    /// The axes of `[grid]` and each `[[zip]]` group, crossed.
+    pub grid: Vec<Axis>,
+    /// Each `[[include]]`: further axes crossed among themselves, added to the grid's runs.
+    pub include: Vec<Vec<Axis>>,
+    /// `[[exclude]]` rules, applied to the grid's runs.
+    pub exclude: Vec<Rule>,
+    /// Where problems with no better location are reported.
+    pub fallback: Span,
+}
+
+/// Checks the structure of a sweep file.
+pub fn check(
+    root: &Node,
+    sources: &Sources,
+    params: &Params,
+    default_name: &str,
+) -> (SweepSpec, Diagnostics) {
+    let mut c = Checker {
+        sources,
+        params,
+        errors: Diagnostics::default(),
+        varying: HashMap::new(),
+    };
+    let mut spec = SweepSpec {
+        name: default_name.to_string(),
+        description: String::new(),
+        defaults: Vec::new(),
+        grid: Vec::new(),
+        include: Vec::new(),
+        exclude: Vec::new(),
+        fallback: root.span,
+    };
+    let Some(entries) = root.entries() else {
+        c.err(root.span, "sweep", "a sweep file is a table");
+        return (spec, c.errors);
+    };
+    // [grid] first, so zips that clash with it are the ones reported.
+    let mut ordered: Vec<&Entry> = entries.iter().collect();
+    ordered.sort_by_key(|e| e.name != "grid");
+    for e in ordered {
+        let node = &e.node;
+        match e.name.as_str() {
+            "name" => {
+                if let Some(name) = c.string(node) {
+                    c.check_name(node, name);
+                    spec.name = name.to_string();
+                }
+            }
+            "description" => {
+                if let Some(d) = c.string(node) {
+                    spec.description = d.to_string();
+                }
+            }
+            "defaults" => {
+                if let Some(entries) = c.table(node) {
+                    spec.fallback = node.span;
+                    spec.defaults = c.defaults(entries);
+                }
+            }
+            "grid" => {
+                if let Some(entries) = c.table(node) {
+                    spec.grid.extend(c.grid(entries));
+                }
+            }
+            "zip" => {
+                for (i, t) in c.tables(node).into_iter().enumerate() {
+                    if let Some(axis) = c.zip(t, &format!("zip[{i}]")) {
+                        spec.grid.push(axis);
+                    }
+                }
+            }
+            "include" => {
+                for t in c.tables(node) {
+                    spec.include.push(c.include(t));
+                }
+            }
+            "exclude" => {
+                for (i, t) in c.tables(node).into_iter().enumerate() {
+                    if let Some(rule) = c.rule(t, &format!("exclude[{i}]")) {
+                        spec.exclude.push(rule);
+                    }
+                }
+            }
+            other => c.err(
+                e.key_span,
+                other,
+                format!("unknown key (expected one of: {})", SECTIONS.join(", ")),
+            ),
+        }
+    }
+    (spec, c.errors)
+}
+
+struct Checker<'a> {
+    sources: &'a Sources,
+    params: &'a Params,
+    errors: Diagnostics,
+    /// Parameters that already vary, and the axis they vary in.
+    varying: HashMap<Vec<String>, String>,
+}
+
+impl Checker<'_> {
+    fn err(&mut self, span: Span, key: &str, message: impl Into<String>) {
+        self.errors
+            .push(self.sources.diagnostic(span, key, message));
+    }
+
+    fn expected(&mut self, node: &Node, what: &str) {
+        self.err(
+            node.span,
+            &node.key,
+            format!("expected {what}, found {}", node.described()),
+        );
+    }
+
+    fn string<'n>(&mut self, node: &'n Node) -> Option<&'n str> {
+        let s = node.as_str();
+        if s.is_none() {
+            self.expected(node, "a string");
+        }
+        s
+    }
+
+    fn table<'n>(&mut self, node: &'n Node) -> Option<&'n [Entry]> {
+        let t = node.entries();
+        if t.is_none() {
+            self.expected(node, "a table");
+        }
+        t
+    }
+
+    /// The tables of `[[section]]`.
+    fn tables<'n>(&mut self, node: &'n Node) -> Vec<&'n Node> {
+        match &node.kind {
+            Kind::Array(items) if items.iter().all(|i| i.entries().is_some()) => {
+                items.iter().collect()
+            }
+            _ => {
+                self.expected(node, &format!("a list of tables ([[{}]])", node.key));
+                Vec::new()
+            }
+        }
+    }
+
+    fn check_name(&mut self, node: &Node, name: &str) {
+        let ok = !name.is_empty()
+            && !name.starts_with('.')
+            && name
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '-' | '_' | '.'));
+        if !ok {
+            self.err(
+                node.span,
+                &node.key,
+                format!("\"{name}\" cannot name a directory (use letters, digits, -, _ and .)"),
+            );
+        }
+    }
+
+    /// The `RunConfig` path of a parameter key.
+    fn param(&mut self, e: &Entry) -> Option<Vec<String>> {
+        match self.params.path(&e.name) {
+            Some(path) => Some(path.into_iter().map(String::from).collect()),
+            None => {
+                let names = self.params.names().join(", ");
+                let hint = HINTS
+                    .iter()
+                    .find(|(k, _)| *k == e.name)
+                    .map(|(_, h)| format!("; {h}"))
+                    .unwrap_or_default();
+                self.err(
+                    e.key_span,
+                    &e.node.key,
+                    format!(
+                        "unknown parameter \"{}\" (expected one of: {names}){hint}",
+                        e.name
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// A value for `path`, with `"dsm"` read as `{ name = "dsm" }` for families.
+    fn value(&mut self, path: &[String], node: &Node) -> Node {
+        match (path, node.as_str()) {
+            ([key], Some(name)) if family(key).is_some() => {
+                let name_node = Node::scalar(
+                    node.span,
+                    node.key.clone(),
+                    toml::Value::String(name.to_string()),
+                );
+                Node::table(
+                    node.span,
+                    node.key.clone(),
+                    vec![Entry {
+                        name: "name".to_string(),
+                        key_span: node.span,
+                        node: name_node,
+                    }],
+                )
+            }
+            _ => node.clone(),
+        }
+    }
+
+    /// An entry's sub-grid: a table whose keys hold lists of scalars stands for every
+    /// combination of them; anything else stands for itself.
+    fn expand(&mut self, node: &Node) -> Vec<Node> {
+        let Kind::Table(entries) = &node.kind else {
+            return vec![node.clone()];
+        };
+        let mut combos: Vec<Vec<Entry>> = vec![Vec::new()];
+        for e in entries {
+            let options: Vec<Node> = match &e.node.kind {
+                Kind::Array(items) if e.node.is_list_of_scalars() => {
+                    if items.is_empty() {
+                        self.err(
+                            e.node.span,
+                            &e.node.key,
+                            "empty list: give at least one value",
+                        );
+                        return Vec::new();
+                    }
+                    items.clone()
+                }
+                _ => vec![e.node.clone()],
+            };
+            combos = combos
+                .into_iter()
+                .flat_map(|combo| {
+                    options.iter().map(move |o| {
+                        let mut c = combo.clone();
+                        c.push(Entry {
+                            name: e.name.clone(),
+                            key_span: e.key_span,
+                            node: o.clone(),
+                        });
+                        c
+                    })
+                })
+                .collect();
+        }
+        combos
+            .into_iter()
+            .map(|entries| Node::table(node.span, node.key.clone(), entries))
+            .collect()
+    }
+
+    /// Checks the name of a family entry against the library's names.
+    fn check_family(&mut self, path: &[String], node: &Node) -> bool {
+        let [key] = path else { return true };
+        let Some(fam) = family(key) else { return true };
+        let Some(entries) = node.entries() else {
+            self.expected(
+                node,
+                &format!(
+                    "a {key} name or a table such as {{ name = \"{}\" }}",
+                    fam.names[0]
+                ),
+            );
+            return false;
+        };
+        let Some(name) = entries.iter().find(|e| e.name == "name").map(|e| &e.node) else {
+            return true;
+        };
+        match name.as_str() {
+            Some(n) if fam.names.contains(&n) => true,
+            Some(n) => {
+                self.err(
+                    name.span,
+                    &name.key,
+                    format!(
+                        "unknown {key} \"{n}\" (expected one of: {})",
+                        fam.names.join(", ")
+                    ),
+                );
+                false
+            }
+            None => {
+                self.expected(name, &format!("a {key} name"));
+                false
+            }
+        }
+    }
+
+    /// The entries a list element (or a single value) stands for, checked.
+    fn choices(&mut self, path: &[String], node: &Node) -> Vec<Node> {
+        let value = self.value(path, node);
+        self.expand(&value)
+            .into_iter()
+            .filter(|n| self.check_family(path, n))
+            .collect()
+    }
+
+    /// The values a list (each element) or a single value stands for, each expanded and
+    /// checked; `None` for an empty list.
+    fn values(&mut self, path: &[String], node: &Node) -> Option<Vec<Node>> {
+        let items: Vec<&Node> = match &node.kind {
+            Kind::Array(items) if items.is_empty() => {
+                self.err(node.span, &node.key, "empty list: give at least one value");
+                return None;
+            }
+            Kind::Array(items) => items.iter().collect(),
+            _ => vec![node],
+        };
+        Some(
+            items
+                .into_iter()
+                .flat_map(|item| self.choices(path, item))
+                .collect(),
+        )
+    }
+
+    fn defaults(&mut self, entries: &[Entry]) -> Vec<Setting> {
+        let mut settings = Vec::new();
+        for e in entries {
+            let Some(path) = self.param(e) else { continue };
+            let node = self.value(&path, &e.node);
+            let lists: Vec<&Node> = match &node.kind {
+                Kind::Array(_) if node.is_list_of_scalars() => vec![&node],
+                Kind::Table(t) => t
+                    .iter()
+                    .map(|e| &e.node)
+                    .filter(|n| n.is_list_of_scalars())
+                    .collect(),
+                _ => Vec::new(),
+            };
+            if !lists.is_empty() {
+                for l in lists {
+                    self.err(
+                        l.span,
+                        &l.key,
+                        "[defaults] holds one value per parameter; lists of values go under [grid]",
+                    );
+                }
+                continue;
+            }
+            if self.check_family(&path, &node) {
+                settings.push(Setting { path, node });
+            }
+        }
+        settings
+    }
+
+    fn note_varying(&mut self, path: &[String], node: &Node, axis: &str) -> bool {
+        if let Some(first) = self.varying.get(path) {
+            let first = first.clone();
+            self.err(
+                node.span,
+                &node.key,
+                format!(
+                    "{} already varies in {first}; a parameter varies in one place",
+                    path.join(".")
+                ),
+            );
+            return false;
+        }
+        self.varying.insert(path.to_vec(), axis.to_string());
+        true
+    }
+
+    fn grid(&mut self, entries: &[Entry]) -> Vec<Axis> {
+        let mut axes = Vec::new();
+        for e in entries {
+            let Some(path) = self.param(e) else { continue };
+            let node = &e.node;
+            match &node.kind {
+                Kind::Scalar(v) => {
+                    self.err(
+                        node.span,
+                        &node.key,
+                        format!("an axis is a list of values (write {} = [{v}])", e.name),
+                    );
+                    continue;
+                }
+                Kind::Array(items) if items.is_empty() => {
+                    self.err(
+                        node.span,
+                        &node.key,
+                        "empty list: an axis needs at least one value",
+                    );
+                    continue;
+                }
+                _ => {}
+            }
+            if !self.note_varying(&path, node, &node.key) {
+                continue;
+            }
+            if let Some(values) = self.values(&path, node) {
+                axes.push(Axis::of(&node.key, &path, values));
+            }
+        }
+        axes
+    }
+
+    fn zip(&mut self, table: &Node, key: &str) -> Option<Axis> {
+        let entries = table.entries()?;
+        if entries.is_empty() {
+            self.err(
+                table.span,
+                key,
+                "empty [[zip]]: give the lists that vary together",
+            );
+            return None;
+        }
+        let mut columns: Vec<(Vec<String>, &Node, &[Node])> = Vec::new();
+        let mut ok = true;
+        for e in entries {
+            let Some(path) = self.param(e) else {
+                ok = false;
+                continue;
+            };
+            match &e.node.kind {
+                Kind::Array(items) if !items.is_empty() => {
+                    ok &= self.note_varying(&path, &e.node, key);
+                    columns.push((path, &e.node, items));
+                }
+                _ => {
+                    self.err(
+                        e.node.span,
+                        &e.node.key,
+                        "a zipped parameter is a non-empty list of values",
+                    );
+                    ok = false;
+                }
+            }
+        }
+        if let Some((_, first, first_items)) = columns.first() {
+            let n = first_items.len();
+            for (_, node, items) in &columns[1..] {
+                if items.len() != n {
+                    self.err(
+                        node.span,
+                        &node.key,
+                        format!(
+                            "has {} values but {} has {n}: zipped lists have equal lengths",
+                            items.len(),
+                            first.key
+                        ),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        if !ok {
+            return None;
+        }
+        let n = columns.first().map_or(0, |c| c.2.len());
+        let mut choices = Vec::new();
+        for i in 0..n {
+            let mut combos: Vec<Vec<Setting>> = vec![Vec::new()];
+            for (path, _, items) in &columns {
+                let options = self.choices(path, &items[i]);
+                combos = combos
+                    .into_iter()
+                    .flat_map(|c| {
+                        options.iter().map(move |o| {
+                            let mut c = c.clone();
+                            c.push(Setting {
+                                path: path.clone(),
+                                node: o.clone(),
+                            });
+                            c
+                        })
+                    })
+                    .collect();
+            }
+            choices.extend(combos);
+        }
+        Some(Axis {
+            key: key.to_string(),
+            choices,
+        })
+    }
+
+    fn include(&mut self, table: &Node) -> Vec<Axis> {
+        let entries = table.entries().unwrap_or_default();
+        if entries.is_empty() {
+            self.err(
+                table.span,
+                &table.key,
+                "empty [[include]]: give the parameters of the runs to add",
+            );
+        }
+        let mut axes = Vec::new();
+        for e in entries {
+            let Some(path) = self.param(e) else { continue };
+            if let Some(values) = self.values(&path, &e.node) {
+                axes.push(Axis::of(&e.node.key, &path, values));
+            }
+        }
+        axes
+    }
+
+    fn rule(&mut self, table: &Node, key: &str) -> Option<Rule> {
+        let entries = table.entries()?;
+        if entries.is_empty() {
+            self.err(
+                table.span,
+                key,
+                "empty [[exclude]]: give the parameters of the runs to drop",
+            );
+            return None;
+        }
+        let mut conditions = Vec::new();
+        for e in entries {
+            let Some(path) = self.param(e) else { continue };
+            if let Some(alternatives) = self.values(&path, &e.node) {
+                conditions.push(Condition { path, alternatives });
+            }
+        }
+        Some(Rule {
+            key: key.to_string(),
+            span: table.span,
+            conditions,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(text: &str) -> (SweepSpec, Vec<String>) {
+        let mut s = Sources::default();
+        let id = s.add("s.toml", text, true);
+        let root = Node::parse_document(&s, id, "").unwrap();
+        let (spec, errors) = check(&root, &s, &Params::new(), "stem");
+        (spec, errors.0.iter().map(ToString::to_string).collect())
+    }
+
+    #[test]
+    fn list_parameters_inside_an_entry_form_its_own_sub_grid() {
+        let (spec, errors) = spec(
+            "[grid]\nobjective = [\n  { name = \"dsm\", sigma = [0.1, 0.2, 0.5] },\n  \"esm\",\n  { name = [\"ssm\", \"ssm-vr\"], projections = [1, 4] },\n]\n",
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(spec.name, "stem");
+        let axis = &spec.grid[0];
+        let names: Vec<String> = axis
+            .choices
+            .iter()
+            .map(|c| {
+                let v = c[0].node.to_value();
+                let mut s = v["name"].as_str().unwrap().to_string();
+                if let Some(x) = v.get("sigma") {
+                    s += &format!("@{x}");
+                }
+                if let Some(x) = v.get("projections") {
+                    s += &format!("x{x}");
+                }
+                s
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "dsm@0.1", "dsm@0.2", "dsm@0.5", "esm", "ssmx1", "ssmx4", "ssm-vrx1", "ssm-vrx4"
+            ]
+        );
+        // Each expanded value remembers the list element it came from.
+        assert_eq!(
+            axis.choices[1][0].node.get("sigma").unwrap().key,
+            "grid.objective[0].sigma[1]"
+        );
+    }
+
+    #[test]
+    fn lists_of_tables_or_lists_inside_an_entry_are_values_not_sub_grids() {
+        let (spec, errors) = spec(
+            "[grid]\ndataset = [{ name = \"gmm\", components = [{ weight = 1.0, mean = [0.0, 1.0], std = 1.0 }, { weight = 2.0, mean = [1.0, 0.0], std = [0.5, 0.2] }] }]\nobjective = [{ name = \"esm\", extra = [[1, 2], [3]] }]\n",
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(spec.grid[0].choices.len(), 1);
+        let components = spec.grid[0].choices[0][0].node.to_value()["components"].clone();
+        assert_eq!(components.as_array().unwrap().len(), 2);
+        assert_eq!(components[1]["std"].as_array().unwrap().len(), 2);
+        assert_eq!(spec.grid[1].choices.len(), 1);
+    }
+
+    #[test]
+    fn flattened_keys_and_defaults_resolve_to_run_config_paths() {
+        let (spec, errors) =
+            spec("name = \"x\"\n[defaults]\nsteps = 20\nmodel = \"linear\"\nbackend = \"flex\"\n");
+        assert!(errors.is_empty(), "{errors:?}");
+        let paths: Vec<String> = spec.defaults.iter().map(|s| s.path.join(".")).collect();
+        assert_eq!(paths, ["train.steps", "model", "backend"]);
+        assert_eq!(
+            spec.defaults[1].node.to_value()["name"].as_str(),
+            Some("linear")
+        );
+    }
+
+    #[test]
+    fn structural_mistakes_are_all_reported_with_line_and_key() {
+        let (_, errors) = spec(
+            "name = \"bad name\"\ncolour = 1\n[defaults]\nstepz = 3\nseed = [0, 1]\n[grid]\nseed = []\nlr = 0.1\nobjective = [\"esm\", \"essm\"]\ndataset = [{ name = \"gaussian\", dim = [] }]\n[[zip]]\nsteps = [1, 2]\nbatch = [8]\n[[zip]]\nlr = [1.0]\n",
+        );
+        let expect = [
+            "s.toml:1: name: \"bad name\" cannot name a directory",
+            "s.toml:2: colour: unknown key (expected one of: name, description, defaults, grid, zip, include, exclude)",
+            "s.toml:4: defaults.stepz: unknown parameter \"stepz\" (expected one of: dataset, model, objective, train, backend, seed, sampler, sample_metrics, steps,",
+            "s.toml:5: defaults.seed: [defaults] holds one value per parameter",
+            "s.toml:7: grid.seed: empty list",
+            "s.toml:8: grid.lr: an axis is a list of values (write lr = [0.1])",
+            "s.toml:9: grid.objective[1]: unknown objective \"essm\" (expected one of: esm, ism, ssm, ssm-vr, dsm, dsm-multi)",
+            "s.toml:10: grid.dataset[0].dim: empty list",
+            "s.toml:13: zip[0].batch: has 1 values but zip[0].steps has 2",
+        ];
+        for e in expect {
+            assert!(
+                errors.iter().any(|x| x.starts_with(e)),
+                "missing {e:?} in {errors:#?}"
+            );
+        }
+        // lr is in [grid] (as a bad axis it is not registered) and so the zip may use it.
+        assert_eq!(errors.len(), expect.len(), "{errors:#?}");
+    }
+
+    #[test]
+    fn a_family_parameter_written_alone_says_where_it_belongs() {
+        let (_, errors) = spec("[grid]\nsigma = [0.1, 0.2]\n");
+        assert_eq!(errors.len(), 1);
+        assert!(
+            errors[0].starts_with(
+                "s.toml:2: grid.sigma: unknown parameter \"sigma\" (expected one of: dataset,"
+            ),
+            "{errors:?}"
+        );
+        assert!(
+            errors[0].ends_with(
+                "; σ belongs to an objective: objective = [{ name = \"dsm\", sigma = [0.1, 0.5] }]"
+            ),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn a_parameter_varies_in_one_place_only() {
+        let (_, errors) = spec("[grid]\nseed = [0]\n[[zip]]\nseed = [1]\nsteps = [2]\n");
+        assert_eq!(
+            errors,
+            [
+                "s.toml:4: zip[0].seed: seed already varies in grid.seed; a parameter varies in one place"
+            ]
+        );
+    }
+
+    #[test]
+    fn zips_pair_values_and_include_exclude_are_read() {
+        let (spec, errors) = spec(
+            "[[zip]]\ndataset = [{ name = \"gaussian\", dim = 2 }, { name = \"gaussian\", dim = 50 }]\nsteps = [10, 40]\n[[include]]\nobjective = \"esm\"\nseed = [5, 6]\n[[exclude]]\nobjective = [\"ism\", \"ssm\"]\n",
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        let zip = &spec.grid[0];
+        assert_eq!(zip.key, "zip[0]");
+        assert_eq!(zip.choices.len(), 2);
+        assert_eq!(
+            zip.choices[1][0].node.to_value()["dim"].as_integer(),
+            Some(50)
+        );
+        assert_eq!(zip.choices[1][1].node.to_value().as_integer(), Some(40));
+        assert_eq!(spec.include[0].len(), 2);
+        assert_eq!(spec.include[0][1].choices.len(), 2);
+        assert_eq!(spec.exclude[0].conditions[0].alternatives.len(), 2);
+    }
+}

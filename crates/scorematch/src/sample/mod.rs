@@ -1,0 +1,229 @@
+//! Samplers: what a trained score generates.
+//!
+//! A sampler turns a score function ([`ScoreFn`]: a trained model through [`ModelScore`], or
+//! an exact density through [`ExactScore`]) into samples, and [`sample_and_evaluate`] scores
+//! those samples against the data density with the sample-quality metrics of
+//! [`crate::metric`]. All randomness comes from `rng(seed, Stream::Sampler)`.
+//!
+//! In a run file (default: no sampling):
+//! ```toml
+//! sampler = { name = "langevin", steps = 1000, step_size = 0.01 }
+//! sampler = { name = "langevin", init = { name = "uniform", lo = -8.0, hi = 8.0 } }
+//! sampler = { name = "annealed", sigma_max = 10.0, sigma_min = 0.01, levels = 10,
+//!             steps_per_level = 100, step_size = 1e-5, denoise = true }
+//! sampler = { name = "reverse_sde", sigma_max = 10.0, sigma_min = 0.01, steps = 1000 }
+//! sampler = { name = "probability_flow", sigma_max = 10.0, steps = 1000 }
+//! ```
+//! `annealed`, `reverse_sde` and `probability_flow` evaluate the score at many noise levels
+//! and need a noise-conditional model; `langevin` evaluates it at the noise level it was
+//! trained for (the objective's σ; none for scores of the clean data).
+//!
+//! Adding a sampler: one file with its parameter struct and sampling function, plus one arm
+//! in [`SamplerConfig`].
+
+mod annealed;
+mod evaluate;
+mod init;
+mod langevin;
+pub mod probability_flow;
+pub mod reverse_sde;
+mod score;
+pub mod ve_sde;
+
+pub use annealed::AnnealedParams;
+pub use evaluate::{SampleReport, Sampled, sample_and_evaluate};
+pub use init::{InitialDistribution, NormalInit, UniformInit};
+pub use langevin::LangevinParams;
+pub use score::{ExactScore, ModelScore, ScoreFn};
+pub use ve_sde::VeSdeParams;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ParamError, Result};
+use crate::rng::Rng;
+use crate::train::NoProgress;
+
+/// Receives progress while a sampler runs.
+pub trait SampleProgress {
+    /// Called after each score evaluation (1-based) with the sampler's total.
+    fn step(&mut self, _step: usize, _total: usize) {}
+}
+
+impl SampleProgress for NoProgress {}
+
+/// Counts a sampler's steps and reports them.
+pub struct Ticker<'a> {
+    done: usize,
+    total: usize,
+    progress: &'a mut dyn SampleProgress,
+}
+
+impl<'a> Ticker<'a> {
+    /// A counter of `total` steps reporting to `progress`.
+    pub fn new(total: usize, progress: &'a mut dyn SampleProgress) -> Self {
+        Self {
+            done: 0,
+            total,
+            progress,
+        }
+    }
+
+    /// One more step done.
+    pub fn tick(&mut self) {
+        self.done += 1;
+        self.progress.step(self.done, self.total);
+    }
+}
+
+/// Parameters of `none` (there are none).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoSampler {}
+
+/// A sampler as named in a run file: `{ name = "langevin", steps = 1000 }`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "name")]
+pub enum SamplerConfig {
+    /// `none`: no sampling (the default).
+    #[serde(rename = "none")]
+    None(NoSampler),
+    /// `langevin`: unadjusted Langevin dynamics at one noise level.
+    #[serde(rename = "langevin")]
+    Langevin(LangevinParams),
+    /// `annealed`: annealed Langevin dynamics over a geometric σ schedule.
+    #[serde(rename = "annealed")]
+    Annealed(AnnealedParams),
+    /// `reverse_sde`: Euler–Maruyama on the reverse-time variance-exploding SDE.
+    #[serde(rename = "reverse_sde")]
+    ReverseSde(VeSdeParams),
+    /// `probability_flow`: Heun on the probability-flow ODE of the variance-exploding SDE.
+    #[serde(rename = "probability_flow")]
+    ProbabilityFlow(VeSdeParams),
+}
+
+impl Default for SamplerConfig {
+    fn default() -> Self {
+        SamplerConfig::None(NoSampler {})
+    }
+}
+
+impl SamplerConfig {
+    /// Names of every sampler.
+    pub const NAMES: [&'static str; 5] = [
+        "none",
+        "langevin",
+        "annealed",
+        "reverse_sde",
+        "probability_flow",
+    ];
+
+    /// The sampler's name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            SamplerConfig::None(_) => "none",
+            SamplerConfig::Langevin(_) => "langevin",
+            SamplerConfig::Annealed(_) => "annealed",
+            SamplerConfig::ReverseSde(_) => "reverse_sde",
+            SamplerConfig::ProbabilityFlow(_) => "probability_flow",
+        }
+    }
+
+    /// Whether this is `none` (no sampling).
+    pub fn is_none(&self) -> bool {
+        matches!(self, SamplerConfig::None(_))
+    }
+
+    /// Every problem with the parameters.
+    pub fn validate(&self) -> Vec<ParamError> {
+        match self {
+            SamplerConfig::None(_) => Vec::new(),
+            SamplerConfig::Langevin(p) => p.validate(),
+            SamplerConfig::Annealed(p) => p.validate(),
+            SamplerConfig::ReverseSde(p) | SamplerConfig::ProbabilityFlow(p) => p.validate(),
+        }
+    }
+
+    /// Whether the sampler evaluates the score at noise levels of its own (and so needs a
+    /// noise-conditional model).
+    pub fn needs_noise_conditional(&self) -> bool {
+        matches!(
+            self,
+            SamplerConfig::Annealed(_)
+                | SamplerConfig::ReverseSde(_)
+                | SamplerConfig::ProbabilityFlow(_)
+        )
+    }
+
+    /// Whether the sampler needs the noise level the score was trained at (Langevin's
+    /// denoising step).
+    pub fn needs_score_sigma(&self) -> bool {
+        matches!(self, SamplerConfig::Langevin(p) if p.denoise)
+    }
+
+    /// Score evaluations of one run of the sampler (0 for `none`).
+    pub fn total_steps(&self) -> usize {
+        match self {
+            SamplerConfig::None(_) => 0,
+            SamplerConfig::Langevin(p) => p.steps,
+            SamplerConfig::Annealed(p) => p.total_steps(),
+            SamplerConfig::ReverseSde(p) | SamplerConfig::ProbabilityFlow(p) => p.steps,
+        }
+    }
+
+    /// `n` samples from `score`, or `None` for `none`. `sigma` is the noise level the score
+    /// was trained at (`langevin` evaluates the score there; the other samplers use their own
+    /// schedules). A sampler that diverges stops and returns its non-finite state.
+    ///
+    /// # Shapes
+    /// - returns `[n, score.dim()]`, row-major
+    pub fn sample(
+        &self,
+        score: &dyn ScoreFn,
+        sigma: Option<f64>,
+        n: usize,
+        rng: &mut Rng,
+        progress: &mut dyn SampleProgress,
+    ) -> Result<Option<Vec<f64>>> {
+        crate::error::check(self.validate())?;
+        let mut ticker = Ticker::new(self.total_steps(), progress);
+        let t = &mut ticker;
+        Ok(Some(match self {
+            SamplerConfig::None(_) => return Ok(None),
+            SamplerConfig::Langevin(p) => p.sample(score, sigma, n, rng, t)?,
+            SamplerConfig::Annealed(p) => p.sample(score, n, rng, t)?,
+            SamplerConfig::ReverseSde(p) => reverse_sde::sample(p, score, n, rng, t)?,
+            SamplerConfig::ProbabilityFlow(p) => probability_flow::sample(p, score, n, rng, t)?,
+        }))
+    }
+}
+
+/// The Tweedie denoising step x ← x + σ² s(x, σ): the posterior mean E[x₀ | x] for
+/// x = x₀ + σε when s is the score of p_σ (Efron 2011).
+fn denoise(x: &mut [f64], score: &dyn ScoreFn, sigma: f64) -> Result<()> {
+    let s = score.score(x, Some(sigma))?;
+    for (xi, si) in x.iter_mut().zip(&s) {
+        *xi += sigma * sigma * si;
+    }
+    Ok(())
+}
+
+/// `value` must be a positive finite number.
+fn check_positive(key: &str, value: f64, errors: &mut Vec<ParamError>) {
+    if !(value > 0.0 && value.is_finite()) {
+        errors.push(ParamError::new(
+            key,
+            format!("must be positive, got {value}"),
+        ));
+    }
+}
+
+/// Errors of a nested block, with their keys prefixed by the block's key.
+fn prefixed(prefix: &str, errors: Vec<ParamError>) -> Vec<ParamError> {
+    errors
+        .into_iter()
+        .map(|e| ParamError::new(format!("{prefix}.{}", e.key), e.message))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;
