@@ -266,6 +266,12 @@ pub const COLUMNS: &[Column] = &[
         "exact-trace path ISM used",
     ),
     col(
+        "kernels",
+        "report.kernels",
+        Role::Info,
+        "training engine that ran the steps: fused (host kernels) or reference (burn)",
+    ),
+    col(
         "data_seed",
         "config.dataset.data_seed",
         Role::Param,

@@ -23,11 +23,13 @@ use crate::config::{RunConfig, TrainConfig};
 use crate::data::{DatasetConfig, EightGaussiansParams, GaussianParams};
 use crate::engine::{Kernels, Trainer, TrainingData};
 use crate::error::{Error, Result};
+use crate::metric::SampleMetricsConfig;
 use crate::kernels::MlpKernel;
 use crate::kernels::gemm::{Gemm, Mat, MatMut};
 use crate::model::{ModelConfig, TracePath};
 use crate::objective::{DsmParams, EsmParams, IsmParams, ObjectiveConfig, SsmParams};
 use crate::rng::{Stream, rng};
+use crate::sample::SamplerConfig;
 use crate::train::{NoProgress, train};
 
 /// Size of the pool batches are drawn from.
@@ -129,6 +131,8 @@ impl BenchCase {
             },
             backend: self.backend,
             seed,
+            sampler: SamplerConfig::default(),
+            sample_metrics: SampleMetricsConfig::default(),
         };
         crate::error::check(cfg.validate())?;
         Ok(cfg)

@@ -295,6 +295,7 @@ mod tests {
             train_seconds: 0.1,
             steps_per_sec: 100.0,
             trace_path: None,
+            kernels: scorematch::engine::Kernels::Reference,
             loss_curve: vec![LossPoint {
                 step: 10,
                 loss: 0.5,

@@ -143,7 +143,7 @@ impl<T: Real> Gemm<T> {
             return;
         }
         if !super::simd::has_avx2_fma() {
-            gemm_crate(c, m, n, lhs, rhs, accumulate, threads);
+            gemm_crate(c, m, n, lhs, rhs, accumulate);
         } else {
             self.product(c, m, n, lhs, rhs, accumulate, threads);
         }
@@ -554,7 +554,9 @@ fn micro_kernel_cols<T: Real, const M: usize, const NR: usize>(
     acc
 }
 
-/// The `gemm` crate's product, for CPUs without AVX2 + FMA.
+/// The `gemm` crate's product, for CPUs without AVX2 + FMA: on one thread, as the crate is
+/// built the way burn's flex backend builds it (without its `rayon` and `std` features, so
+/// that adding it does not rebuild burn).
 fn gemm_crate<T: Real>(
     c: &mut [T],
     m: usize,
@@ -562,7 +564,6 @@ fn gemm_crate<T: Real>(
     lhs: Mat<'_, T>,
     rhs: Mat<'_, T>,
     accumulate: bool,
-    threads: usize,
 ) {
     let k = lhs.cols;
     // Both views were bounds-checked against their slices when made (a transpose swaps
@@ -572,11 +573,6 @@ fn gemm_crate<T: Real>(
         assert!((v.rows - 1) * v.row_stride + (v.cols - 1) * v.col_stride < v.data.len());
     }
     assert!(c.len() >= m * n);
-    let parallelism = if threads > 1 && m * n * k >= PARALLEL_MIN_MACS {
-        gemm::Parallelism::Rayon(threads)
-    } else {
-        gemm::Parallelism::None
-    };
     let stride = |s: usize| s as isize;
     // SAFETY: every element (i, j) that gemm reads or writes lies at
     // i·row_stride + j·col_stride ≤ (rows − 1)·row_stride + (cols − 1)·col_stride, which was
@@ -603,7 +599,7 @@ fn gemm_crate<T: Real>(
             false,
             false,
             false,
-            parallelism,
+            gemm::Parallelism::None,
         );
     }
 }
@@ -731,7 +727,6 @@ mod tests {
             Mat::rows(&a, m, k),
             Mat::rows(&bt, n, k).t(),
             true,
-            1,
         );
         for (x, y) in c.iter().zip(&want) {
             assert!((x - 0.5 - y).abs() < 1e-12);
