@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(
   # wgpu on a machine without a GPU: Mesa's software Vulkan driver (lavapipe).
   mesa-vulkan-drivers libvulkan1
+  # tests/slurm.rs: a single-node Slurm cluster (scripts/slurm-local.sh).
+  slurm-wlm munge
 )
 
 missing=()

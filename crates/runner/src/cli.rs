@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::shard::Shard;
+
 /// Compare score-matching objectives by running declarative sweeps.
 #[derive(Debug, Parser)]
 #[command(name = "runner", version, about, long_about = None)]
@@ -26,6 +28,8 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Aggregate a results directory over seeds into summary.csv and summary.md.
     Report(ReportArgs),
+    /// Write (and with --submit, submit) a Slurm job array running the sweep's shards.
+    Slurm(SlurmArgs),
 }
 
 /// Arguments shared by commands that read a sweep file.
@@ -55,11 +59,15 @@ pub struct SweepArgs {
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Start over: move the output directory aside to <DIR>.old-<unix time> first.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "shard")]
     pub fresh: bool,
     /// Show what would run, run nothing, create nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Run only shard K of N (K = 0..N-1), chosen by a hash of each run id; any number of
+    /// shards may share one output directory.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<Shard>,
 }
 
 /// `runner list`.
@@ -151,4 +159,33 @@ pub struct RunArgs {
 pub struct ReportArgs {
     /// A results directory (holding runs.csv).
     pub dir: PathBuf,
+}
+
+/// `runner slurm`.
+#[derive(Debug, Args)]
+pub struct SlurmArgs {
+    /// The sweep file and overrides (passed on to every task).
+    #[command(flatten)]
+    pub file: SweepFile,
+    /// Array tasks, one shard each (default: the pending runs, at most 100).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub shards: Option<u32>,
+    /// Slurm partition (default: the cluster's default).
+    #[arg(long, value_name = "P")]
+    pub partition: Option<String>,
+    /// Time limit of each task, as sbatch takes it (e.g. 2:00:00).
+    #[arg(long, value_name = "T")]
+    pub time: Option<String>,
+    /// Cores of each task; it runs that many runs at once, one thread each.
+    #[arg(long, value_name = "C", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub cpus_per_task: u32,
+    /// Memory of each task, as sbatch takes it (e.g. 4G).
+    #[arg(long, value_name = "M")]
+    pub mem: Option<String>,
+    /// Output directory, shared by all tasks (default: results/<sweep name>).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Submit with sbatch, then a job running `runner report` after the array ends.
+    #[arg(long)]
+    pub submit: bool,
 }

@@ -5,6 +5,7 @@ mod execute;
 mod list;
 mod report;
 mod run;
+mod slurm;
 mod sweep;
 mod validate;
 
@@ -28,6 +29,7 @@ pub fn dispatch(cli: Cli, multi: Option<MultiProgress>) -> Result<ExitCode> {
         Command::Validate(args) => validate::validate(args),
         Command::Run(args) => run::run(*args, multi),
         Command::Report(args) => report::report(args),
+        Command::Slurm(args) => slurm::slurm(args),
     }
 }
 

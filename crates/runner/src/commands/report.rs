@@ -8,6 +8,7 @@ use crate::cli::ReportArgs;
 
 /// Aggregates a results directory over seeds.
 pub fn report(args: ReportArgs) -> Result<ExitCode> {
+    crate::store::repair_table(&args.dir);
     let written = crate::report::write_reports(&args.dir)?;
     for path in &written {
         if path.extension().is_some_and(|e| e == "md") {

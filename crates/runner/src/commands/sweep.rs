@@ -11,11 +11,19 @@ use crate::cli::SweepArgs;
 
 /// Expands and runs a sweep file.
 pub fn sweep(args: SweepArgs, multi: Option<MultiProgress>) -> Result<ExitCode> {
-    let loaded = match crate::sweep::load(&args.file.file, &args.file.set) {
+    let mut loaded = match crate::sweep::load(&args.file.file, &args.file.set) {
         Ok(l) => l,
         Err(d) => return Ok(invalid(&d)),
     };
     warn(&loaded.plan.warnings);
+    if let Some(shard) = args.shard {
+        let all = loaded.plan.jobs.len();
+        loaded.plan.jobs.retain(|j| shard.contains(&j.id));
+        eprintln!(
+            "shard {shard}: {} of the sweep's {all} runs",
+            loaded.plan.jobs.len()
+        );
+    }
     let ex = Execution {
         out: args
             .out

@@ -12,6 +12,12 @@
 //! directories are the truth: under the same lock, `runs.csv` is rebuilt from them (written
 //! aside, then renamed over), which repairs a partial last line or a run whose row was never
 //! appended.
+//!
+//! Several processes, on one machine or on several sharing the directory over a network
+//! filesystem (the lock is `flock`, which NFS and Lustre with `-o flock` honour), can run into
+//! the same directory: a run is committed at most once (a second result for a finished run is
+//! dropped), and staging names carry host and process id, so leftovers of a killed process are
+//! removed by the next process on its host (or by anyone once they are a day old).
 
 pub mod record;
 
@@ -19,7 +25,9 @@ use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use scorematch::RunConfig;
@@ -40,6 +48,9 @@ pub const RUNS_CSV: &str = "runs.csv";
 
 /// Distinguishes staging names within one process.
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// Staging leftovers older than this are removed whoever left them: staging lasts seconds.
+const STALE_STAGING: Duration = Duration::from_secs(24 * 3600);
 
 /// An output directory.
 #[derive(Clone, Debug)]
@@ -103,7 +114,7 @@ impl Store {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         self.root
             .join(".tmp")
-            .join(format!("{what}.{}.{n}", std::process::id()))
+            .join(format!("{what}.{}.{}.{n}", host_name(), std::process::id()))
     }
 
     /// Takes the directory's lock (waiting for other processes to release it).
@@ -200,17 +211,23 @@ impl Drop for Locked<'_> {
 }
 
 impl Locked<'_> {
-    /// Removes staging leftovers of processes that no longer run (killed mid-run).
+    /// Removes staging leftovers of processes that no longer run (killed mid-run): those of
+    /// this host whose process is gone, and any older than a day.
     pub fn clean_staging(&self) {
         let Ok(entries) = fs::read_dir(self.store.root.join(".tmp")) else {
             return;
         };
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            let pid = name.rsplit('.').nth(1).and_then(|p| p.parse::<u32>().ok());
-            if let Some(pid) = pid
-                && !process_alive(pid)
-            {
+            let dead = staging_owner(&name)
+                .is_some_and(|(host, pid)| host == host_name() && !process_alive(pid));
+            let stale = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > STALE_STAGING);
+            if dead || stale {
                 let path = entry.path();
                 let _ = if path.is_dir() {
                     fs::remove_dir_all(&path)
@@ -304,6 +321,18 @@ fn record_status(record: &Value) -> Option<Status> {
     Status::from_name(record.get("status")?.as_str()?)
 }
 
+/// Rebuilds `runs.csv` of the output directory `dir` from its run directories, if it is one
+/// and can be locked: a process killed while committing (a Slurm task at its time limit) can
+/// leave the table a row short or with half a row. Best effort: a problem is logged.
+pub fn repair_table(dir: &Path) {
+    let Some(store) = Store::existing(dir) else {
+        return;
+    };
+    if let Err(e) = store.lock().and_then(|lock| lock.rebuild()) {
+        tracing::warn!("{RUNS_CSV} not rebuilt: {e:#}");
+    }
+}
+
 /// Writes a file and syncs it to disk.
 pub fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut f = File::create(path).with_context(|| format!("creating {}", path.display()))?;
@@ -335,6 +364,42 @@ fn sync_dir(dir: &Path) {
     if let Ok(f) = File::open(dir) {
         let _ = f.sync_all();
     }
+}
+
+/// Host and process id of a staging name `<what>.<host>.<pid>.<n>`.
+fn staging_owner(name: &str) -> Option<(&str, u32)> {
+    let mut parts = name.rsplit('.');
+    let _n = parts.next()?;
+    let pid = parts.next()?.parse().ok()?;
+    Some((parts.next()?, pid))
+}
+
+/// This machine's name as staging names carry it (letters, digits, `-` and `_` only).
+fn host_name() -> &'static str {
+    static HOST: OnceLock<String> = OnceLock::new();
+    HOST.get_or_init(|| {
+        let raw = fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .or_else(|| std::env::var("COMPUTERNAME").ok())
+            .unwrap_or_default();
+        let clean: String = raw
+            .trim()
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        if clean.is_empty() {
+            "localhost".to_string()
+        } else {
+            clean
+        }
+    })
 }
 
 /// Whether process `pid` is running (assumed so where that cannot be told).
@@ -460,15 +525,29 @@ mod tests {
     fn staging_leftovers_of_dead_processes_are_removed() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::create(dir.path()).unwrap();
-        let dead = dir
-            .path()
-            .join(".tmp")
-            .join(format!("abc.{}.0", u32::MAX - 1));
+        let tmp = dir.path().join(".tmp");
+        let dead = tmp.join(format!("abc.{}.{}.0", host_name(), u32::MAX - 1));
+        // Another machine's process id means nothing here: left alone while recent.
+        let elsewhere = tmp.join(format!("abc.other-host.{}.0", u32::MAX - 1));
+        // ... unless older than a day.
+        let stale = tmp.join(format!("abc.other-host.{}.1", u32::MAX - 1));
         let mine = store.tmp_name("mine");
-        fs::create_dir_all(&dead).unwrap();
-        fs::create_dir_all(&mine).unwrap();
+        for d in [&dead, &elsewhere, &stale, &mine] {
+            fs::create_dir_all(d).unwrap();
+        }
+        let two_days_ago = std::time::SystemTime::now() - 2 * STALE_STAGING;
+        File::open(&stale)
+            .unwrap()
+            .set_modified(two_days_ago)
+            .unwrap();
+        assert_eq!(
+            staging_owner(&mine.file_name().unwrap().to_string_lossy()),
+            Some((host_name(), std::process::id()))
+        );
         store.lock().unwrap().clean_staging();
         assert!(!dead.exists() || !Path::new("/proc").is_dir());
+        assert!(elsewhere.exists());
+        assert!(!stale.exists());
         assert!(mine.exists());
     }
 }

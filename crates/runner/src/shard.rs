@@ -1,0 +1,147 @@
+//! Splitting a sweep into shards for several processes or machines (`--shard K/N`).
+//!
+//! A run belongs to shard `sha256(run id) mod N` (the first 8 bytes of the digest, big
+//! endian). The assignment depends only on the run's id, never on its place in the grid, so
+//! every process reading the same sweep file agrees on it, and editing the grid does not move
+//! the runs it kept between shards.
+
+use std::fmt;
+use std::str::FromStr;
+
+use sha2::{Digest, Sha256};
+
+/// One shard of a sweep: shard `index` of `count`, written `K/N` with `0 <= K < N`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    /// This shard's number, below `count`.
+    index: u64,
+    /// How many shards the sweep is split into, at least one.
+    count: u64,
+}
+
+/// A `--shard` value that is not `K/N` with `0 <= K < N`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ShardError {
+    /// Not two numbers separated by `/`.
+    #[error("expected K/N, shard K of N counted from 0 (e.g. 0/4), got `{0}`")]
+    Syntax(String),
+    /// `N` is zero.
+    #[error("the shard count N must be at least 1, got `{0}`")]
+    NoShards(String),
+    /// `K` is not below `N`.
+    #[error("shard {index} does not exist in {count} shards: K counts from 0 to N-1 = {last}", last = count - 1)]
+    OutOfRange {
+        /// K.
+        index: u64,
+        /// N.
+        count: u64,
+    },
+}
+
+impl Shard {
+    /// Shard `index` of `count`.
+    pub fn new(index: u64, count: u64) -> Result<Self, ShardError> {
+        if count == 0 {
+            return Err(ShardError::NoShards(format!("{index}/{count}")));
+        }
+        if index >= count {
+            return Err(ShardError::OutOfRange { index, count });
+        }
+        Ok(Self { index, count })
+    }
+
+    /// This shard's number K.
+    pub fn index(self) -> u64 {
+        self.index
+    }
+
+    /// The number of shards N.
+    pub fn count(self) -> u64 {
+        self.count
+    }
+
+    /// The shard (of `count`) that run `run_id` belongs to.
+    pub fn of(run_id: &str, count: u64) -> u64 {
+        let digest = Sha256::digest(run_id.as_bytes());
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&digest[..8]);
+        u64::from_be_bytes(first) % count.max(1)
+    }
+
+    /// Whether run `run_id` belongs to this shard.
+    pub fn contains(self, run_id: &str) -> bool {
+        Self::of(run_id, self.count) == self.index
+    }
+}
+
+impl FromStr for Shard {
+    type Err = ShardError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let syntax = || ShardError::Syntax(s.to_string());
+        let (k, n) = s.trim().split_once('/').ok_or_else(syntax)?;
+        let k: u64 = k.trim().parse().map_err(|_| syntax())?;
+        let n: u64 = n.trim().parse().map_err(|_| syntax())?;
+        Shard::new(k, n)
+    }
+}
+
+impl fmt::Display for Shard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_k_of_n_and_rejects_everything_else() {
+        assert_eq!("2/5".parse::<Shard>(), Shard::new(2, 5));
+        assert_eq!("0/1".parse::<Shard>().unwrap().to_string(), "0/1");
+        for bad in ["", "3", "a/2", "1/b", "-1/2", "1/2/3", "1.0/2"] {
+            assert_eq!(
+                bad.parse::<Shard>(),
+                Err(ShardError::Syntax(bad.into())),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            "0/0".parse::<Shard>(),
+            Err(ShardError::NoShards("0/0".into()))
+        );
+        let err = "3/3".parse::<Shard>().unwrap_err();
+        assert_eq!(err, ShardError::OutOfRange { index: 3, count: 3 });
+        assert_eq!(
+            err.to_string(),
+            "shard 3 does not exist in 3 shards: K counts from 0 to N-1 = 2"
+        );
+    }
+
+    #[test]
+    fn every_run_is_in_exactly_one_shard_and_shards_are_balanced() {
+        let ids: Vec<String> = (0..4000).map(|i| format!("{i:012x}")).collect();
+        for n in [1, 2, 3, 7] {
+            let shards: Vec<Shard> = (0..n).map(|k| Shard::new(k, n).unwrap()).collect();
+            let mut sizes = vec![0usize; n as usize];
+            for id in &ids {
+                let owners: Vec<_> = shards.iter().filter(|s| s.contains(id)).collect();
+                assert_eq!(owners.len(), 1, "{id} in {n} shards");
+                sizes[owners[0].index() as usize] += 1;
+            }
+            let mean = ids.len() as f64 / n as f64;
+            for size in sizes {
+                // Binomial spread: well within 5 standard deviations of the mean.
+                assert!((size as f64 - mean).abs() < 5.0 * mean.sqrt(), "{n}: {size}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_assignment_is_a_fixed_function_of_the_id() {
+        // sha256("abc") begins ba7816bf8f01cfea = 13436514500253700074.
+        assert_eq!(Shard::of("abc", 1000), 13_436_514_500_253_700_074 % 1000);
+        assert_eq!(Shard::of("abc", 1), 0);
+    }
+}
