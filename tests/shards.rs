@@ -49,7 +49,9 @@ fn shards_split_a_sweep_between_concurrent_processes() {
             let shard = format!("{k}/3");
             let child = spawn(
                 &s,
-                &["sweep", f, "--shard", &shard, "--out", "shared", "--jobs", "1"],
+                &[
+                    "sweep", f, "--shard", &shard, "--out", "shared", "--jobs", "1",
+                ],
             );
             (shard, child)
         })
@@ -113,7 +115,10 @@ fn processes_racing_on_the_same_runs_never_duplicate_a_row() {
 fn a_killed_process_loses_only_its_runs_in_flight_and_others_finish_the_sweep() {
     let s = Sandbox::new();
     // Slower runs, so that the kill lands mid-sweep.
-    let file = s.write("k.toml", &grid("k").replace("steps = 20\n", "steps = 300\n"));
+    let file = s.write(
+        "k.toml",
+        &grid("k").replace("steps = 20\n", "steps = 300\n"),
+    );
     let expected = run_ids(&file);
     let f = file.to_str().unwrap();
     let runs = s.path("shared/runs");
@@ -131,13 +136,21 @@ fn a_killed_process_loses_only_its_runs_in_flight_and_others_finish_the_sweep() 
     victim.kill().unwrap(); // SIGKILL, in the middle of its second run
     victim.wait().unwrap();
     let partial = committed();
-    assert!((1..expected.len()).contains(&partial), "killed after {partial} runs");
+    assert!(
+        (1..expected.len()).contains(&partial),
+        "killed after {partial} runs"
+    );
 
     // Two shards finish the rest side by side, training only what is missing.
     let children: Vec<Child> = (0..2)
         .map(|k| {
             let shard = format!("{k}/2");
-            spawn(&s, &["sweep", f, "--out", "shared", "--jobs", "1", "--shard", &shard])
+            spawn(
+                &s,
+                &[
+                    "sweep", f, "--out", "shared", "--jobs", "1", "--shard", &shard,
+                ],
+            )
         })
         .collect();
     let mut total = 0;
@@ -156,9 +169,18 @@ fn bad_shard_values_get_one_line_errors() {
     let file = s.write("b.toml", &grid("b"));
     let f = file.to_str().unwrap();
     let cases: [(&[&str], &str); 5] = [
-        (&["--shard", "3/3"], "shard 3 does not exist in 3 shards: K counts from 0 to N-1 = 2"),
-        (&["--shard", "0/0"], "the shard count N must be at least 1, got `0/0`"),
-        (&["--shard", "1"], "expected K/N, shard K of N counted from 0 (e.g. 0/4), got `1`"),
+        (
+            &["--shard", "3/3"],
+            "shard 3 does not exist in 3 shards: K counts from 0 to N-1 = 2",
+        ),
+        (
+            &["--shard", "0/0"],
+            "the shard count N must be at least 1, got `0/0`",
+        ),
+        (
+            &["--shard", "1"],
+            "expected K/N, shard K of N counted from 0 (e.g. 0/4), got `1`",
+        ),
         (&["--shard", "a/b"], "expected K/N"),
         (&["--shard", "0/2", "--fresh"], "cannot be used with"),
     ];
@@ -168,7 +190,10 @@ fn bad_shard_values_get_one_line_errors() {
         let out = s.runner(&all);
         let stderr = text(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
-        assert!(stderr.lines().next().unwrap().contains(message), "{args:?}: {stderr}");
+        assert!(
+            stderr.lines().next().unwrap().contains(message),
+            "{args:?}: {stderr}"
+        );
     }
     assert!(!s.path("results").exists(), "nothing created");
 }

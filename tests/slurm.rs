@@ -49,7 +49,9 @@ fn a_dry_run_prints_and_saves_the_array_script_without_sbatch() {
     let res = s.path("res").canonicalize().unwrap();
     let saved = std::fs::read_to_string(res.join("slurm/d.sbatch")).unwrap();
     assert_eq!(script, saved);
-    let runner = Path::new(env!("CARGO_BIN_EXE_runner")).canonicalize().unwrap();
+    let runner = Path::new(env!("CARGO_BIN_EXE_runner"))
+        .canonicalize()
+        .unwrap();
     let exec = format!(
         "exec '{}' sweep '{}' --out '{}' --shard \"$SLURM_ARRAY_TASK_ID/3\" --jobs 2 --threads 1 --set 'defaults.lr=0.01'",
         runner.display(),
@@ -66,9 +68,15 @@ fn a_dry_run_prints_and_saves_the_array_script_without_sbatch() {
         assert!(script.lines().any(|l| l == line), "{line} not in\n{script}");
     }
     let report = std::fs::read_to_string(res.join("slurm/d-report.sbatch")).unwrap();
-    assert!(report.contains(&format!("report '{}'", res.display())), "{report}");
+    assert!(
+        report.contains(&format!("report '{}'", res.display())),
+        "{report}"
+    );
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("6 of 6 runs to do → 3 array tasks × 2 cores"), "{stderr}");
+    assert!(
+        stderr.contains("6 of 6 runs to do → 3 array tasks × 2 cores"),
+        "{stderr}"
+    );
     assert!(stderr.contains("dry run"), "{stderr}");
 
     // By default one task per pending run (at most 100).
@@ -83,14 +91,25 @@ fn a_dry_run_prints_and_saves_the_array_script_without_sbatch() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("running sbatch"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("running sbatch"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
 fn nothing_is_submitted_when_every_run_is_done() {
     let s = Sandbox::new();
     s.write("n.toml", &grid("n"));
-    ok(&s.runner(&["sweep", "n.toml", "--out", "res", "--set", "grid.dataset=[\"8gaussians\"]"]));
+    ok(&s.runner(&[
+        "sweep",
+        "n.toml",
+        "--out",
+        "res",
+        "--set",
+        "grid.dataset=[\"8gaussians\"]",
+    ]));
     // Half the runs done: three to do.
     let out = s.runner(&["slurm", "n.toml", "--out", "res"]);
     ok(&out);
@@ -139,9 +158,18 @@ impl Cluster {
             eprintln!("SKIPPED: a Slurm cluster needs root");
             return None;
         }
-        let tools = ["munged", "slurmctld", "slurmd", "sbatch", "squeue", "scontrol"];
+        let tools = [
+            "munged",
+            "slurmctld",
+            "slurmd",
+            "sbatch",
+            "squeue",
+            "scontrol",
+        ];
         if let Some(missing) = tools.iter().find(|t| !on_path(t)) {
-            eprintln!("SKIPPED: {missing} not found; scripts/setup.sh installs slurm-wlm and munge");
+            eprintln!(
+                "SKIPPED: {missing} not found; scripts/setup.sh installs slurm-wlm and munge"
+            );
             return None;
         }
         let cluster = Cluster {
@@ -192,7 +220,17 @@ impl Cluster {
 
     /// Waits until every task of every job in `jobs` has ended; their final states.
     fn wait(&self, jobs: &[&str]) -> Vec<Vec<String>> {
-        let ended = |s: &String| !["PENDING", "RUNNING", "COMPLETING", "CONFIGURING", "SUSPENDED", "REQUEUED"].contains(&s.as_str());
+        let ended = |s: &String| {
+            ![
+                "PENDING",
+                "RUNNING",
+                "COMPLETING",
+                "CONFIGURING",
+                "SUSPENDED",
+                "REQUEUED",
+            ]
+            .contains(&s.as_str())
+        };
         let start = Instant::now();
         loop {
             let states: Vec<Vec<String>> = jobs.iter().map(|j| self.states(j)).collect();
@@ -215,7 +253,10 @@ impl Cluster {
             .map(|f| {
                 let t = std::fs::read_to_string(log.join(f)).unwrap_or_default();
                 let tail: Vec<&str> = t.lines().rev().take(15).collect();
-                format!("{f}:\n{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n"))
+                format!(
+                    "{f}:\n{}",
+                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                )
             })
             .collect::<Vec<_>>()
             .join("\n")
@@ -248,10 +289,18 @@ fn submitted(out: &Output) -> (String, String) {
 
 /// Asserts that the report job completed and summarised `out`.
 fn assert_reported(cluster: &Cluster, out: &Path, name: &str, report: &str, states: &[String]) {
-    assert_eq!(states, ["COMPLETED"], "report job {report}\n{}", cluster.logs());
+    assert_eq!(
+        states,
+        ["COMPLETED"],
+        "report job {report}\n{}",
+        cluster.logs()
+    );
     let log = out.join(format!("slurm/logs/{name}-report-{report}.out"));
     let log = std::fs::read_to_string(&log).unwrap();
-    assert!(log.contains(&format!("wrote {}", out.join("summary.csv").display())), "{log}");
+    assert!(
+        log.contains(&format!("wrote {}", out.join("summary.csv").display())),
+        "{log}"
+    );
 }
 
 #[test]
@@ -264,7 +313,18 @@ fn a_sweep_runs_as_a_slurm_job_array_and_a_resubmission_finishes_a_killed_task()
     // A tiny sweep as a 3-task array, then its report.
     let file = s.write("tiny.toml", &grid("tiny"));
     let expected = run_ids(&file);
-    let out = cluster.runner(&s, &["slurm", "tiny.toml", "--shards", "3", "--out", "tiny", "--submit"]);
+    let out = cluster.runner(
+        &s,
+        &[
+            "slurm",
+            "tiny.toml",
+            "--shards",
+            "3",
+            "--out",
+            "tiny",
+            "--submit",
+        ],
+    );
     ok(&out);
     let (array, report) = submitted(&out);
     let states = cluster.wait(&[&array, &report]);
@@ -274,19 +334,36 @@ fn a_sweep_runs_as_a_slurm_job_array_and_a_resubmission_finishes_a_killed_task()
     assert_reported(&cluster, &dir, "tiny", &report, &states[1]);
 
     // Slower runs; the task with most runs is cancelled while it trains its first.
-    let file = s.write("slow.toml", &grid("slow").replace("steps = 20\n", "steps = 1500\n"));
+    let file = s.write(
+        "slow.toml",
+        &grid("slow").replace("steps = 20\n", "steps = 10000\n"),
+    );
     let expected = run_ids(&file);
     let shard_of = |id: &String| Shard::of(id, 3);
     let victim = (0..3)
         .max_by_key(|k| expected.iter().filter(|id| shard_of(id) == *k).count())
         .unwrap();
-    let out = cluster.runner(&s, &["slurm", "slow.toml", "--shards", "3", "--out", "slow", "--submit"]);
+    let out = cluster.runner(
+        &s,
+        &[
+            "slurm",
+            "slow.toml",
+            "--shards",
+            "3",
+            "--out",
+            "slow",
+            "--submit",
+        ],
+    );
     ok(&out);
     let (array, report) = submitted(&out);
     let task = format!("{array}_{victim}");
     let start = Instant::now();
     while cluster.states(&task) != ["RUNNING"] {
-        assert!(start.elapsed() < Duration::from_secs(60), "{task} never ran");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{task} never ran"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_millis(500));
@@ -308,7 +385,18 @@ fn a_sweep_runs_as_a_slurm_job_array_and_a_resubmission_finishes_a_killed_task()
     );
 
     // Submitting again runs only what is missing; then nothing is left to submit.
-    let out = cluster.runner(&s, &["slurm", "slow.toml", "--shards", "3", "--out", "slow", "--submit"]);
+    let out = cluster.runner(
+        &s,
+        &[
+            "slurm",
+            "slow.toml",
+            "--shards",
+            "3",
+            "--out",
+            "slow",
+            "--submit",
+        ],
+    );
     ok(&out);
     assert!(
         text(&out.stdout).contains(&format!("3 tasks for {} runs", missing.len())),
@@ -322,5 +410,9 @@ fn a_sweep_runs_as_a_slurm_job_array_and_a_resubmission_finishes_a_killed_task()
     assert_reported(&cluster, &dir, "slow", &report, &states[1]);
     let out = cluster.runner(&s, &["slurm", "slow.toml", "--out", "slow", "--submit"]);
     ok(&out);
-    assert!(text(&out.stdout).contains("nothing to submit"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("nothing to submit"),
+        "{}",
+        text(&out.stdout)
+    );
 }

@@ -133,7 +133,10 @@ mod tests {
             let mean = ids.len() as f64 / n as f64;
             for size in sizes {
                 // Binomial spread: well within 5 standard deviations of the mean.
-                assert!((size as f64 - mean).abs() < 5.0 * mean.sqrt(), "{n}: {size}");
+                assert!(
+                    (size as f64 - mean).abs() < 5.0 * mean.sqrt(),
+                    "{n}: {size}"
+                );
             }
         }
     }

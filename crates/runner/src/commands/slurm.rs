@@ -311,11 +311,12 @@ mod tests {
         }
         assert!(!script.contains("--time"));
         // sbatch reads #SBATCH lines only before the first command.
-        let first_command = lines
-            .iter()
-            .position(|l| !l.starts_with('#'))
-            .unwrap();
-        assert!(lines[first_command..].iter().all(|l| !l.starts_with("#SBATCH")));
+        let first_command = lines.iter().position(|l| !l.starts_with('#')).unwrap();
+        assert!(
+            lines[first_command..]
+                .iter()
+                .all(|l| !l.starts_with("#SBATCH"))
+        );
     }
 
     #[test]
