@@ -79,10 +79,19 @@ fn a_dry_run_prints_and_saves_the_array_script_without_sbatch() {
     );
     assert!(stderr.contains("dry run"), "{stderr}");
 
-    // By default one task per pending run (at most 100).
+    // By default about one task per pending run, each run in a shard of its own.
     let out = s.runner(&["slurm", "d.toml", "--out", "res"]);
     ok(&out);
-    assert!(text(&out.stdout).contains("#SBATCH --array=0-5\n"));
+    let ids = run_ids(&file);
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let n = runner::shard::default_count(&ids, 100);
+    assert!(
+        text(&out.stdout).contains(&format!("#SBATCH --array=0-{}\n", n - 1)),
+        "{}",
+        text(&out.stdout)
+    );
+    let shards: BTreeSet<u64> = ids.iter().map(|id| Shard::of(id, n)).collect();
+    assert_eq!(shards.len(), 6, "{n} shards");
 
     // Submitting with no sbatch says so.
     let out = s
@@ -113,7 +122,7 @@ fn nothing_is_submitted_when_every_run_is_done() {
     // Half the runs done: three to do.
     let out = s.runner(&["slurm", "n.toml", "--out", "res"]);
     ok(&out);
-    assert!(text(&out.stderr).contains("3 of 6 runs to do → 3 array tasks"));
+    assert!(text(&out.stderr).contains("3 of 6 runs to do → "));
     ok(&s.runner(&["sweep", "n.toml", "--out", "res"]));
     let out = s
         .command(&["slurm", "n.toml", "--out", "res", "--submit"])

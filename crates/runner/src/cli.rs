@@ -167,7 +167,7 @@ pub struct SlurmArgs {
     /// The sweep file and overrides (passed on to every task).
     #[command(flatten)]
     pub file: SweepFile,
-    /// Array tasks, one shard each (default: the pending runs, at most 100).
+    /// Array tasks, one shard each (default: about one per pending run, at most about 100).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub shards: Option<u32>,
     /// Slurm partition (default: the cluster's default).

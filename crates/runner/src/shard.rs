@@ -62,16 +62,48 @@ impl Shard {
 
     /// The shard (of `count`) that run `run_id` belongs to.
     pub fn of(run_id: &str, count: u64) -> u64 {
-        let digest = Sha256::digest(run_id.as_bytes());
-        let mut first = [0u8; 8];
-        first.copy_from_slice(&digest[..8]);
-        u64::from_be_bytes(first) % count.max(1)
+        hash(run_id) % count.max(1)
     }
 
     /// Whether run `run_id` belongs to this shard.
     pub fn contains(self, run_id: &str) -> bool {
         Self::of(run_id, self.count) == self.index
     }
+}
+
+/// How many shards to split `pending` runs (their ids) into when nobody said: about one per
+/// run, at most `max`, but, since shards are hashes, some shards get more runs than others;
+/// so from `base = min(runs, max)` up to `4 × base` shards the fewest are taken whose fullest
+/// shard holds no more than `ceil(runs / base)` runs (else the count with the least full
+/// fullest shard). A shard without runs costs only a process start.
+pub fn default_count(pending: &[&str], max: usize) -> u64 {
+    let base = pending.len().min(max).max(1) as u64;
+    let target = pending.len().div_ceil(base as usize);
+    let hashes: Vec<u64> = pending.iter().map(|id| hash(id)).collect();
+    let fullest = |n: u64| {
+        let mut sizes = vec![0usize; n as usize];
+        for h in &hashes {
+            sizes[(h % n) as usize] += 1;
+        }
+        sizes.into_iter().max().unwrap_or(0)
+    };
+    let mut best = (fullest(base), base);
+    for n in base..=4 * base {
+        let f = fullest(n);
+        if f <= target {
+            return n;
+        }
+        best = best.min((f, n));
+    }
+    best.1
+}
+
+/// The first 8 bytes of `sha256(run_id)`, big endian.
+fn hash(run_id: &str) -> u64 {
+    let digest = Sha256::digest(run_id.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    u64::from_be_bytes(first)
 }
 
 impl FromStr for Shard {
@@ -95,6 +127,7 @@ impl fmt::Display for Shard {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeSet;
 
     #[test]
     fn parses_k_of_n_and_rejects_everything_else() {
@@ -139,6 +172,30 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn default_counts_spread_few_runs_one_per_shard_and_many_evenly() {
+        let ids: Vec<String> = (0..5).map(|i| format!("{i:012x}")).collect();
+        let few: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let n = default_count(&few, 100);
+        assert!((5..=20).contains(&n), "{n}");
+        let shards: BTreeSet<u64> = few.iter().map(|id| Shard::of(id, n)).collect();
+        assert_eq!(shards.len(), 5, "one run per shard with {n} shards");
+        // Exactly as many shards as runs would put two runs in one shard here.
+        let five: BTreeSet<u64> = few.iter().map(|id| Shard::of(id, 5)).collect();
+        assert!(five.len() < 5 || n == 5);
+
+        let ids: Vec<String> = (0..1000).map(|i| format!("{i:012x}")).collect();
+        let many: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let n = default_count(&many, 10);
+        assert!((10..=40).contains(&n), "{n}");
+        let mut sizes = vec![0; n as usize];
+        for id in &many {
+            sizes[Shard::of(id, n) as usize] += 1;
+        }
+        assert!(sizes.iter().all(|&s| s <= 100), "{sizes:?}");
+        assert_eq!(default_count(&[], 100), 1);
     }
 
     #[test]

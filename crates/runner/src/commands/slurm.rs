@@ -12,9 +12,11 @@ use anyhow::{Context as _, Result, bail};
 
 use super::{default_out, invalid, warn};
 use crate::cli::SlurmArgs;
+use crate::shard::default_count;
 use crate::store::{Store, write_atomic};
 
-/// Array tasks when `--shards` is not given: one per pending run, at most this many.
+/// Array tasks when `--shards` is not given: about one per pending run, at most about this
+/// many (see [`default_count`]).
 pub const DEFAULT_MAX_SHARDS: usize = 100;
 
 /// Writes the batch scripts and, with `--submit`, submits them.
@@ -34,11 +36,13 @@ pub fn slurm(args: SlurmArgs) -> Result<ExitCode> {
         None => Default::default(),
     };
     let total = plan.jobs.len();
-    let pending = plan
+    let pending_ids: Vec<&str> = plan
         .jobs
         .iter()
         .filter(|j| !statuses.get(&j.id).is_some_and(|s| s.is_complete()))
-        .count();
+        .map(|j| j.id.as_str())
+        .collect();
+    let pending = pending_ids.len();
     if pending == 0 {
         println!(
             "{name}: all {total} runs are done in {}; nothing to submit (`runner report {}` summarises them)",
@@ -54,9 +58,10 @@ pub fn slurm(args: SlurmArgs) -> Result<ExitCode> {
             .with_context(|| format!("resolving {}", args.file.file.display()))?,
         set: args.file.set.clone(),
         out,
-        shards: args
-            .shards
-            .map_or(pending.min(DEFAULT_MAX_SHARDS), |n| n as usize),
+        shards: args.shards.map_or_else(
+            || default_count(&pending_ids, DEFAULT_MAX_SHARDS) as usize,
+            |n| n as usize,
+        ),
         cpus_per_task: args.cpus_per_task,
         partition: args.partition.clone(),
         time: args.time.clone(),
