@@ -56,11 +56,7 @@ pub fn execute_plan(
         eprintln!("moved the previous results to {}", aside.display());
     }
     let store = Store::create(&ex.out)?;
-    {
-        let lock = store.lock()?;
-        lock.clean_staging();
-        lock.rebuild()?;
-    }
+    store.lock()?.recover()?;
     save_sweep_copy(&loaded, ex)?;
     let statuses = store.statuses()?;
     let pending: Vec<Job> = plan

@@ -11,7 +11,8 @@
 //! lock, renamed into `runs/` and its row appended to `runs.csv` (fsynced). The run
 //! directories are the truth: under the same lock, `runs.csv` is rebuilt from them (written
 //! aside, then renamed over), which repairs a partial last line or a run whose row was never
-//! appended.
+//! appended. A starting process rebuilds only when the table is out of step with `runs/`
+//! ([`Locked::recover`]), so a hundred shards starting at once do not each read every run.
 //!
 //! Several processes, on one machine or on several sharing the directory over a network
 //! filesystem (the lock is `flock`, which NFS and Lustre with `-o flock` honour), can run into
@@ -211,6 +212,67 @@ impl Drop for Locked<'_> {
 }
 
 impl Locked<'_> {
+    /// What a process does when it starts and ends: removes staging leftovers of dead
+    /// processes ([`Locked::clean_staging`]) and rebuilds `runs.csv` unless it is in step
+    /// with the run directories. That check reads the table and the names in `runs/`, not
+    /// every run's files, so many processes sharing a large directory do not queue behind
+    /// full rebuilds. Returns whether it rebuilt.
+    pub fn recover(&self) -> Result<bool> {
+        let in_step = self.in_step()?;
+        self.clean_staging();
+        if in_step {
+            return Ok(false);
+        }
+        self.rebuild()?;
+        // Under the lock a `replaced-*` entry is the leftover of a dead process (a live one
+        // removes it before unlocking), and the rebuilt table no longer needs it.
+        if let Ok(entries) = fs::read_dir(self.store.root.join(".tmp")) {
+            for entry in entries.flatten() {
+                if entry.file_name().to_string_lossy().starts_with("replaced-") {
+                    let _ = fs::remove_dir_all(entry.path());
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    /// Whether `runs.csv` has exactly one row per run directory and can be appended to, and
+    /// no process was killed while replacing a run (that leaves `replaced-*` in the staging
+    /// area, and an old row for a run whose directory is new).
+    fn in_step(&self) -> Result<bool> {
+        if !self.csv_ends_cleanly()? {
+            return Ok(false);
+        }
+        let replacing = fs::read_dir(self.store.root.join(".tmp")).is_ok_and(|entries| {
+            entries
+                .flatten()
+                .any(|e| e.file_name().to_string_lossy().starts_with("replaced-"))
+        });
+        if replacing {
+            return Ok(false);
+        }
+        let Ok(table) = columns::Table::read(&self.store.csv_path()) else {
+            return Ok(false);
+        };
+        let Some(column) = table.header.iter().position(|h| h == "run_id") else {
+            return Ok(false);
+        };
+        let mut rows: Vec<&str> = table
+            .rows
+            .iter()
+            .filter_map(|r| r.get(column).map(String::as_str))
+            .collect();
+        let runs = self.store.root.join("runs");
+        let mut dirs: Vec<String> = fs::read_dir(&runs)
+            .with_context(|| format!("listing {}", runs.display()))?
+            .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+            .collect::<std::io::Result<_>>()
+            .with_context(|| format!("listing {}", runs.display()))?;
+        rows.sort_unstable();
+        dirs.sort_unstable();
+        Ok(rows == dirs)
+    }
+
     /// Removes staging leftovers of processes that no longer run (killed mid-run): those of
     /// this host whose process is gone, and any older than a day.
     pub fn clean_staging(&self) {
@@ -519,6 +581,72 @@ mod tests {
         lock.commit(store.stage(&ok(&c), &c.config, &[]).unwrap())
             .unwrap();
         assert_eq!(ids(&store), [a.id.clone(), b.id.clone(), c.id.clone()]);
+    }
+
+    #[test]
+    fn recover_rebuilds_only_a_table_out_of_step_with_the_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::create(dir.path()).unwrap();
+        let (a, b, c, d) = (job(3), job(2), job(1), job(0));
+        let lock = store.lock().unwrap();
+        assert!(lock.recover().unwrap(), "no table yet");
+        for j in [&a, &b] {
+            lock.commit(store.stage(&ok(j), &j.config, &[]).unwrap())
+                .unwrap();
+        }
+        // In step: left as appended (a rebuild would sort b before a).
+        assert!(!lock.recover().unwrap());
+        assert_eq!(ids(&store), [a.id.clone(), b.id.clone()]);
+        // Killed between the rename and the append: a run without its row.
+        let staged = store.stage(&ok(&c), &c.config, &[]).unwrap();
+        fs::rename(&staged.dir, store.run_dir(&c.id)).unwrap();
+        assert!(lock.recover().unwrap());
+        assert_eq!(ids(&store), [c.id.clone(), b.id.clone(), a.id.clone()]);
+        // Killed while replacing a failed run, after the swap, before the rebuild.
+        lock.commit(store.stage(&failed(&d), &d.config, &[]).unwrap())
+            .unwrap();
+        let staged = store.stage(&ok(&d), &d.config, &[]).unwrap();
+        let dead = dir.path().join(".tmp").join(format!(
+            "replaced-{}.{}.{}.0",
+            d.id,
+            host_name(),
+            u32::MAX - 1
+        ));
+        fs::rename(store.run_dir(&d.id), &dead).unwrap();
+        fs::rename(&staged.dir, store.run_dir(&d.id)).unwrap();
+        let status = |store: &Store| {
+            let t = columns::Table::read(&store.csv_path()).unwrap();
+            t.rows
+                .iter()
+                .find(|r| t.get(r, "run_id") == d.id)
+                .map(|r| t.get(r, "status").to_string())
+        };
+        assert_eq!(status(&store).as_deref(), Some("failed"));
+        assert!(lock.recover().unwrap());
+        assert_eq!(status(&store).as_deref(), Some("ok"));
+        assert!(!dead.exists());
+        assert!(!lock.recover().unwrap());
+        // A torn last line.
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(store.csv_path())
+            .unwrap();
+        f.write_all(b"deadbeef,t").unwrap();
+        assert!(lock.recover().unwrap());
+        assert_eq!(ids(&store).len(), 4);
+    }
+
+    #[test]
+    fn repairing_a_table_rebuilds_it_and_needs_a_store() {
+        let dir = tempfile::tempdir().unwrap();
+        repair_table(dir.path()); // not an output directory: nothing created
+        assert!(!dir.path().join(".lock").exists());
+        let store = Store::create(dir.path()).unwrap();
+        let a = job(0);
+        let staged = store.stage(&ok(&a), &a.config, &[]).unwrap();
+        fs::rename(&staged.dir, store.run_dir(&a.id)).unwrap();
+        repair_table(dir.path());
+        assert_eq!(ids(&store), [a.id.clone()]);
     }
 
     #[test]
