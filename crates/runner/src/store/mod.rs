@@ -646,7 +646,7 @@ mod tests {
         let staged = store.stage(&ok(&a), &a.config, &[]).unwrap();
         fs::rename(&staged.dir, store.run_dir(&a.id)).unwrap();
         repair_table(dir.path());
-        assert_eq!(ids(&store), [a.id.clone()]);
+        assert_eq!(ids(&store), std::slice::from_ref(&a.id));
     }
 
     #[test]
