@@ -23,6 +23,29 @@ fn grid(name: &str) -> String {
 }
 
 #[test]
+fn slurm_and_shard_are_documented_in_help() {
+    let s = Sandbox::new();
+    let out = s.runner(&["slurm", "--help"]);
+    ok(&out);
+    let help = text(&out.stdout);
+    for flag in [
+        "--shards",
+        "--partition",
+        "--time",
+        "--cpus-per-task",
+        "--mem",
+        "--out",
+        "--submit",
+        "--set",
+    ] {
+        assert!(help.contains(flag), "{flag} in\n{help}");
+    }
+    let out = s.runner(&["sweep", "--help"]);
+    ok(&out);
+    assert!(text(&out.stdout).contains("--shard <K/N>"));
+}
+
+#[test]
 fn a_dry_run_prints_and_saves_the_array_script_without_sbatch() {
     let s = Sandbox::new();
     let file = s.write("d.toml", &grid("d"));
