@@ -102,19 +102,20 @@ fn a_dry_run_prints_and_saves_the_array_script_without_sbatch() {
     );
     assert!(stderr.contains("dry run"), "{stderr}");
 
-    // By default about one task per pending run, each run in a shard of its own.
-    let out = s.runner(&["slurm", "d.toml", "--out", "res"]);
-    ok(&out);
-    let ids = run_ids(&file);
-    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-    let n = runner::shard::default_count(&ids, 100);
-    assert!(
-        text(&out.stdout).contains(&format!("#SBATCH --array=0-{}\n", n - 1)),
-        "{}",
-        text(&out.stdout)
-    );
-    let shards: BTreeSet<u64> = ids.iter().map(|id| Shard::of(id, n)).collect();
-    assert_eq!(shards.len(), 6, "{n} shards");
+    // By default about one task per pending run (per --cpus-per-task runs).
+    for (cpus, range) in [("1", 6..=12), ("3", 2..=4)] {
+        let out = s.runner(&["slurm", "d.toml", "--out", "res", "--cpus-per-task", cpus]);
+        ok(&out);
+        let ids = run_ids(&file);
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let n = runner::shard::default_count(&ids, cpus.parse().unwrap(), 100);
+        assert!(range.contains(&n), "{cpus}: {n}");
+        assert!(
+            text(&out.stdout).contains(&format!("#SBATCH --array=0-{}\n", n - 1)),
+            "{}",
+            text(&out.stdout)
+        );
+    }
 
     // Submitting with no sbatch says so.
     let out = s

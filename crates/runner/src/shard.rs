@@ -71,29 +71,33 @@ impl Shard {
     }
 }
 
-/// How many shards to split `pending` runs (their ids) into when nobody said: about one per
-/// run, at most `max`, but, since shards are hashes, some shards get more runs than others;
-/// so from `base = min(runs, max)` up to `4 × base` shards the fewest are taken whose fullest
-/// shard holds no more than `ceil(runs / base)` runs (else the count with the least full
-/// fullest shard). A shard without runs costs only a process start.
-pub fn default_count(pending: &[&str], max: usize) -> u64 {
-    let base = pending.len().min(max).max(1) as u64;
-    let target = pending.len().div_ceil(base as usize);
+/// How many shards to split `pending` runs (their ids) into when nobody said, for tasks that
+/// each run `per_task` runs at once: `base = ceil(runs / per_task)` shards, at most `max`,
+/// would do if shards were equal. They are hashes, so some get more runs than others; a
+/// task's time goes with its waves, `ceil(its runs / per_task)`. From `base` up to
+/// `2 × base` shards, the fewest are taken whose fullest shard needs no more waves than
+/// equal shards would (else the count with the fewest waves). A shard without runs costs
+/// only a process start.
+pub fn default_count(pending: &[&str], per_task: usize, max: usize) -> u64 {
+    let per_task = per_task.max(1);
+    let base = pending.len().div_ceil(per_task).clamp(1, max.max(1)) as u64;
+    let waves = |runs: usize| runs.div_ceil(per_task);
+    let target = waves(pending.len().div_ceil(base as usize));
     let hashes: Vec<u64> = pending.iter().map(|id| hash(id)).collect();
-    let fullest = |n: u64| {
+    let waves_of = |n: u64| {
         let mut sizes = vec![0usize; n as usize];
         for h in &hashes {
             sizes[(h % n) as usize] += 1;
         }
-        sizes.into_iter().max().unwrap_or(0)
+        waves(sizes.into_iter().max().unwrap_or(0))
     };
-    let mut best = (fullest(base), base);
-    for n in base..=4 * base {
-        let f = fullest(n);
-        if f <= target {
+    let mut best = (waves_of(base), base);
+    for n in base..=2 * base {
+        let w = waves_of(n);
+        if w <= target {
             return n;
         }
-        best = best.min((f, n));
+        best = best.min((w, n));
     }
     best.1
 }
@@ -127,7 +131,6 @@ impl fmt::Display for Shard {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeSet;
 
     #[test]
     fn parses_k_of_n_and_rejects_everything_else() {
@@ -174,28 +177,39 @@ mod tests {
         }
     }
 
-    #[test]
-    fn default_counts_spread_few_runs_one_per_shard_and_many_evenly() {
-        let ids: Vec<String> = (0..5).map(|i| format!("{i:012x}")).collect();
-        let few: Vec<&str> = ids.iter().map(String::as_str).collect();
-        let n = default_count(&few, 100);
-        assert!((5..=20).contains(&n), "{n}");
-        let shards: BTreeSet<u64> = few.iter().map(|id| Shard::of(id, n)).collect();
-        assert_eq!(shards.len(), 5, "one run per shard with {n} shards");
-        // Exactly as many shards as runs would put two runs in one shard here.
-        let five: BTreeSet<u64> = few.iter().map(|id| Shard::of(id, 5)).collect();
-        assert!(five.len() < 5 || n == 5);
-
-        let ids: Vec<String> = (0..1000).map(|i| format!("{i:012x}")).collect();
-        let many: Vec<&str> = ids.iter().map(String::as_str).collect();
-        let n = default_count(&many, 10);
-        assert!((10..=40).contains(&n), "{n}");
-        let mut sizes = vec![0; n as usize];
-        for id in &many {
+    /// Waves of the fullest of `n` shards of `ids`, `per_task` runs at once.
+    fn waves(ids: &[&str], n: u64, per_task: usize) -> usize {
+        let mut sizes = vec![0usize; n as usize];
+        for id in ids {
             sizes[Shard::of(id, n) as usize] += 1;
         }
-        assert!(sizes.iter().all(|&s| s <= 100), "{sizes:?}");
-        assert_eq!(default_count(&[], 100), 1);
+        sizes.into_iter().max().unwrap().div_ceil(per_task)
+    }
+
+    #[test]
+    fn default_counts_even_out_hashed_shards() {
+        let ids: Vec<String> = (0..1000).map(|i| format!("{i:012x}")).collect();
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        // 1000 runs, one at a time, at most 10 tasks: no task needs more than 100 runs.
+        let n = default_count(&ids, 1, 10);
+        assert!((11..=20).contains(&n), "{n}");
+        assert!(waves(&ids, n, 1) <= 100);
+        assert!(waves(&ids, 10, 1) > 100);
+        for (m, per_task) in [(5, 1), (60, 4), (200, 8)] {
+            let few = &ids[..m];
+            let base = m.div_ceil(per_task) as u64;
+            let n = default_count(few, per_task, 100);
+            assert!((base..=2 * base).contains(&n), "{m}/{per_task}: {n}");
+            // Never worse than the base count, and no count below n in range is as good.
+            let w = waves(few, n, per_task);
+            assert!(w <= waves(few, base, per_task));
+            assert!(
+                (base..n).all(|k| waves(few, k, per_task) > w),
+                "{m}/{per_task}: {n}"
+            );
+        }
+        assert_eq!(default_count(&[], 1, 100), 1);
+        assert_eq!(default_count(&ids[..1], 4, 100), 1);
     }
 
     #[test]

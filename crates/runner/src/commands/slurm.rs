@@ -59,7 +59,13 @@ pub fn slurm(args: SlurmArgs) -> Result<ExitCode> {
         set: args.file.set.clone(),
         out,
         shards: args.shards.map_or_else(
-            || default_count(&pending_ids, DEFAULT_MAX_SHARDS) as usize,
+            || {
+                default_count(
+                    &pending_ids,
+                    args.cpus_per_task as usize,
+                    DEFAULT_MAX_SHARDS,
+                ) as usize
+            },
             |n| n as usize,
         ),
         cpus_per_task: args.cpus_per_task,
