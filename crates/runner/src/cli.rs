@@ -26,6 +26,9 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Aggregate a results directory over seeds into summary.csv and summary.md.
     Report(ReportArgs),
+    /// Compare results with a reference table within seed-spread tolerances (exit 1 on a
+    /// regression).
+    Compare(CompareArgs),
 }
 
 /// Arguments shared by commands that read a sweep file.
@@ -151,4 +154,26 @@ pub struct RunArgs {
 pub struct ReportArgs {
     /// A results directory (holding runs.csv).
     pub dir: PathBuf,
+}
+
+/// `runner compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The reference: a runs.csv or a results directory holding one.
+    pub reference: PathBuf,
+    /// The results to check: a runs.csv or a results directory holding one.
+    pub results: PathBuf,
+    /// A metric to compare (repeatable; default: fisher, fisher_sigma, mode_weight_tv,
+    /// sample_swd).
+    #[arg(long = "metric", value_name = "COLUMN")]
+    pub metrics: Vec<String>,
+    /// Tolerance in seed standard deviations (the larger of reference and new).
+    #[arg(long, default_value_t = 3.0, value_name = "K")]
+    pub sds: f64,
+    /// Relative tolerance floor, as a fraction of the reference mean.
+    #[arg(long, default_value_t = 0.1, value_name = "R")]
+    pub rel: f64,
+    /// Absolute tolerance floor.
+    #[arg(long, default_value_t = 1e-6, value_name = "A")]
+    pub abs: f64,
 }
