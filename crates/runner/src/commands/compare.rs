@@ -1,9 +1,10 @@
 //! `runner compare`: a results table against a reference table, configuration by
 //! configuration, with tolerances from the spread over seeds.
 //!
-//! Both tables are aggregated over seeds ([`Summary`]); a configuration is identified by the
-//! values of the parameter columns the two tables share (not by `config_id`, so that a new
-//! library field with a default does not orphan the reference). For each metric, with
+//! Both tables are aggregated over seeds ([`Summary`]); a configuration is matched by its
+//! `config_id`, else by the values of the parameter columns the two tables share (so that a
+//! new library field with a default, which changes every `config_id`, does not orphan the
+//! reference). For each metric, with
 //! means m_ref, m_new and seed standard deviations sd_ref, sd_new,
 //!
 //! tol = max(k · max(sd_ref, sd_new), rel · |m_ref|, abs),
@@ -111,7 +112,21 @@ fn higher_is_better(metric: &str) -> bool {
     metric == "mode_coverage"
 }
 
-/// Compares `now` against `reference` on `metrics`.
+/// A configuration as `param=value` for the parameters that vary in its table and are set,
+/// with its `config_id`.
+fn label(s: &Summary, g: &Group) -> String {
+    let mut parts: Vec<String> = s
+        .varying_params()
+        .into_iter()
+        .filter(|&i| !g.params[i].is_empty())
+        .map(|i| format!("{}={}", s.params[i], g.params[i]))
+        .collect();
+    parts.push(format!("[{}]", g.config_id));
+    parts.join(" ")
+}
+
+/// Compares `now` against `reference` on `metrics`: configurations are matched by
+/// `config_id`, else by the values of the parameter columns both tables have.
 pub fn compare(
     reference: &Summary,
     now: &Summary,
@@ -134,28 +149,37 @@ pub fn compare(
             })
             .collect()
     };
-    let varying = reference.varying_params();
-    let label = |g: &Group| -> String {
-        varying
+    // A parameter key shared by several configurations of `now` (they differ in a field
+    // runs.csv has no column for) identifies none of them.
+    let mut key_counts: BTreeMap<Vec<String>, usize> = BTreeMap::new();
+    for g in &now.groups {
+        *key_counts.entry(key(now, g)).or_default() += 1;
+    }
+    let find = |r: &Group| -> Option<usize> {
+        now.groups
             .iter()
-            .map(|&i| format!("{}={}", reference.params[i], g.params[i]))
-            .collect::<Vec<_>>()
-            .join(" ")
+            .position(|n| n.config_id == r.config_id)
+            .or_else(|| {
+                let k = key(reference, r);
+                if key_counts.get(&k) == Some(&1) {
+                    now.groups.iter().position(|n| key(now, n) == k)
+                } else {
+                    None
+                }
+            })
     };
-    let now_by_key: BTreeMap<Vec<String>, &Group> =
-        now.groups.iter().map(|g| (key(now, g), g)).collect();
     let stat = |s: &Summary, g: &Group, m: &str| -> Option<Stat> {
         s.metrics.iter().position(|x| x == m).map(|i| g.stats[i])
     };
     let mut configs = Vec::new();
-    let mut seen = Vec::new();
+    let mut matched = vec![false; now.groups.len()];
     for r in &reference.groups {
-        let k = key(reference, r);
         let mut findings = Vec::new();
-        match now_by_key.get(&k) {
+        match find(r) {
             None => findings.push(Finding::MissingConfig),
-            Some(n) => {
-                seen.push(k);
+            Some(i) => {
+                matched[i] = true;
+                let n = &now.groups[i];
                 if n.ok < r.ok {
                     findings.push(Finding::FewerOk {
                         reference: (r.ok, r.runs),
@@ -175,7 +199,7 @@ pub fn compare(
         }
         if !findings.is_empty() {
             configs.push(ConfigFindings {
-                label: label(r),
+                label: label(reference, r),
                 findings,
             });
         }
@@ -183,20 +207,9 @@ pub fn compare(
     let new_configs = now
         .groups
         .iter()
-        .filter(|g| !seen.contains(&key(now, g)))
-        .map(|g| {
-            shared
-                .iter()
-                .zip(key(now, g))
-                .filter(|(p, _)| {
-                    varying
-                        .iter()
-                        .any(|&i| reference.params[i].as_str() == p.as_str())
-                })
-                .map(|(p, v)| format!("{p}={v}"))
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
+        .zip(&matched)
+        .filter(|(_, m)| !**m)
+        .map(|(g, _)| label(now, g))
         .collect();
     Comparison {
         compared: reference.groups.len(),
@@ -336,13 +349,18 @@ mod tests {
 
     /// A runs table of (objective, seed, status, fisher) rows; config_id from the objective.
     fn summary(rows: &[(&str, u64, &str, f64)]) -> Summary {
+        summary_with_ids(rows, "id")
+    }
+
+    /// The same with config ids `<prefix>-<objective>`.
+    fn summary_with_ids(rows: &[(&str, u64, &str, f64)], prefix: &str) -> Summary {
         let header: Vec<String> = header().into_iter().map(String::from).collect();
         let idx = |n: &str| header.iter().position(|h| h == n).unwrap();
         let rows = rows
             .iter()
             .map(|(objective, seed, status, fisher)| {
                 let mut r = vec![String::new(); header.len()];
-                r[idx("config_id")] = format!("id-{objective}");
+                r[idx("config_id")] = format!("{prefix}-{objective}");
                 r[idx("objective")] = objective.to_string();
                 r[idx("dataset")] = "8gaussians".into();
                 r[idx("seed")] = seed.to_string();
@@ -398,10 +416,10 @@ mod tests {
         assert_eq!(c.configs.len(), 2);
         let text = render(&c);
         assert!(
-            text.contains("REGRESSION objective=esm | fisher: 1.700"),
+            text.contains("REGRESSION objective=esm [id-esm] | fisher: 1.700"),
             "{text}"
         );
-        assert!(text.contains("improved   objective=ism"), "{text}");
+        assert!(text.contains("improved   objective=ism [id-ism]"), "{text}");
         assert!(
             text.ends_with("2 configurations compared: 1 regressions, 1 improvements, 0 new\n")
         );
@@ -430,11 +448,40 @@ mod tests {
         ));
         assert_eq!(kinds[1], &Finding::MissingConfig);
         assert_eq!(c.regressions(), 2);
-        assert_eq!(c.new_configs, ["objective=ssm"]);
+        assert_eq!(c.new_configs, ["objective=ssm [id-ssm]"]);
         let only_failed = summary(&[("esm", 0, "failed", 0.0), ("esm", 1, "failed", 0.0)]);
         let c = run(&reference, &only_failed);
         let text = render(&c);
         assert!(text.contains("fisher: no value"), "{text}");
+    }
+
+    #[test]
+    fn configurations_match_by_id_else_by_their_parameters() {
+        let reference = summary(&[("esm", 0, "ok", 1.0), ("ism", 0, "ok", 1.0)]);
+        // New ids (a new library field): matched by the parameter columns.
+        let renamed = summary_with_ids(&[("esm", 0, "ok", 5.0), ("ism", 0, "ok", 1.0)], "v2");
+        let c = run(&reference, &renamed);
+        assert_eq!(c.regressions(), 1, "{}", render(&c));
+        assert!(c.new_configs.is_empty());
+        // Two configurations with the same parameter columns: only the ids tell them apart.
+        let mut twins = summary_with_ids(&[("esm", 0, "ok", 1.0), ("esm", 1, "ok", 9.0)], "x");
+        twins.groups[0].config_id = "a".into();
+        let mut other = twins.groups[0].clone();
+        other.config_id = "b".into();
+        other.stats = twins.groups[0].stats.clone();
+        let f = twins.metrics.iter().position(|m| m == "fisher").unwrap();
+        other.stats[f].mean = Some(100.0);
+        twins.groups.push(other);
+        let mut swapped = twins.clone();
+        swapped.groups.reverse();
+        assert_eq!(run(&twins, &swapped).regressions(), 0);
+        let mut renamed = swapped.clone();
+        for g in &mut renamed.groups {
+            g.config_id.push('2');
+        }
+        let c = run(&twins, &renamed);
+        assert_eq!(c.regressions(), 2, "ambiguous: {}", render(&c));
+        assert_eq!(c.new_configs.len(), 2);
     }
 
     #[test]
