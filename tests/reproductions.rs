@@ -287,3 +287,105 @@ steps = 2000
         );
     }
 }
+
+/// The reproduction sweeps and the nightly sweep parse, check and expand to the run counts
+/// docs/reproductions.md reports.
+#[test]
+fn the_reproduction_and_nightly_sweeps_are_valid() {
+    let experiments = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments");
+    for (file, runs) in [
+        ("paper/ssm_scalability.toml", 35),
+        ("paper/ncsn_toy.toml", 6),
+        ("paper/vincent_dsm.toml", 22),
+        ("paper/closed_form_gaussian.toml", 56),
+        ("nightly.toml", 168),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_runner"))
+            .arg("validate")
+            .arg(experiments.join(file))
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{file}: {stdout}");
+        assert!(
+            stdout.contains(&format!("ok: {runs} runs")),
+            "{file}: {stdout}"
+        );
+    }
+}
+
+/// `runner compare` (what scripts/nightly.sh runs): a table passes against itself, and fails
+/// with a readable line when a configuration got worse beyond its seed spread.
+#[test]
+fn compare_passes_a_table_against_itself_and_flags_a_regression() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tiny.toml");
+    std::fs::write(
+        &file,
+        r#"
+[defaults]
+steps = 30
+batch = 32
+eval_samples = 200
+pool_size = 512
+model = { name = "mlp", hidden = 16 }
+[grid]
+dataset = ["8gaussians"]
+objective = ["esm", { name = "dsm", sigma = 0.1 }]
+seed = [0, 1, 2]
+"#,
+    )
+    .unwrap();
+    let runner = |args: &[&std::ffi::OsStr]| {
+        Command::new(env!("CARGO_BIN_EXE_runner"))
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    let out = dir.path().join("out");
+    let sweep = runner(&[
+        "sweep".as_ref(),
+        file.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ]);
+    assert!(sweep.status.success());
+    let runs = out.join("runs.csv");
+    let same = runner(&["compare".as_ref(), runs.as_os_str(), out.as_os_str()]);
+    let text = String::from_utf8_lossy(&same.stdout).into_owned();
+    assert!(same.status.success(), "{text}");
+    assert!(
+        text.contains("2 configurations compared: 0 regressions"),
+        "{text}"
+    );
+
+    // DSM's Fisher three times worse on every seed.
+    let mut reader = csv::Reader::from_path(&runs).unwrap();
+    let header = reader.headers().unwrap().clone();
+    let (fisher, objective) = (
+        header.iter().position(|h| h == "fisher").unwrap(),
+        header.iter().position(|h| h == "objective").unwrap(),
+    );
+    let worse = dir.path().join("worse.csv");
+    let mut writer = csv::Writer::from_path(&worse).unwrap();
+    writer.write_record(&header).unwrap();
+    for rec in reader.records() {
+        let mut cells: Vec<String> = rec.unwrap().iter().map(String::from).collect();
+        if cells[objective] == "dsm" {
+            cells[fisher] = (3.0 * cells[fisher].parse::<f64>().unwrap()).to_string();
+        }
+        writer.write_record(&cells).unwrap();
+    }
+    writer.flush().unwrap();
+    let bad = runner(&["compare".as_ref(), runs.as_os_str(), worse.as_os_str()]);
+    let text = String::from_utf8_lossy(&bad.stdout).into_owned();
+    assert_eq!(bad.status.code(), Some(1), "{text}");
+    assert!(text.contains("REGRESSION objective=dsm"), "{text}");
+    assert!(text.contains("1 regressions"), "{text}");
+    // The reverse direction is an improvement, not a failure.
+    let better = runner(&["compare".as_ref(), worse.as_os_str(), runs.as_os_str()]);
+    let text = String::from_utf8_lossy(&better.stdout).into_owned();
+    assert!(better.status.success(), "{text}");
+    assert!(text.contains("0 regressions, 1 improvements"), "{text}");
+}
