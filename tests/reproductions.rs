@@ -126,14 +126,16 @@ objective = [{ name = "ism", trace = ["jacobian", "fast"] }, "ssm"]
 
 /// NCSN toy (Song & Ermon 2019): from a uniform start, plain Langevin dynamics with an SSM-VR
 /// score gets the weights of 0.8·N((5, 5), I) + 0.2·N((−5, −5), I) wrong, annealed Langevin
-/// with a multi-σ DSM score gets them right. Reduced: 2000 training steps of a width-64
-/// network and 500 samples instead of 10k steps, width 128 and 1280 samples.
+/// with a multi-σ DSM score gets them right. Reduced: 3000 training steps of a width-64
+/// network and 800 samples instead of 10k steps, width 128 and 1280 samples; the claim is
+/// held on the mean over 3 seeds, because single reduced runs scatter (measured: annealed
+/// 0.053, 0.018, 0.009; plain 0.308, 0.295, 0.176).
 #[test]
 fn annealed_langevin_recovers_the_mode_weights_plain_langevin_does_not() {
     let rows = sweep(
         r#"
 [defaults]
-steps = 2000
+steps = 3000
 batch = 128
 eval_samples = 500
 log_every = 100
@@ -142,7 +144,9 @@ dataset = { name = "gmm", components = [
   { weight = 0.8, mean = [5.0, 5.0], std = 1.0 },
   { weight = 0.2, mean = [-5.0, -5.0], std = 1.0 },
 ] }
-sample_metrics = { samples = 500, reference_samples = 200 }
+sample_metrics = { samples = 800, reference_samples = 200 }
+[grid]
+seed = [0, 1, 2]
 [[zip]]
 objective = [{ name = "ssm-vr" }, { name = "dsm-multi", sigma_min = 1.0, sigma_max = 20.0, levels = 10 }]
 model = [
@@ -157,22 +161,27 @@ sampler = [
         &[],
     );
     // Two modes: the weight TV is |fraction in the (5, 5) mode − 0.8|.
-    let plain = num(
-        select(&rows, &[("sampler", "langevin")])[0],
-        "mode_weight_tv",
-    );
-    let annealed = num(
-        select(&rows, &[("sampler", "annealed")])[0],
-        "mode_weight_tv",
+    let plain = select(&rows, &[("sampler", "langevin")]);
+    let annealed = select(&rows, &[("sampler", "annealed")]);
+    let (plain_tv, annealed_tv) = (
+        mean(&plain, "mode_weight_tv"),
+        mean(&annealed, "mode_weight_tv"),
     );
     assert!(
-        plain > 0.15,
-        "plain Langevin's weights are off by only {plain}"
+        plain_tv > 0.15,
+        "plain Langevin's weights are off by only {plain_tv} on average"
     );
     assert!(
-        annealed < 0.05,
-        "annealed Langevin's weights are off by {annealed}"
+        annealed_tv < 0.05,
+        "annealed Langevin's weights are off by {annealed_tv} on average"
     );
+    let worst_annealed = annealed
+        .iter()
+        .map(|r| num(r, "mode_weight_tv"))
+        .fold(0.0, f64::max);
+    for r in plain {
+        assert!(num(r, "mode_weight_tv") > worst_annealed, "{r:?}");
+    }
 }
 
 /// Vincent (2011): DSM at σ learns the score of p_σ. At σ = 0.5 on 8gaussians (modes of std
