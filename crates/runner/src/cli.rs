@@ -30,6 +30,9 @@ pub enum Command {
     Report(ReportArgs),
     /// Write (and with --submit, submit) a Slurm job array running the sweep's shards.
     Slurm(SlurmArgs),
+    /// Compare results with a reference table within seed-spread tolerances (exit 1 on a
+    /// regression).
+    Compare(CompareArgs),
 }
 
 /// Arguments shared by commands that read a sweep file.
@@ -188,4 +191,26 @@ pub struct SlurmArgs {
     /// Submit with sbatch, then a job running `runner report` after the array ends.
     #[arg(long)]
     pub submit: bool,
+}
+
+/// `runner compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The reference: a runs.csv or a results directory holding one.
+    pub reference: PathBuf,
+    /// The results to check: a runs.csv or a results directory holding one.
+    pub results: PathBuf,
+    /// A metric to compare (repeatable; default: fisher, fisher_sigma, mode_weight_tv,
+    /// sample_swd).
+    #[arg(long = "metric", value_name = "COLUMN")]
+    pub metrics: Vec<String>,
+    /// Tolerance in seed standard deviations (the larger of reference and new).
+    #[arg(long, default_value_t = 3.0, value_name = "K")]
+    pub sds: f64,
+    /// Relative tolerance floor, as a fraction of the reference mean.
+    #[arg(long, default_value_t = 0.1, value_name = "R")]
+    pub rel: f64,
+    /// Absolute tolerance floor.
+    #[arg(long, default_value_t = 1e-6, value_name = "A")]
+    pub abs: f64,
 }
