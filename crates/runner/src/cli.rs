@@ -58,6 +58,10 @@ pub struct SweepArgs {
     /// Threads per run (default: max(1, cores/jobs)).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub threads: Option<u32>,
+    /// GPU runs (backend wgpu) at once, beside the --jobs CPU runs: keeps one device from
+    /// being oversubscribed.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub gpu_jobs: u32,
     /// Output directory (default: results/<sweep name>).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,

@@ -32,6 +32,7 @@ pub fn sweep(args: SweepArgs, multi: Option<MultiProgress>) -> Result<ExitCode> 
         dry_run: args.dry_run,
         jobs: args.jobs.map(|j| j as usize),
         threads: args.threads.map(|t| t as usize),
+        gpu_jobs: args.gpu_jobs as usize,
         command_line: std::env::args().collect::<Vec<_>>().join(" "),
     };
     Ok(execute_plan(loaded, &ex, multi)?.0)
