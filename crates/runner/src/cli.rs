@@ -24,7 +24,8 @@ pub enum Command {
     Validate(ValidateArgs),
     /// One run from flags, recorded like a sweep's.
     Run(Box<RunArgs>),
-    /// Aggregate a results directory over seeds into summary.csv and summary.md.
+    /// Aggregate a results directory over seeds (summary.csv, summary.md) and draw its
+    /// figures into report/ (PNG, SVG, index.html).
     Report(ReportArgs),
 }
 
@@ -60,6 +61,9 @@ pub struct SweepArgs {
     /// Show what would run, run nothing, create nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Write no figures or HTML report at the end (summary.csv and summary.md still are).
+    #[arg(long)]
+    pub no_report: bool,
 }
 
 /// `runner list`.
@@ -151,4 +155,8 @@ pub struct RunArgs {
 pub struct ReportArgs {
     /// A results directory (holding runs.csv).
     pub dir: PathBuf,
+    /// Draw the score field and samples of this run (id or unique prefix; 2-D data) instead
+    /// of the best run of each objective. Repeatable.
+    #[arg(long = "run", value_name = "ID")]
+    pub runs: Vec<String>,
 }

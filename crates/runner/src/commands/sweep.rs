@@ -26,5 +26,12 @@ pub fn sweep(args: SweepArgs, multi: Option<MultiProgress>) -> Result<ExitCode> 
         threads: args.threads.map(|t| t as usize),
         command_line: std::env::args().collect::<Vec<_>>().join(" "),
     };
-    Ok(execute_plan(loaded, &ex, multi)?.0)
+    let code = execute_plan(loaded, &ex, multi)?.0;
+    if !(args.no_report || args.dry_run) {
+        match crate::report::write_site(&ex.out, &Default::default()) {
+            Ok(index) => println!("report: {}", index.display()),
+            Err(e) => eprintln!("warning: no report written: {e:#}"),
+        }
+    }
+    Ok(code)
 }

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! <out>/runs.csv              one row per finished run (rebuilt from runs/ when in doubt)
-//! <out>/runs/<run_id>/        config.toml, metrics.json, loss.csv
+//! <out>/runs/<run_id>/        config.toml, metrics.json, loss.csv (+ field.json, samples.csv
+//!                             for 2-D data, see [`artifacts`])
 //! <out>/.lock                 held while a run is committed or runs.csv rewritten
 //! <out>/.tmp/                 staging area
 //! ```
@@ -13,6 +14,7 @@
 //! aside, then renamed over), which repairs a partial last line or a run whose row was never
 //! appended.
 
+pub mod artifacts;
 pub mod record;
 
 use std::collections::BTreeMap;
@@ -27,6 +29,7 @@ use scorematch::train::LossPoint;
 use serde_json::Value;
 
 use crate::columns;
+use artifacts::Artifact;
 use record::{RunRecord, Status, loss_csv};
 
 /// The run files of a committed run.
@@ -99,7 +102,8 @@ impl Store {
         self.root.join("runs").join(id)
     }
 
-    fn tmp_name(&self, what: &str) -> PathBuf {
+    /// A fresh name in the staging area (cleaned up if its process died).
+    pub(crate) fn tmp_name(&self, what: &str) -> PathBuf {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         self.root
             .join(".tmp")
@@ -159,12 +163,14 @@ impl Store {
         read_record(&self.run_dir(id)).and_then(|r| record_status(&r))
     }
 
-    /// Writes a finished run into the staging area, every file synced to disk.
+    /// Writes a finished run (and its `artifacts`) into the staging area, every file synced
+    /// to disk.
     pub fn stage(
         &self,
         record: &RunRecord,
         config: &RunConfig,
         losses: &[LossPoint],
+        artifacts: &[Artifact],
     ) -> Result<Staged> {
         let dir = self.tmp_name(&record.run_id);
         fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -177,6 +183,9 @@ impl Store {
             serde_json::to_string_pretty(&value)?.as_bytes(),
         )?;
         write_synced(&dir.join(LOSS_FILE), &loss_csv(losses))?;
+        for a in artifacts {
+            write_synced(&dir.join(a.name), &a.bytes)?;
+        }
         sync_dir(&dir);
         Ok(Staged {
             dir,
@@ -398,7 +407,7 @@ mod tests {
         let lock = store.lock().unwrap();
         lock.rebuild().unwrap();
         for j in [&a, &b] {
-            let staged = store.stage(&ok(j), &j.config, &[]).unwrap();
+            let staged = store.stage(&ok(j), &j.config, &[], &[]).unwrap();
             assert_eq!(lock.commit(staged).unwrap(), Committed::Added);
         }
         assert_eq!(ids(&store), [a.id.clone(), b.id.clone()]);
@@ -406,7 +415,7 @@ mod tests {
         // Sorted by seed after a rebuild.
         assert_eq!(ids(&store), [b.id.clone(), a.id.clone()]);
         // A second result for a finished run is dropped, not duplicated.
-        let again = store.stage(&ok(&a), &a.config, &[]).unwrap();
+        let again = store.stage(&ok(&a), &a.config, &[], &[]).unwrap();
         assert_eq!(lock.commit(again).unwrap(), Committed::AlreadyDone);
         assert_eq!(ids(&store).len(), 2);
         let files: Vec<_> = fs::read_dir(store.run_dir(&a.id))
@@ -424,10 +433,10 @@ mod tests {
         let store = Store::create(dir.path()).unwrap();
         let a = job(0);
         let lock = store.lock().unwrap();
-        let staged = store.stage(&failed(&a), &a.config, &[]).unwrap();
+        let staged = store.stage(&failed(&a), &a.config, &[], &[]).unwrap();
         lock.commit(staged).unwrap();
         assert_eq!(store.statuses().unwrap()[&a.id], Status::Failed);
-        let staged = store.stage(&ok(&a), &a.config, &[]).unwrap();
+        let staged = store.stage(&ok(&a), &a.config, &[], &[]).unwrap();
         assert_eq!(lock.commit(staged).unwrap(), Committed::Replaced);
         assert_eq!(ids(&store), std::slice::from_ref(&a.id));
         assert_eq!(store.statuses().unwrap()[&a.id], Status::Ok);
@@ -439,7 +448,7 @@ mod tests {
         let store = Store::create(dir.path()).unwrap();
         let (a, b, c) = (job(0), job(1), job(2));
         let lock = store.lock().unwrap();
-        lock.commit(store.stage(&ok(&a), &a.config, &[]).unwrap())
+        lock.commit(store.stage(&ok(&a), &a.config, &[], &[]).unwrap())
             .unwrap();
         // Killed while appending: half a row, no newline.
         let mut f = OpenOptions::new()
@@ -448,10 +457,10 @@ mod tests {
             .unwrap();
         f.write_all(b"deadbeef,t,o").unwrap();
         // Killed between the rename and the append: a run without its row.
-        let staged = store.stage(&ok(&b), &b.config, &[]).unwrap();
+        let staged = store.stage(&ok(&b), &b.config, &[], &[]).unwrap();
         fs::rename(&staged.dir, store.run_dir(&b.id)).unwrap();
         // The next commit notices the torn line and rebuilds.
-        lock.commit(store.stage(&ok(&c), &c.config, &[]).unwrap())
+        lock.commit(store.stage(&ok(&c), &c.config, &[], &[]).unwrap())
             .unwrap();
         assert_eq!(ids(&store), [a.id.clone(), b.id.clone(), c.id.clone()]);
     }
