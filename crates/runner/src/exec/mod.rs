@@ -185,8 +185,7 @@ pub fn execute_with(
                         continue;
                     }
                     let progress = monitor.start(job);
-                    let (outcome, artifacts) =
-                        run_one(train, job, pool.as_ref(), &slot, progress);
+                    let (outcome, artifacts) = run_one(train, job, pool.as_ref(), &slot, progress);
                     let record = RunRecord::new(job, threads, &outcome);
                     let losses = match &outcome {
                         Outcome::Trained(r) => r.loss_curve.as_slice(),
@@ -293,10 +292,7 @@ mod tests {
     use std::sync::Arc;
 
     /// Seed 1 panics on a pool thread, seed 2 returns an error, others end fine.
-    fn fake_train(
-        config: &RunConfig,
-        progress: &mut dyn Progress,
-    ) -> scorematch::Result<Finished> {
+    fn fake_train(config: &RunConfig, progress: &mut dyn Progress) -> scorematch::Result<Finished> {
         progress.loss(1, 0.5);
         match config.seed {
             1 => {

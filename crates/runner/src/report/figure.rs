@@ -36,15 +36,15 @@ pub fn colour(i: usize) -> RGBColor {
 /// Registers the bundled font under [`FAMILY`] (once per process).
 pub fn register_font() -> Result<()> {
     static DONE: OnceLock<bool> = OnceLock::new();
-    let ok = DONE.get_or_init(|| {
-        plotters::style::register_font(FAMILY, FontStyle::Normal, FONT).is_ok()
-    });
+    let ok = DONE
+        .get_or_init(|| plotters::style::register_font(FAMILY, FontStyle::Normal, FONT).is_ok());
     anyhow::ensure!(*ok, "the bundled font could not be loaded");
     Ok(())
 }
 
 /// What drawing on backend `DB` returns.
-pub type Drawn<DB> = std::result::Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+pub type Drawn<DB> =
+    std::result::Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
 
 /// A figure that can be drawn on any plotters backend.
 pub trait Figure {
@@ -136,10 +136,23 @@ impl Scale {
         lo - pad..hi + pad
     }
 
-    /// The label of drawn position `at`.
-    pub fn label(self, at: f64) -> String {
-        let v = if self.log { 10f64.powf(at) } else { at };
-        short(v)
+    /// The label of drawn position `at` on an axis showing `range` (drawn units), with the
+    /// significant digits that tell its ticks (about ten per axis) apart.
+    pub fn label(self, at: f64, range: &Range<f64>) -> String {
+        let step = ((range.end - range.start) / 10.0).abs();
+        if self.log {
+            let rel = 10f64.powf(step) - 1.0;
+            let digits = 1 - rel.log10().floor() as i32;
+            significant(10f64.powf(at), digits.clamp(2, 8))
+        } else {
+            let top = range.start.abs().max(range.end.abs());
+            let digits = if step > 0.0 && top > 0.0 {
+                (top.log10().floor() - step.log10().floor()) as i32 + 1
+            } else {
+                3
+            };
+            significant(at, digits.clamp(1, 8))
+        }
     }
 
     /// The axis description with "(log)" added on log axes.
@@ -163,21 +176,23 @@ fn bounds(values: &[f64]) -> (f64, f64) {
     }
 }
 
-/// A tick label with three significant digits.
-pub fn short(v: f64) -> String {
+/// `v` with `digits` significant digits (trailing zeros dropped; scientific outside
+/// 1e-3 … 1e5).
+pub fn significant(v: f64, digits: i32) -> String {
     if v == 0.0 || !v.is_finite() {
         return format!("{v}");
     }
+    let digits = digits.max(1);
     let e = v.abs().log10().floor() as i32;
-    if (-3..4).contains(&e) {
-        let s = format!("{v:.*}", (2 - e).max(0) as usize);
+    if (-3..5).contains(&e) {
+        let s = format!("{v:.*}", (digits - 1 - e).max(0) as usize);
         if s.contains('.') {
             s.trim_end_matches('0').trim_end_matches('.').to_string()
         } else {
             s
         }
     } else {
-        format!("{v:.1e}")
+        format!("{v:.*e}", (digits - 1) as usize)
     }
 }
 
@@ -211,9 +226,11 @@ mod tests {
         let mut buf = vec![0; reader.output_buffer_size().unwrap()];
         let info = reader.next_frame(&mut buf).unwrap();
         assert_eq!((info.width, info.height), (120, 80));
-        // The red diagonal and dark text pixels are there.
+        // The red diagonal (anti-aliased) and dark text pixels are there.
         let px = |x: usize, y: usize| &buf[(y * 120 + x) * 3..(y * 120 + x) * 3 + 3];
-        assert_eq!(px(60, 40), &[214, 39, 40]);
+        let p = px(60, 40);
+        assert!(p[0] > 200 && p[1] < 100 && p[2] < 100, "{p:?}");
+        assert_eq!(px(100, 20), &[255, 255, 255]);
         let dark = buf.chunks(3).filter(|p| p.iter().all(|&c| c < 100)).count();
         assert!(dark > 20, "no text drawn: {dark} dark pixels");
         let svg = String::from_utf8(svg(&Cross).unwrap()).unwrap();
@@ -231,9 +248,15 @@ mod tests {
         assert_eq!(s.at(0.0), None);
         let r = s.range(&[1.0, 100.0]);
         assert!((r.start + 0.1).abs() < 1e-12 && (r.end - 2.1).abs() < 1e-12);
-        assert_eq!(s.label(-2.0), "0.01");
-        assert_eq!(short(0.031622), "0.0316");
-        assert_eq!(short(1500.0), "1500");
-        assert_eq!(short(2.5e-5), "2.5e-5");
+        assert_eq!(s.label(-2.0, &(-2.0..0.0)), "0.01");
+        assert_eq!(s.label(-1.5, &(-2.0..0.0)), "0.032");
+        // Ticks of a narrow linear range keep the digits that tell them apart.
+        let lin = Scale { log: false };
+        assert_eq!(lin.label(103.55, &(103.5..104.0)), "103.55");
+        assert_eq!(lin.label(103.6, &(103.5..104.0)), "103.6");
+        assert_eq!(lin.label(0.5, &(0.0..1.0)), "0.5");
+        assert_eq!(significant(0.031622, 3), "0.0316");
+        assert_eq!(significant(1500.0, 3), "1500");
+        assert_eq!(significant(2.5e-5, 2), "2.5e-5");
     }
 }

@@ -104,7 +104,12 @@ pub fn page(title: &str, summary: &Summary, figures: &[Made]) -> String {
     for m in figures {
         if current != Some(m.section) {
             current = Some(m.section);
-            let _ = writeln!(h, "<h2 id=\"{:?}\">{}</h2>", m.section, escape(m.section.heading()));
+            let _ = writeln!(
+                h,
+                "<h2 id=\"{:?}\">{}</h2>",
+                m.section,
+                escape(m.section.heading())
+            );
         }
         let stem = escape(&m.stem);
         let _ = writeln!(

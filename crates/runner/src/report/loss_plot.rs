@@ -61,7 +61,12 @@ fn y_values(panel: &Panel) -> Vec<f64> {
         .map(|p| p.1)
         .collect();
     if late.is_empty() {
-        panel.curves.iter().flat_map(|c| &c.points).map(|p| p.1).collect()
+        panel
+            .curves
+            .iter()
+            .flat_map(|c| &c.points)
+            .map(|p| p.1)
+            .collect()
     } else {
         late
     }
@@ -80,7 +85,12 @@ impl Figure for LossPlot {
             let ys = y_values(panel);
             let scale = Scale::fitting(&ys, false);
             let y_range = scale.range(&ys);
-            let steps: Vec<f64> = panel.curves.iter().flat_map(|c| &c.points).map(|p| p.0).collect();
+            let steps: Vec<f64> = panel
+                .curves
+                .iter()
+                .flat_map(|c| &c.points)
+                .map(|p| p.0)
+                .collect();
             let x_range = Scale { log: false }.range(&steps);
             let mut chart = ChartBuilder::on(&area)
                 .caption(&panel.title, font(15))
@@ -95,7 +105,7 @@ impl Figure for LossPlot {
                 .label_style(font(12))
                 .axis_desc_style(font(13))
                 .x_label_formatter(&|v| format!("{v:.0}"))
-                .y_label_formatter(&|v| scale.label(*v))
+                .y_label_formatter(&|v| scale.label(*v, &y_range))
                 .light_line_style(RGBColor(235, 235, 235))
                 .draw()?;
             let mut labelled = std::collections::BTreeSet::new();

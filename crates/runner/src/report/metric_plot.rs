@@ -46,7 +46,11 @@ pub struct MetricPlot {
 
 impl MetricPlot {
     fn scales(&self) -> (Scale, Scale) {
-        let xs: Vec<f64> = self.all().filter(|p| p.x.is_finite()).map(|p| p.x).collect();
+        let xs: Vec<f64> = self
+            .all()
+            .filter(|p| p.x.is_finite())
+            .map(|p| p.x)
+            .collect();
         let ys: Vec<f64> = self.all().map(|p| p.y).collect();
         (Scale::fitting(&xs, true), Scale::fitting(&ys, false))
     }
@@ -74,7 +78,12 @@ impl Figure for MetricPlot {
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Drawn<DB> {
         let (xs, ys) = self.scales();
-        let x_values: Vec<f64> = self.series.iter().flat_map(|s| &s.points).map(|p| p.x).collect();
+        let x_values: Vec<f64> = self
+            .series
+            .iter()
+            .flat_map(|s| &s.points)
+            .map(|p| p.x)
+            .collect();
         let mut y_values: Vec<f64> = self.all().map(|p| p.y).collect();
         y_values.extend(self.all().filter_map(|p| Some(p.y + p.sd?)));
         let x_range = xs.range(&x_values);
@@ -91,8 +100,8 @@ impl Figure for MetricPlot {
             .y_desc(ys.describe(&self.y_name))
             .label_style(font(13))
             .axis_desc_style(font(14))
-            .x_label_formatter(&|v| xs.label(*v))
-            .y_label_formatter(&|v| ys.label(*v))
+            .x_label_formatter(&|v| xs.label(*v, &x_range))
+            .y_label_formatter(&|v| ys.label(*v, &y_range))
             .light_line_style(RGBColor(235, 235, 235))
             .draw()?;
         let clamp = |v: f64| v.clamp(y_range.start, y_range.end);
@@ -106,11 +115,11 @@ impl Figure for MetricPlot {
             let legend = if self.lines {
                 chart.draw_series(LineSeries::new(pts.clone(), c.stroke_width(2)))?
             } else {
-                chart.draw_series(pts.iter().map(|&p| Circle::new(p, 4, c.filled())))?
+                chart.draw_series(pts.iter().map(|&p| Circle::new(p, 5, c.filled())))?
             };
-            legend
-                .label(s.label.clone())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
+            legend.label(s.label.clone()).legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2))
+            });
             if self.lines {
                 chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, c.filled())))?;
             }
@@ -136,7 +145,9 @@ impl Figure for MetricPlot {
             chart
                 .draw_series(DashedLineSeries::new(line, 8, 5, c.stroke_width(2)))?
                 .label(s.label.clone())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2))
+                });
             if let Some((lo, hi)) = bar(ys, p) {
                 for v in [lo, hi] {
                     let v = clamp(v);
@@ -165,7 +176,11 @@ mod tests {
 
     #[test]
     fn log_axes_need_positive_values() {
-        let p = |x, y| Point { x, y, sd: Some(y / 2.0) };
+        let p = |x, y| Point {
+            x,
+            y,
+            sd: Some(y / 2.0),
+        };
         let mut plot = MetricPlot {
             title: "t".into(),
             x_name: "σ".into(),
@@ -181,7 +196,15 @@ mod tests {
         plot.series[0].points[0].y = -1.0;
         assert_eq!(plot.scales().1, Scale { log: false });
         // A bar reaching below zero on a log axis ends one decade below the mean.
-        let b = bar(Scale { log: true }, &Point { x: 1.0, y: 1.0, sd: Some(2.0) }).unwrap();
+        let b = bar(
+            Scale { log: true },
+            &Point {
+                x: 1.0,
+                y: 1.0,
+                sd: Some(2.0),
+            },
+        )
+        .unwrap();
         assert!((b.0 + 1.0).abs() < 1e-12 && (b.1 - 3f64.log10()).abs() < 1e-12);
         let png = super::super::figure::png(&plot).unwrap();
         assert!(png.len() > 1000);

@@ -105,7 +105,10 @@ pub struct Made {
 pub fn write_site(dir: &Path, opts: &SiteOptions) -> Result<PathBuf> {
     figure::register_font()?;
     let table = Table::read(&dir.join(RUNS_CSV)).with_context(|| {
-        format!("{} holds no {RUNS_CSV}: run a sweep into it first", dir.display())
+        format!(
+            "{} holds no {RUNS_CSV}: run a sweep into it first",
+            dir.display()
+        )
     })?;
     let summary = Summary::of(&table)?;
     let store = Store::create(dir)?;
@@ -127,7 +130,13 @@ pub fn write_site(dir: &Path, opts: &SiteOptions) -> Result<PathBuf> {
 }
 
 /// Draws every figure and the page into `out`.
-fn fill(dir: &Path, out: &Path, table: &Table, summary: &Summary, opts: &SiteOptions) -> Result<()> {
+fn fill(
+    dir: &Path,
+    out: &Path,
+    table: &Table,
+    summary: &Summary,
+    opts: &SiteOptions,
+) -> Result<()> {
     let mut made = Vec::new();
     for (plot, m) in metric_plots(summary) {
         save(out, &plot, m, &mut made)?;
@@ -156,10 +165,27 @@ fn save<F: Figure>(out: &Path, plot: &F, m: Made, made: &mut Vec<Made>) -> Resul
     Ok(())
 }
 
+/// The median Euclidean norm of 2-D vectors (1 without finite ones).
+fn median_norm(vs: &[[f64; 2]]) -> f64 {
+    let mut norms: Vec<f64> = vs
+        .iter()
+        .map(|v| v[0].hypot(v[1]))
+        .filter(|v| v.is_finite())
+        .collect();
+    norms.sort_by(f64::total_cmp);
+    norms.get(norms.len() / 2).copied().unwrap_or(1.0)
+}
+
 /// A file-name-safe form of `s`.
 fn slug(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -211,7 +237,10 @@ fn series_params(summary: &Summary, groups: &[&Group], skip: &[&str]) -> Vec<usi
     let mut out: Vec<usize> = (0..summary.params.len())
         .filter(|&i| !skip.contains(&summary.params[i].as_str()))
         .filter(|&i| {
-            crate::columns::varies(&summary.params[i], groups.iter().map(|g| g.params[i].as_str()))
+            crate::columns::varies(
+                &summary.params[i],
+                groups.iter().map(|g| g.params[i].as_str()),
+            )
         })
         .collect();
     out.sort_by_key(|&i| summary.params[i] != "objective");
@@ -268,14 +297,18 @@ fn metric_plots(summary: &Summary) -> Vec<(MetricPlot, Made)> {
                 let mut refs: BTreeMap<String, Vec<Point>> = BTreeMap::new();
                 let mut runs = 0;
                 for g in &groups {
-                    let Some(s) = stat(summary, g, metric) else { continue };
+                    let Some(s) = stat(summary, g, metric) else {
+                        continue;
+                    };
                     let Some(y) = s.mean else { continue };
                     runs += s.n;
                     let key = label(summary, g, &params);
                     let point = |x| Point { x, y, sd: s.sd };
                     match x_of(g) {
                         Some(x) => series.entry(key).or_default().push(point(x)),
-                        None if axis == "sigma" => refs.entry(key).or_default().push(point(f64::NAN)),
+                        None if axis == "sigma" => {
+                            refs.entry(key).or_default().push(point(f64::NAN))
+                        }
                         None => {}
                     }
                 }
@@ -286,8 +319,15 @@ fn metric_plots(summary: &Summary) -> Vec<(MetricPlot, Made)> {
                     m.into_iter()
                         .map(|(label, mut points)| {
                             points.sort_by(|a, b| a.x.total_cmp(&b.x));
-                            let label = if label.is_empty() { metric.to_string() } else { label };
-                            Series { label: format!("{label}{suffix}"), points }
+                            let label = if label.is_empty() {
+                                metric.to_string()
+                            } else {
+                                label
+                            };
+                            Series {
+                                label: format!("{label}{suffix}"),
+                                points,
+                            }
                         })
                         .collect()
                 };
@@ -303,7 +343,11 @@ fn metric_plots(summary: &Summary) -> Vec<(MetricPlot, Made)> {
                 let mut caption = format!(
                     "{metric_name} ({metric}) against {axis_name} on {dataset}: mean ± one \
                      standard deviation over seeds, from {runs} ok runs in {} configurations.",
-                    series.iter().chain(&references).map(|s| s.points.len()).sum::<usize>(),
+                    series
+                        .iter()
+                        .chain(&references)
+                        .map(|s| s.points.len())
+                        .sum::<usize>(),
                 );
                 if !lines_by.is_empty() {
                     caption += &format!(
@@ -312,7 +356,8 @@ fn metric_plots(summary: &Summary) -> Vec<(MetricPlot, Made)> {
                     );
                 }
                 if !references.is_empty() {
-                    caption += " Dashed: configurations without σ, drawn at their mean (dotted: ± sd).";
+                    caption +=
+                        " Dashed: configurations without σ, drawn at their mean (dotted: ± sd).";
                 }
                 if several_datasets {
                     caption += " One such figure per data set.";
@@ -330,7 +375,15 @@ fn metric_plots(summary: &Summary) -> Vec<(MetricPlot, Made)> {
                     "dim" => Section::Dim,
                     _ => Section::Time,
                 };
-                out.push((plot, Made { stem, section, title, caption }));
+                out.push((
+                    plot,
+                    Made {
+                        stem,
+                        section,
+                        title,
+                        caption,
+                    },
+                ));
             }
         }
     }
@@ -349,7 +402,11 @@ fn loss_plots(dir: &Path, table: &Table, summary: &Summary) -> Vec<(LossPlot, Ma
             let key = label(summary, g, &params);
             let n = colours.len();
             let colour = *colours.entry(key.clone()).or_insert(n);
-            for row in table.rows.iter().filter(|r| table.get(r, "config_id") == g.config_id) {
+            for row in table
+                .rows
+                .iter()
+                .filter(|r| table.get(r, "config_id") == g.config_id)
+            {
                 let id = table.get(row, "run_id");
                 let Ok(text) = fs::read_to_string(dir.join("runs").join(id).join(LOSS_FILE)) else {
                     continue;
@@ -362,7 +419,11 @@ fn loss_plots(dir: &Path, table: &Table, summary: &Summary) -> Vec<(LossPlot, Ma
                 panels
                     .entry(param(summary, g, "objective").to_string())
                     .or_default()
-                    .push(Curve { label: key.clone(), colour, points });
+                    .push(Curve {
+                        label: key.clone(),
+                        colour,
+                        points,
+                    });
             }
         }
         if panels.is_empty() {
@@ -386,7 +447,15 @@ fn loss_plots(dir: &Path, table: &Table, summary: &Summary) -> Vec<(LossPlot, Ma
                 .collect(),
         };
         let stem = format!("loss_{}", slug(&dataset));
-        out.push((plot, Made { stem, section: Section::Losses, title, caption }));
+        out.push((
+            plot,
+            Made {
+                stem,
+                section: Section::Losses,
+                title,
+                caption,
+            },
+        ));
     }
     out
 }
@@ -444,8 +513,14 @@ fn choose(dir: &Path, table: &Table, asked: &[String]) -> Result<Vec<Chosen>> {
         if table.get(row, "status") != "ok" || table.get(row, "dim") != "2" || !has_field(id) {
             continue;
         }
-        let fisher = table.get(row, "fisher").parse::<f64>().unwrap_or(f64::INFINITY);
-        let key = (table.get(row, "dataset").to_string(), table.get(row, "objective").to_string());
+        let fisher = table
+            .get(row, "fisher")
+            .parse::<f64>()
+            .unwrap_or(f64::INFINITY);
+        let key = (
+            table.get(row, "dataset").to_string(),
+            table.get(row, "objective").to_string(),
+        );
         if best.get(&key).is_none_or(|(f, _)| fisher < *f) {
             best.insert(key, (fisher, id.to_string()));
         }
@@ -480,28 +555,31 @@ fn field_plots(dir: &Path, table: &Table, opts: &SiteOptions) -> Result<Vec<(Fie
             .dataset
             .build()
             .with_context(|| format!("rebuilding the data set of run {}", chosen.id))?;
-        let grid = Grid::of(field.x, field.y, CONTOUR_GRID, |x, y| density.log_density(&[x, y]));
+        let grid = Grid::of(field.x, field.y, CONTOUR_GRID, |x, y| {
+            density.log_density(&[x, y])
+        });
         let top = grid.max();
-        let contours = CONTOUR_DEPTHS.iter().map(|d| grid.contour(top - d)).collect();
-        let mut norms: Vec<f64> = field
-            .exact
+        let contours = CONTOUR_DEPTHS
             .iter()
-            .map(|v| v[0].hypot(v[1]))
-            .filter(|v| v.is_finite())
+            .map(|d| grid.contour(top - d))
             .collect();
-        norms.sort_by(f64::total_cmp);
-        let reference = norms.get(norms.len() / 2).copied().unwrap_or(1.0);
         let cell = ((field.x[1] - field.x[0]).min(field.y[1] - field.y[0])) / field.n.max(2) as f64;
+        // Each field is scaled by its own median norm: a score learned at σ > 0 is much
+        // shorter than the exact one near sharp modes, and directions are what compare.
         let arrows = |vs: &[[f64; 2]]| {
-            Layer::Arrows(
+            let reference = median_norm(vs);
+            let layer = Layer::Arrows(
                 field
                     .points
                     .iter()
                     .zip(vs)
                     .map(|(p, v)| (*p, field_plot::arrow(*v, reference, cell)))
                     .collect(),
-            )
+            );
+            (layer, reference)
         };
+        let (exact_layer, exact_median) = arrows(&field.exact);
+        let (learned_layer, learned_median) = arrows(&field.learned);
         let objective = config.objective.name();
         let sigma = config
             .objective
@@ -511,12 +589,12 @@ fn field_plots(dir: &Path, table: &Table, opts: &SiteOptions) -> Result<Vec<(Fie
         let mut panels = vec![
             field_plot::Panel {
                 title: "exact score ∇log p".into(),
-                layer: arrows(&field.exact),
+                layer: exact_layer,
                 colour: 7,
             },
             field_plot::Panel {
                 title: format!("learned score ({objective}{sigma})"),
-                layer: arrows(&field.learned),
+                layer: learned_layer,
                 colour: 0,
             },
         ];
@@ -528,7 +606,10 @@ fn field_plots(dir: &Path, table: &Table, opts: &SiteOptions) -> Result<Vec<(Fie
                 " Right: {} samples of the {sampler} sampler with the learned score{}.",
                 samples.len(),
                 if shown.len() < samples.len() {
-                    format!(" ({} outside the box not shown)", samples.len() - shown.len())
+                    format!(
+                        " ({} outside the box not shown)",
+                        samples.len() - shown.len()
+                    )
                 } else {
                     String::new()
                 }
@@ -541,17 +622,21 @@ fn field_plots(dir: &Path, table: &Table, opts: &SiteOptions) -> Result<Vec<(Fie
         }
         let dataset = config.dataset.name();
         let short_id: String = chosen.id.chars().take(10).collect();
-        let title = format!("{dataset}, {objective}{sigma}, seed {} — run {short_id}", config.seed);
+        let title = format!(
+            "{dataset}, {objective}{sigma}, seed {} — run {short_id}",
+            config.seed
+        );
         let caption = format!(
             "Run {} ({dataset}, {objective}{sigma}, seed {}; {}). Left: the exact score ∇log p; \
              middle: the learned score, both on a {n}×{n} grid over the data's box; arrows point \
-             along the score, their length grows with |s| up to 1.5× the median exact |∇log p| \
-             ({}).{sample_note} Grey lines: contours of the data's log density at {} below its \
-             maximum.",
+             along the score, their length grows with |s| up to 1.5× the field's own median norm \
+             (exact {}, learned {}).{sample_note} Grey lines: contours of the data's log density \
+             at {} below its maximum.",
             chosen.id,
             config.seed,
             chosen.why,
-            super::readable(reference),
+            super::readable(exact_median),
+            super::readable(learned_median),
             CONTOUR_DEPTHS.map(|d| d.to_string()).join(", "),
             n = field.n,
         );
@@ -563,7 +648,15 @@ fn field_plots(dir: &Path, table: &Table, opts: &SiteOptions) -> Result<Vec<(Fie
             panels,
         };
         let stem = format!("field_{}_{objective}_{short_id}", slug(dataset));
-        out.push((plot, Made { stem, section: Section::Fields, title, caption }));
+        out.push((
+            plot,
+            Made {
+                stem,
+                section: Section::Fields,
+                title,
+                caption,
+            },
+        ));
     }
     Ok(out)
 }
@@ -574,7 +667,10 @@ mod tests {
 
     #[test]
     fn loss_files_skip_empty_cells() {
-        assert_eq!(read_loss("step,loss\n1,0.5\n2,\n3,0.25\n"), vec![(1.0, 0.5), (3.0, 0.25)]);
+        assert_eq!(
+            read_loss("step,loss\n1,0.5\n2,\n3,0.25\n"),
+            vec![(1.0, 0.5), (3.0, 0.25)]
+        );
         assert_eq!(slug("gmm/2 x"), "gmm_2_x");
     }
 }
