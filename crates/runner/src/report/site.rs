@@ -217,7 +217,7 @@ fn stat(summary: &Summary, g: &Group, metric: &str) -> Option<super::Stat> {
 }
 
 /// The groups of each data set, in first-seen order.
-fn by_dataset<'a>(summary: &'a Summary) -> Vec<(String, Vec<&'a Group>)> {
+fn by_dataset(summary: &Summary) -> Vec<(String, Vec<&Group>)> {
     let all: Vec<&Group> = summary.groups.iter().collect();
     values(summary, &all, "dataset")
         .into_iter()
