@@ -352,7 +352,7 @@ fn metric_plots(summary: &Summary) -> Vec<(MetricPlot, Made)> {
                 if !lines_by.is_empty() {
                     caption += &format!(
                         " {} by {lines_by}.",
-                        if is_time { "Colours" } else { "One line per" }
+                        if is_time { "Colours" } else { "Lines" }
                     );
                 }
                 if !references.is_empty() {
