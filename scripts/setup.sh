@@ -10,6 +10,8 @@ packages=(
   chromium
   # The report's bundled font (crates/runner/assets/) comes from here when it is updated.
   fonts-dejavu-core
+  # tests/slurm.rs: a single-node Slurm cluster (scripts/slurm-local.sh).
+  slurm-wlm munge
 )
 
 missing=()

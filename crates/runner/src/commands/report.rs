@@ -8,6 +8,7 @@ use crate::cli::ReportArgs;
 
 /// Aggregates a results directory over seeds and draws its figures.
 pub fn report(args: ReportArgs) -> Result<ExitCode> {
+    crate::store::repair_table(&args.dir);
     let mut written = crate::report::write_reports(&args.dir)?;
     let opts = crate::report::SiteOptions { runs: args.runs };
     written.push(crate::report::write_site(&args.dir, &opts)?);
