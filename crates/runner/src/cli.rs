@@ -26,7 +26,8 @@ pub enum Command {
     Validate(ValidateArgs),
     /// One run from flags, recorded like a sweep's.
     Run(Box<RunArgs>),
-    /// Aggregate a results directory over seeds into summary.csv and summary.md.
+    /// Aggregate a results directory over seeds (summary.csv, summary.md) and draw its
+    /// figures into report/ (PNG, SVG, index.html).
     Report(ReportArgs),
     /// Write (and with --submit, submit) a Slurm job array running the sweep's shards.
     Slurm(SlurmArgs),
@@ -71,6 +72,9 @@ pub struct SweepArgs {
     /// Show what would run, run nothing, create nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Write no figures or HTML report at the end (summary.csv and summary.md still are).
+    #[arg(long)]
+    pub no_report: bool,
     /// Run only shard K of N (K = 0..N-1), chosen by a hash of each run id; any number of
     /// shards may share one output directory.
     #[arg(long, value_name = "K/N")]
@@ -166,6 +170,10 @@ pub struct RunArgs {
 pub struct ReportArgs {
     /// A results directory (holding runs.csv).
     pub dir: PathBuf,
+    /// Draw the score field and samples of this run (id or unique prefix; 2-D data) instead
+    /// of the best run of each objective. Repeatable.
+    #[arg(long = "run", value_name = "ID")]
+    pub runs: Vec<String>,
 }
 
 /// `runner slurm`.

@@ -16,6 +16,8 @@ pub fn sweep(args: SweepArgs, multi: Option<MultiProgress>) -> Result<ExitCode> 
         Err(d) => return Ok(invalid(&d)),
     };
     warn(&loaded.plan.warnings);
+    // A shard draws no figures: `runner report` does, once all shards have ended.
+    let report = !(args.no_report || args.dry_run || args.shard.is_some());
     if let Some(shard) = args.shard {
         let all = loaded.plan.jobs.len();
         loaded.plan.jobs.retain(|j| shard.contains(&j.id));
@@ -35,5 +37,12 @@ pub fn sweep(args: SweepArgs, multi: Option<MultiProgress>) -> Result<ExitCode> 
         gpu_jobs: args.gpu_jobs as usize,
         command_line: std::env::args().collect::<Vec<_>>().join(" "),
     };
-    Ok(execute_plan(loaded, &ex, multi)?.0)
+    let code = execute_plan(loaded, &ex, multi)?.0;
+    if report {
+        match crate::report::write_site(&ex.out, &Default::default()) {
+            Ok(index) => println!("report: {}", index.display()),
+            Err(e) => eprintln!("warning: no report written: {e:#}"),
+        }
+    }
+    Ok(code)
 }

@@ -11,9 +11,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use scorematch::train::LossPoint;
-use scorematch::{Progress, RunConfig, TrainReport};
+use scorematch::{Progress, RunConfig, RunStatus, TrainReport};
 
 use crate::job::Job;
+use crate::store::artifacts::{self, Artifact};
 use crate::store::record::{Outcome, RunRecord, Status};
 use crate::store::{Committed, Store};
 use monitor::Monitor;
@@ -79,14 +80,34 @@ pub struct ExecSummary {
     pub gpu_workers: usize,
 }
 
-/// Trains one configuration to its report.
-pub type TrainFn = fn(&RunConfig, &mut dyn Progress) -> scorematch::Result<TrainReport>;
+/// A trained run: its report and the files kept with it for the report's figures.
+#[derive(Debug)]
+pub struct Finished {
+    /// The numbers.
+    pub report: TrainReport,
+    /// Files for the run's directory (see [`crate::store::artifacts`]).
+    pub artifacts: Vec<Artifact>,
+}
 
-fn train_report(
-    config: &RunConfig,
-    progress: &mut dyn Progress,
-) -> scorematch::Result<TrainReport> {
-    scorematch::train(config, progress).map(|t| t.report)
+/// Trains one configuration to its report.
+pub type TrainFn = fn(&RunConfig, &mut dyn Progress) -> scorematch::Result<Finished>;
+
+/// Trains with [`scorematch::train`] and keeps the artifacts of runs that ended ok (a run
+/// whose artifacts cannot be made is still recorded, without them).
+fn train_report(config: &RunConfig, progress: &mut dyn Progress) -> scorematch::Result<Finished> {
+    let trained = scorematch::train(config, progress)?;
+    let artifacts = if trained.report.status == RunStatus::Ok {
+        artifacts::of(&trained, config).unwrap_or_else(|e| {
+            tracing::warn!("no figure data kept for this run: {e:#}");
+            Vec::new()
+        })
+    } else {
+        Vec::new()
+    };
+    Ok(Finished {
+        report: trained.report,
+        artifacts,
+    })
 }
 
 impl ExecSummary {
@@ -173,14 +194,14 @@ pub fn execute_with(
                 continue;
             }
             let progress = monitor.start(job);
-            let outcome = run_one(train, job, pool.as_ref(), &slot, progress);
+            let (outcome, artifacts) = run_one(train, job, pool.as_ref(), &slot, progress);
             let record = RunRecord::new(job, threads, &outcome);
             let losses = match &outcome {
                 Outcome::Trained(r) => r.loss_curve.as_slice(),
                 Outcome::Failed { losses, .. } => losses.as_slice(),
             };
             let committed = store
-                .stage(&record, &job.config, losses)
+                .stage(&record, &job.config, losses, &artifacts)
                 .and_then(|staged| store.lock()?.commit(staged));
             let n = done.fetch_add(1, Ordering::Relaxed) + 1;
             monitor.finish(job, &record, n, total);
@@ -234,14 +255,15 @@ impl Progress for Recorder {
     }
 }
 
-/// Trains one run inside `pool`, turning errors and panics into a failed outcome.
+/// Trains one run inside `pool`, turning errors and panics into a failed outcome; returns
+/// the outcome and the run's artifacts.
 fn run_one(
     train: TrainFn,
     job: &Job,
     pool: Option<&rayon::ThreadPool>,
     slot: &PanicSlot,
     progress: Box<dyn Progress + Send>,
-) -> Outcome {
+) -> (Outcome, Vec<Artifact>) {
     let mut recorder = Recorder {
         inner: progress,
         losses: Vec::new(),
@@ -255,18 +277,24 @@ fn run_one(
     };
     let caught = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
     match result {
-        Ok(Ok(report)) => Outcome::Trained(Box::new(report)),
-        Ok(Err(e)) => Outcome::Failed {
-            error: e.to_string(),
-            losses: recorder.losses,
-        },
-        Err(payload) => Outcome::Failed {
-            error: format!(
-                "panicked: {}",
-                caught.unwrap_or_else(|| panic::payload_message(payload.as_ref()))
-            ),
-            losses: recorder.losses,
-        },
+        Ok(Ok(f)) => (Outcome::Trained(Box::new(f.report)), f.artifacts),
+        Ok(Err(e)) => (
+            Outcome::Failed {
+                error: e.to_string(),
+                losses: recorder.losses,
+            },
+            Vec::new(),
+        ),
+        Err(payload) => (
+            Outcome::Failed {
+                error: format!(
+                    "panicked: {}",
+                    caught.unwrap_or_else(|| panic::payload_message(payload.as_ref()))
+                ),
+                losses: recorder.losses,
+            },
+            Vec::new(),
+        ),
     }
 }
 
@@ -280,10 +308,7 @@ mod tests {
     use std::sync::Arc;
 
     /// Seed 1 panics on a pool thread, seed 2 returns an error, others end fine.
-    fn fake_train(
-        config: &RunConfig,
-        progress: &mut dyn Progress,
-    ) -> scorematch::Result<TrainReport> {
+    fn fake_train(config: &RunConfig, progress: &mut dyn Progress) -> scorematch::Result<Finished> {
         progress.loss(1, 0.5);
         match config.seed {
             1 => {
@@ -298,8 +323,8 @@ mod tests {
         }
     }
 
-    fn fake_report(fisher: f64) -> TrainReport {
-        TrainReport {
+    fn fake_report(fisher: f64) -> Finished {
+        let report = TrainReport {
             status: RunStatus::Ok,
             message: None,
             steps_done: 10,
@@ -316,6 +341,13 @@ mod tests {
                 loss: 0.5,
             }],
             sample: None,
+        };
+        Finished {
+            report,
+            artifacts: vec![Artifact {
+                name: artifacts::SAMPLES_FILE,
+                bytes: b"x0,x1\n".to_vec(),
+            }],
         }
     }
 
@@ -363,6 +395,9 @@ mod tests {
         // The partial loss curve of a failed run is kept.
         let loss = std::fs::read_to_string(store.run_dir(&jobs[2].id).join("loss.csv")).unwrap();
         assert_eq!(loss, "step,loss\n1,0.5\n");
+        // Artifacts are committed with the runs that trained, and only with them.
+        let kept = |seed: usize| store.run_dir(&jobs[seed].id).join(artifacts::SAMPLES_FILE);
+        assert!(kept(0).is_file() && !kept(2).is_file());
         let table = crate::columns::Table::read(&store.csv_path()).unwrap();
         assert_eq!(table.rows.len(), 5);
     }
@@ -373,7 +408,7 @@ mod tests {
     static ALL_NOW: AtomicUsize = AtomicUsize::new(0);
     static ALL_MAX: AtomicUsize = AtomicUsize::new(0);
 
-    fn counting_train(config: &RunConfig, _: &mut dyn Progress) -> scorematch::Result<TrainReport> {
+    fn counting_train(config: &RunConfig, _: &mut dyn Progress) -> scorematch::Result<Finished> {
         let gpu = config.backend.is_gpu();
         let enter = |now: &AtomicUsize, max: &AtomicUsize| {
             max.fetch_max(now.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! <out>/runs.csv              one row per finished run (rebuilt from runs/ when in doubt)
-//! <out>/runs/<run_id>/        config.toml, metrics.json, loss.csv
+//! <out>/runs/<run_id>/        config.toml, metrics.json, loss.csv (+ field.json, samples.csv
+//!                             for 2-D data, see [`artifacts`])
 //! <out>/.lock                 held while a run is committed or runs.csv rewritten
 //! <out>/.tmp/                 staging area
 //! ```
@@ -20,6 +21,7 @@
 //! dropped), and staging names carry host and process id, so leftovers of a killed process are
 //! removed by the next process on its host (or by anyone once they are a day old).
 
+pub mod artifacts;
 pub mod record;
 
 use std::collections::BTreeMap;
@@ -36,6 +38,7 @@ use scorematch::train::LossPoint;
 use serde_json::Value;
 
 use crate::columns;
+use artifacts::Artifact;
 use record::{RunRecord, Status, loss_csv};
 
 /// The run files of a committed run.
@@ -111,7 +114,8 @@ impl Store {
         self.root.join("runs").join(id)
     }
 
-    fn tmp_name(&self, what: &str) -> PathBuf {
+    /// A fresh name in the staging area (cleaned up if its process died).
+    pub(crate) fn tmp_name(&self, what: &str) -> PathBuf {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         self.root
             .join(".tmp")
@@ -171,12 +175,14 @@ impl Store {
         read_record(&self.run_dir(id)).and_then(|r| record_status(&r))
     }
 
-    /// Writes a finished run into the staging area, every file synced to disk.
+    /// Writes a finished run (and its `artifacts`) into the staging area, every file synced
+    /// to disk.
     pub fn stage(
         &self,
         record: &RunRecord,
         config: &RunConfig,
         losses: &[LossPoint],
+        artifacts: &[Artifact],
     ) -> Result<Staged> {
         let dir = self.tmp_name(&record.run_id);
         fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -189,6 +195,9 @@ impl Store {
             serde_json::to_string_pretty(&value)?.as_bytes(),
         )?;
         write_synced(&dir.join(LOSS_FILE), &loss_csv(losses))?;
+        for a in artifacts {
+            write_synced(&dir.join(a.name), &a.bytes)?;
+        }
         sync_dir(&dir);
         Ok(Staged {
             dir,
@@ -525,7 +534,7 @@ mod tests {
         let lock = store.lock().unwrap();
         lock.rebuild().unwrap();
         for j in [&a, &b] {
-            let staged = store.stage(&ok(j), &j.config, &[]).unwrap();
+            let staged = store.stage(&ok(j), &j.config, &[], &[]).unwrap();
             assert_eq!(lock.commit(staged).unwrap(), Committed::Added);
         }
         assert_eq!(ids(&store), [a.id.clone(), b.id.clone()]);
@@ -533,7 +542,7 @@ mod tests {
         // Sorted by seed after a rebuild.
         assert_eq!(ids(&store), [b.id.clone(), a.id.clone()]);
         // A second result for a finished run is dropped, not duplicated.
-        let again = store.stage(&ok(&a), &a.config, &[]).unwrap();
+        let again = store.stage(&ok(&a), &a.config, &[], &[]).unwrap();
         assert_eq!(lock.commit(again).unwrap(), Committed::AlreadyDone);
         assert_eq!(ids(&store).len(), 2);
         let files: Vec<_> = fs::read_dir(store.run_dir(&a.id))
@@ -551,10 +560,10 @@ mod tests {
         let store = Store::create(dir.path()).unwrap();
         let a = job(0);
         let lock = store.lock().unwrap();
-        let staged = store.stage(&failed(&a), &a.config, &[]).unwrap();
+        let staged = store.stage(&failed(&a), &a.config, &[], &[]).unwrap();
         lock.commit(staged).unwrap();
         assert_eq!(store.statuses().unwrap()[&a.id], Status::Failed);
-        let staged = store.stage(&ok(&a), &a.config, &[]).unwrap();
+        let staged = store.stage(&ok(&a), &a.config, &[], &[]).unwrap();
         assert_eq!(lock.commit(staged).unwrap(), Committed::Replaced);
         assert_eq!(ids(&store), std::slice::from_ref(&a.id));
         assert_eq!(store.statuses().unwrap()[&a.id], Status::Ok);
@@ -566,7 +575,7 @@ mod tests {
         let store = Store::create(dir.path()).unwrap();
         let (a, b, c) = (job(0), job(1), job(2));
         let lock = store.lock().unwrap();
-        lock.commit(store.stage(&ok(&a), &a.config, &[]).unwrap())
+        lock.commit(store.stage(&ok(&a), &a.config, &[], &[]).unwrap())
             .unwrap();
         // Killed while appending: half a row, no newline.
         let mut f = OpenOptions::new()
@@ -575,10 +584,10 @@ mod tests {
             .unwrap();
         f.write_all(b"deadbeef,t,o").unwrap();
         // Killed between the rename and the append: a run without its row.
-        let staged = store.stage(&ok(&b), &b.config, &[]).unwrap();
+        let staged = store.stage(&ok(&b), &b.config, &[], &[]).unwrap();
         fs::rename(&staged.dir, store.run_dir(&b.id)).unwrap();
         // The next commit notices the torn line and rebuilds.
-        lock.commit(store.stage(&ok(&c), &c.config, &[]).unwrap())
+        lock.commit(store.stage(&ok(&c), &c.config, &[], &[]).unwrap())
             .unwrap();
         assert_eq!(ids(&store), [a.id.clone(), b.id.clone(), c.id.clone()]);
     }
@@ -591,21 +600,21 @@ mod tests {
         let lock = store.lock().unwrap();
         assert!(lock.recover().unwrap(), "no table yet");
         for j in [&a, &b] {
-            lock.commit(store.stage(&ok(j), &j.config, &[]).unwrap())
+            lock.commit(store.stage(&ok(j), &j.config, &[], &[]).unwrap())
                 .unwrap();
         }
         // In step: left as appended (a rebuild would sort b before a).
         assert!(!lock.recover().unwrap());
         assert_eq!(ids(&store), [a.id.clone(), b.id.clone()]);
         // Killed between the rename and the append: a run without its row.
-        let staged = store.stage(&ok(&c), &c.config, &[]).unwrap();
+        let staged = store.stage(&ok(&c), &c.config, &[], &[]).unwrap();
         fs::rename(&staged.dir, store.run_dir(&c.id)).unwrap();
         assert!(lock.recover().unwrap());
         assert_eq!(ids(&store), [c.id.clone(), b.id.clone(), a.id.clone()]);
         // Killed while replacing a failed run, after the swap, before the rebuild.
-        lock.commit(store.stage(&failed(&d), &d.config, &[]).unwrap())
+        lock.commit(store.stage(&failed(&d), &d.config, &[], &[]).unwrap())
             .unwrap();
-        let staged = store.stage(&ok(&d), &d.config, &[]).unwrap();
+        let staged = store.stage(&ok(&d), &d.config, &[], &[]).unwrap();
         let dead = dir.path().join(".tmp").join(format!(
             "replaced-{}.{}.{}.0",
             d.id,
@@ -643,7 +652,7 @@ mod tests {
         assert!(!dir.path().join(".lock").exists());
         let store = Store::create(dir.path()).unwrap();
         let a = job(0);
-        let staged = store.stage(&ok(&a), &a.config, &[]).unwrap();
+        let staged = store.stage(&ok(&a), &a.config, &[], &[]).unwrap();
         fs::rename(&staged.dir, store.run_dir(&a.id)).unwrap();
         repair_table(dir.path());
         assert_eq!(ids(&store), std::slice::from_ref(&a.id));
