@@ -39,7 +39,11 @@ fn every_objective_and_sampler_matches_the_cpu_backend() {
         ("{ name = \"ism\" }", false, "{ name = \"none\" }"),
         ("{ name = \"ssm\" }", false, "{ name = \"none\" }"),
         ("{ name = \"ssm-vr\" }", false, "{ name = \"none\" }"),
-        ("{ name = \"dsm\", sigma = 0.2 }", false, "{ name = \"none\" }"),
+        (
+            "{ name = \"dsm\", sigma = 0.2 }",
+            false,
+            "{ name = \"none\" }",
+        ),
         (
             "{ name = \"dsm-multi\", sigma_min = 0.1, levels = 3 }",
             true,
