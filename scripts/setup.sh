@@ -6,6 +6,12 @@ set -euo pipefail
 packages=(
   # wgpu on a machine without a GPU: Mesa's software Vulkan driver (lavapipe).
   mesa-vulkan-drivers libvulkan1
+  # The report's end-to-end test opens index.html in headless Chromium.
+  chromium
+  # The report's bundled font (crates/runner/assets/) comes from here when it is updated.
+  fonts-dejavu-core
+  # tests/slurm.rs: a single-node Slurm cluster (scripts/slurm-local.sh).
+  slurm-wlm munge
 )
 
 missing=()

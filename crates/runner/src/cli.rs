@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::shard::Shard;
+
 /// Compare score-matching objectives by running declarative sweeps.
 #[derive(Debug, Parser)]
 #[command(name = "runner", version, about, long_about = None)]
@@ -24,8 +26,14 @@ pub enum Command {
     Validate(ValidateArgs),
     /// One run from flags, recorded like a sweep's.
     Run(Box<RunArgs>),
-    /// Aggregate a results directory over seeds into summary.csv and summary.md.
+    /// Aggregate a results directory over seeds (summary.csv, summary.md) and draw its
+    /// figures into report/ (PNG, SVG, index.html).
     Report(ReportArgs),
+    /// Write (and with --submit, submit) a Slurm job array running the sweep's shards.
+    Slurm(SlurmArgs),
+    /// Compare results with a reference table within seed-spread tolerances (exit 1 on a
+    /// regression).
+    Compare(CompareArgs),
 }
 
 /// Arguments shared by commands that read a sweep file.
@@ -51,15 +59,26 @@ pub struct SweepArgs {
     /// Threads per run (default: max(1, cores/jobs)).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub threads: Option<u32>,
+    /// GPU runs (backend wgpu) at once, beside the --jobs CPU runs: keeps one device from
+    /// being oversubscribed.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub gpu_jobs: u32,
     /// Output directory (default: results/<sweep name>).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Start over: move the output directory aside to <DIR>.old-<unix time> first.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "shard")]
     pub fresh: bool,
     /// Show what would run, run nothing, create nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Write no figures or HTML report at the end (summary.csv and summary.md still are).
+    #[arg(long)]
+    pub no_report: bool,
+    /// Run only shard K of N (K = 0..N-1), chosen by a hash of each run id; any number of
+    /// shards may share one output directory.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<Shard>,
 }
 
 /// `runner list`.
@@ -151,4 +170,59 @@ pub struct RunArgs {
 pub struct ReportArgs {
     /// A results directory (holding runs.csv).
     pub dir: PathBuf,
+    /// Draw the score field and samples of this run (id or unique prefix; 2-D data) instead
+    /// of the best run of each objective. Repeatable.
+    #[arg(long = "run", value_name = "ID")]
+    pub runs: Vec<String>,
+}
+
+/// `runner slurm`.
+#[derive(Debug, Args)]
+pub struct SlurmArgs {
+    /// The sweep file and overrides (passed on to every task).
+    #[command(flatten)]
+    pub file: SweepFile,
+    /// Array tasks, one shard each (default: about one per pending run, at most about 100).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub shards: Option<u32>,
+    /// Slurm partition (default: the cluster's default).
+    #[arg(long, value_name = "P")]
+    pub partition: Option<String>,
+    /// Time limit of each task, as sbatch takes it (e.g. 2:00:00).
+    #[arg(long, value_name = "T")]
+    pub time: Option<String>,
+    /// Cores of each task; it runs that many runs at once, one thread each.
+    #[arg(long, value_name = "C", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub cpus_per_task: u32,
+    /// Memory of each task, as sbatch takes it (e.g. 4G).
+    #[arg(long, value_name = "M")]
+    pub mem: Option<String>,
+    /// Output directory, shared by all tasks (default: results/<sweep name>).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Submit with sbatch, then a job running `runner report` after the array ends.
+    #[arg(long)]
+    pub submit: bool,
+}
+
+/// `runner compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The reference: a runs.csv or a results directory holding one.
+    pub reference: PathBuf,
+    /// The results to check: a runs.csv or a results directory holding one.
+    pub results: PathBuf,
+    /// A metric to compare (repeatable; default: fisher, fisher_sigma, mode_weight_tv,
+    /// sample_swd).
+    #[arg(long = "metric", value_name = "COLUMN")]
+    pub metrics: Vec<String>,
+    /// Tolerance in seed standard deviations (the larger of reference and new).
+    #[arg(long, default_value_t = 3.0, value_name = "K")]
+    pub sds: f64,
+    /// Relative tolerance floor, as a fraction of the reference mean.
+    #[arg(long, default_value_t = 0.1, value_name = "R")]
+    pub rel: f64,
+    /// Absolute tolerance floor.
+    #[arg(long, default_value_t = 1e-6, value_name = "A")]
+    pub abs: f64,
 }

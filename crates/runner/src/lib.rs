@@ -5,6 +5,7 @@
 //! - [`exec`]: parallel execution, one rayon pool per run, panics caught
 //! - [`store`]: the output directory, crash-safe; [`columns`]: the `runs.csv` columns
 //! - [`report`]: aggregation over seeds; [`listing`]: the grid as a table
+//! - [`shard`]: splitting a sweep over processes or machines (`--shard K/N`, `runner slurm`)
 //! - [`cli`], [`commands`]: the command line
 
 pub mod cli;
@@ -15,5 +16,6 @@ pub mod job;
 pub mod listing;
 pub mod logging;
 pub mod report;
+pub mod shard;
 pub mod store;
 pub mod sweep;

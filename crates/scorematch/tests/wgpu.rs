@@ -1,4 +1,5 @@
-//! The wgpu backend gives the same numbers as the CPU backend for every objective.
+//! The wgpu backend gives the same numbers as the CPU backend for every objective, sampler and
+//! sample metric.
 //!
 //! Runs on a real GPU or on Mesa's software Vulkan driver (lavapipe, Debian package
 //! `mesa-vulkan-drivers`, installed by `scripts/setup.sh`); skipped with a message only when
@@ -22,47 +23,94 @@ fn wgpu_available() -> bool {
 }
 
 #[test]
-fn every_objective_matches_the_cpu_backend() {
+fn every_objective_and_sampler_matches_the_cpu_backend() {
     if !wgpu_available() {
         return;
     }
-    // One shape for every objective keeps lavapipe's kernel compilation short.
-    let objectives = [
-        ("{ name = \"esm\" }", false),
-        ("{ name = \"ism\" }", false),
-        ("{ name = \"ssm\" }", false),
-        ("{ name = \"ssm-vr\" }", false),
-        ("{ name = \"dsm\", sigma = 0.2 }", false),
+    // (objective, noise-conditional model, sampler run after training). One shape for every
+    // run keeps lavapipe's kernel compilation short: the samplers draw as many samples as the
+    // evaluation set has, in few steps.
+    let runs = [
+        (
+            "{ name = \"esm\" }",
+            false,
+            "{ name = \"langevin\", steps = 3 }",
+        ),
+        ("{ name = \"ism\" }", false, "{ name = \"none\" }"),
+        ("{ name = \"ssm\" }", false, "{ name = \"none\" }"),
+        ("{ name = \"ssm-vr\" }", false, "{ name = \"none\" }"),
+        (
+            "{ name = \"dsm\", sigma = 0.2 }",
+            false,
+            "{ name = \"none\" }",
+        ),
         (
             "{ name = \"dsm-multi\", sigma_min = 0.1, levels = 3 }",
             true,
+            "{ name = \"annealed\", sigma_max = 1.0, sigma_min = 0.1, levels = 2, steps_per_level = 2 }",
+        ),
+        (
+            "{ name = \"dsm-multi\", sigma_min = 0.1, levels = 3 }",
+            true,
+            "{ name = \"reverse_sde\", steps = 3 }",
+        ),
+        (
+            "{ name = \"dsm-multi\", sigma_min = 0.1, levels = 3 }",
+            true,
+            "{ name = \"probability_flow\", steps = 3 }",
         ),
     ];
-    for (objective, conditional) in objectives {
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-4 * (1.0 + a.abs());
+    for (objective, conditional, sampler) in runs {
         let text = format!(
             "dataset = {{ name = \"gaussian\", dim = 3 }}\n\
              model = {{ name = \"mlp\", hidden = 8, noise_conditional = {conditional} }}\n\
              objective = {objective}\n\
+             sampler = {sampler}\n\
+             sample_metrics = {{ samples = 64, reference_samples = 64 }}\n\
              train = {{ steps = 5, batch = 16, log_every = 1, eval_samples = 64, pool_size = 256 }}"
         );
+        let what = format!("{objective} then {sampler}");
         let mut cfg: RunConfig = toml::from_str(&text).unwrap();
         let cpu = train(&cfg, &mut NoProgress).unwrap().report;
         cfg.backend = Backend::Wgpu;
         let gpu = train(&cfg, &mut NoProgress).unwrap().report;
-        let close = |a: f64, b: f64| (a - b).abs() <= 1e-4 * (1.0 + a.abs());
         for (c, g) in cpu.loss_curve.iter().zip(&gpu.loss_curve) {
             assert!(
                 close(c.loss, g.loss),
-                "{objective}: loss {} vs {}",
+                "{what}: loss {} vs {}",
                 c.loss,
                 g.loss
             );
         }
         assert_eq!(cpu.loss_curve.len(), gpu.loss_curve.len());
-        assert!(close(cpu.fisher_init, gpu.fisher_init), "{objective}");
-        assert!(
-            close(cpu.fisher.unwrap(), gpu.fisher.unwrap()),
-            "{objective}"
-        );
+        assert!(close(cpu.fisher_init, gpu.fisher_init), "{what}");
+        assert!(close(cpu.fisher.unwrap(), gpu.fisher.unwrap()), "{what}");
+        match (&cpu.sample, &gpu.sample) {
+            (None, None) => assert_eq!(sampler, "{ name = \"none\" }"),
+            (Some(c), Some(g)) => {
+                let metrics = |m: &scorematch::metric::SampleMetrics| {
+                    [
+                        m.sample_mmd,
+                        m.sample_mmd_multi,
+                        m.sample_energy,
+                        m.sample_swd,
+                        m.far_fraction,
+                    ]
+                };
+                let (cm, gm) = (metrics(&c.metrics), metrics(&g.metrics));
+                assert!(cm.iter().any(Option::is_some), "{what}: no metrics");
+                for (x, y) in cm.iter().zip(&gm) {
+                    match (x, y) {
+                        (Some(x), Some(y)) => assert!(
+                            (x - y).abs() <= 1e-3 * (1.0 + x.abs()),
+                            "{what}: sample metric {x} vs {y}"
+                        ),
+                        (x, y) => assert_eq!(x.is_some(), y.is_some(), "{what}"),
+                    }
+                }
+            }
+            _ => panic!("{what}: only one backend sampled"),
+        }
     }
 }

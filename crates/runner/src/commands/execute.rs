@@ -28,6 +28,8 @@ pub struct Execution {
     pub jobs: Option<usize>,
     /// Threads per run.
     pub threads: Option<usize>,
+    /// Concurrent GPU runs.
+    pub gpu_jobs: usize,
     /// The command line that asked for it (kept with the sweep file's copy).
     pub command_line: String,
 }
@@ -49,6 +51,9 @@ pub fn execute_plan(
         println!("dry run: nothing was run or written");
         return Ok((ExitCode::SUCCESS, plan.jobs.clone()));
     }
+    if let Err(d) = plan.check_environment() {
+        return Ok((super::invalid(&d), Vec::new()));
+    }
     if ex.fresh && ex.out.exists() {
         let aside = aside_name(&ex.out);
         std::fs::rename(&ex.out, &aside)
@@ -56,11 +61,7 @@ pub fn execute_plan(
         eprintln!("moved the previous results to {}", aside.display());
     }
     let store = Store::create(&ex.out)?;
-    {
-        let lock = store.lock()?;
-        lock.clean_staging();
-        lock.rebuild()?;
-    }
+    store.lock()?.recover()?;
     save_sweep_copy(&loaded, ex)?;
     let statuses = store.statuses()?;
     let pending: Vec<Job> = plan
@@ -70,10 +71,16 @@ pub fn execute_plan(
         .cloned()
         .collect();
     let done = plan.jobs.len() - pending.len();
-    let opts = ExecOptions::new(ex.jobs, ex.threads);
-    let (workers, threads) = opts.layout(pending.len());
+    let opts = ExecOptions::new(ex.jobs, ex.threads, ex.gpu_jobs);
+    let gpu_pending = pending.iter().filter(|j| j.config.backend.is_gpu()).count();
+    let (workers, threads) = opts.layout(pending.len() - gpu_pending);
+    let gpu = if gpu_pending > 0 {
+        format!(", {} GPU run at a time", opts.gpu_jobs.min(gpu_pending))
+    } else {
+        String::new()
+    };
     eprintln!(
-        "{}: {} runs, {done} already done, {} to run ({workers} at a time × {threads} thread{}) → {}",
+        "{}: {} runs, {done} already done, {} to run ({workers} at a time × {threads} thread{}{gpu}) → {}",
         plan.sweep.name,
         plan.jobs.len(),
         pending.len(),

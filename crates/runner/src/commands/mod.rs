@@ -1,10 +1,12 @@
 //! The subcommands. Each returns the process exit code: 0 when all is well, 1 when some run
 //! failed (or anything else went wrong), 2 when the input is invalid.
 
+mod compare;
 mod execute;
 mod list;
 mod report;
 mod run;
+mod slurm;
 mod sweep;
 mod validate;
 
@@ -28,6 +30,8 @@ pub fn dispatch(cli: Cli, multi: Option<MultiProgress>) -> Result<ExitCode> {
         Command::Validate(args) => validate::validate(args),
         Command::Run(args) => run::run(*args, multi),
         Command::Report(args) => report::report(args),
+        Command::Slurm(args) => slurm::slurm(args),
+        Command::Compare(args) => compare::compare_command(args),
     }
 }
 

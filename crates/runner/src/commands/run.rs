@@ -24,10 +24,14 @@ pub fn run(args: RunArgs, multi: Option<MultiProgress>) -> Result<ExitCode> {
         fresh: false,
         dry_run: false,
         jobs: Some(1),
+        gpu_jobs: 1,
         threads: args.threads.map(|t| t as usize),
         command_line: std::env::args().collect::<Vec<_>>().join(" "),
     };
     let (code, jobs) = execute_plan(loaded, &ex, multi)?;
+    if jobs.is_empty() {
+        return Ok(code);
+    }
     let table = Table::read(&ex.out.join(crate::store::RUNS_CSV))?;
     for job in &jobs {
         if let Some(row) = table.rows.iter().find(|r| table.get(r, "run_id") == job.id) {

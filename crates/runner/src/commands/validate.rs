@@ -14,6 +14,9 @@ pub fn validate(args: ValidateArgs) -> Result<ExitCode> {
         Err(d) => return Ok(invalid(&d)),
     };
     warn(&loaded.plan.warnings);
+    if let Err(d) = loaded.plan.check_environment() {
+        return Ok(invalid(&d));
+    }
     let p = &loaded.plan;
     println!(
         "{}: ok: {} runs ({} points, {} excluded, {} duplicates)",

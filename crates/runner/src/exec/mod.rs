@@ -11,9 +11,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use scorematch::train::LossPoint;
-use scorematch::{Progress, RunConfig, TrainReport};
+use scorematch::{Progress, RunConfig, RunStatus, TrainReport};
 
 use crate::job::Job;
+use crate::store::artifacts::{self, Artifact};
 use crate::store::record::{Outcome, RunRecord, Status};
 use crate::store::{Committed, Store};
 use monitor::Monitor;
@@ -22,28 +23,31 @@ use panic::PanicSlot;
 /// How many runs at once, on how many cores.
 #[derive(Clone, Copy, Debug)]
 pub struct ExecOptions {
-    /// Concurrent runs.
+    /// Concurrent CPU runs.
     pub jobs: usize,
     /// Cores to share among them.
     pub cores: usize,
     /// Threads per run, instead of the cores' share.
     pub threads: Option<usize>,
+    /// Concurrent GPU runs, beside the CPU runs (one device is not oversubscribed).
+    pub gpu_jobs: usize,
 }
 
 impl ExecOptions {
-    /// `jobs` concurrent runs (default: one per core) on this machine's cores, each with
-    /// `threads` threads (default: its share of the cores).
-    pub fn new(jobs: Option<usize>, threads: Option<usize>) -> Self {
+    /// `jobs` concurrent CPU runs (default: one per core) on this machine's cores, each with
+    /// `threads` threads (default: its share of the cores), and `gpu_jobs` GPU runs.
+    pub fn new(jobs: Option<usize>, threads: Option<usize>, gpu_jobs: usize) -> Self {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Self {
             jobs: jobs.unwrap_or(cores).max(1),
             cores,
             threads: threads.map(|t| t.max(1)),
+            gpu_jobs: gpu_jobs.max(1),
         }
     }
 
-    /// Workers and threads per run for `pending` runs: no more workers than runs, and each
-    /// run gets max(1, cores / workers) threads unless told otherwise.
+    /// Workers and threads per run for `pending` CPU runs: no more workers than runs, and
+    /// each run gets max(1, cores / workers) threads unless told otherwise.
     pub fn layout(&self, pending: usize) -> (usize, usize) {
         let workers = self.jobs.min(pending).max(1);
         let threads = self.threads.unwrap_or((self.cores / workers).max(1));
@@ -68,20 +72,42 @@ pub struct ExecSummary {
     pub wall_seconds: f64,
     /// Optimiser steps taken, all runs together.
     pub steps: usize,
-    /// Concurrent runs used.
+    /// Concurrent CPU runs used.
     pub workers: usize,
-    /// Threads per run.
+    /// Threads per CPU run.
     pub threads: usize,
+    /// Concurrent GPU runs used.
+    pub gpu_workers: usize,
+}
+
+/// A trained run: its report and the files kept with it for the report's figures.
+#[derive(Debug)]
+pub struct Finished {
+    /// The numbers.
+    pub report: TrainReport,
+    /// Files for the run's directory (see [`crate::store::artifacts`]).
+    pub artifacts: Vec<Artifact>,
 }
 
 /// Trains one configuration to its report.
-pub type TrainFn = fn(&RunConfig, &mut dyn Progress) -> scorematch::Result<TrainReport>;
+pub type TrainFn = fn(&RunConfig, &mut dyn Progress) -> scorematch::Result<Finished>;
 
-fn train_report(
-    config: &RunConfig,
-    progress: &mut dyn Progress,
-) -> scorematch::Result<TrainReport> {
-    scorematch::train(config, progress).map(|t| t.report)
+/// Trains with [`scorematch::train`] and keeps the artifacts of runs that ended ok (a run
+/// whose artifacts cannot be made is still recorded, without them).
+fn train_report(config: &RunConfig, progress: &mut dyn Progress) -> scorematch::Result<Finished> {
+    let trained = scorematch::train(config, progress)?;
+    let artifacts = if trained.report.status == RunStatus::Ok {
+        artifacts::of(&trained, config).unwrap_or_else(|e| {
+            tracing::warn!("no figure data kept for this run: {e:#}");
+            Vec::new()
+        })
+    } else {
+        Vec::new()
+    };
+    Ok(Finished {
+        report: trained.report,
+        artifacts,
+    })
 }
 
 impl ExecSummary {
@@ -134,51 +160,62 @@ pub fn execute_with(
     done_before: usize,
 ) -> ExecSummary {
     panic::install_hook();
-    let (workers, threads) = opts.layout(jobs.len());
+    let (gpu_jobs, cpu_jobs): (Vec<&Job>, Vec<&Job>) =
+        jobs.iter().partition(|j| j.config.backend.is_gpu());
+    let (workers, threads) = opts.layout(cpu_jobs.len());
+    let workers = if cpu_jobs.is_empty() { 0 } else { workers };
+    let gpu_workers = opts.gpu_jobs.min(gpu_jobs.len());
     let total = done_before + jobs.len();
-    let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(done_before);
     let summary = Mutex::new(ExecSummary {
         workers,
         threads,
+        gpu_workers,
         ..ExecSummary::default()
     });
     let start = Instant::now();
+    // One worker: takes the next job of `queue` until none is left. GPU runs get one host
+    // thread: their tensor work is on the device.
+    let work = |queue: &[&Job], next: &AtomicUsize, threads: usize| {
+        let slot = PanicSlot::default();
+        panic::capture_on_this_thread(slot.clone());
+        let pool = build_pool(threads, &slot);
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(&job) = queue.get(i) else { break };
+            // Another process sharing the directory may have finished it meanwhile.
+            if store.status(&job.id).is_some_and(Status::is_complete) {
+                let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                monitor.skip(job, n, total);
+                summary
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .already_done += 1;
+                continue;
+            }
+            let progress = monitor.start(job);
+            let (outcome, artifacts) = run_one(train, job, pool.as_ref(), &slot, progress);
+            let record = RunRecord::new(job, threads, &outcome);
+            let losses = match &outcome {
+                Outcome::Trained(r) => r.loss_curve.as_slice(),
+                Outcome::Failed { losses, .. } => losses.as_slice(),
+            };
+            let committed = store
+                .stage(&record, &job.config, losses, &artifacts)
+                .and_then(|staged| store.lock()?.commit(staged));
+            let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+            monitor.finish(job, &record, n, total);
+            let mut sum = summary.lock().unwrap_or_else(|e| e.into_inner());
+            sum.count(job, &record, &outcome, committed);
+        }
+    };
+    let (next_cpu, next_gpu) = (AtomicUsize::new(0), AtomicUsize::new(0));
     std::thread::scope(|s| {
-        for _ in 0..workers.min(jobs.len()) {
-            s.spawn(|| {
-                let slot = PanicSlot::default();
-                panic::capture_on_this_thread(slot.clone());
-                let pool = build_pool(threads, &slot);
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(job) = jobs.get(i) else { break };
-                    // Another process sharing the directory may have finished it meanwhile.
-                    if store.status(&job.id).is_some_and(Status::is_complete) {
-                        let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                        monitor.skip(job, n, total);
-                        summary
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .already_done += 1;
-                        continue;
-                    }
-                    let progress = monitor.start(job);
-                    let outcome = run_one(train, job, pool.as_ref(), &slot, progress);
-                    let record = RunRecord::new(job, threads, &outcome);
-                    let losses = match &outcome {
-                        Outcome::Trained(r) => r.loss_curve.as_slice(),
-                        Outcome::Failed { losses, .. } => losses.as_slice(),
-                    };
-                    let committed = store
-                        .stage(&record, &job.config, losses)
-                        .and_then(|staged| store.lock()?.commit(staged));
-                    let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                    monitor.finish(job, &record, n, total);
-                    let mut sum = summary.lock().unwrap_or_else(|e| e.into_inner());
-                    sum.count(job, &record, &outcome, committed);
-                }
-            });
+        for _ in 0..workers {
+            s.spawn(|| work(&cpu_jobs, &next_cpu, threads));
+        }
+        for _ in 0..gpu_workers {
+            s.spawn(|| work(&gpu_jobs, &next_gpu, 1));
         }
     });
     monitor.close();
@@ -218,14 +255,15 @@ impl Progress for Recorder {
     }
 }
 
-/// Trains one run inside `pool`, turning errors and panics into a failed outcome.
+/// Trains one run inside `pool`, turning errors and panics into a failed outcome; returns
+/// the outcome and the run's artifacts.
 fn run_one(
     train: TrainFn,
     job: &Job,
     pool: Option<&rayon::ThreadPool>,
     slot: &PanicSlot,
     progress: Box<dyn Progress + Send>,
-) -> Outcome {
+) -> (Outcome, Vec<Artifact>) {
     let mut recorder = Recorder {
         inner: progress,
         losses: Vec::new(),
@@ -239,18 +277,24 @@ fn run_one(
     };
     let caught = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
     match result {
-        Ok(Ok(report)) => Outcome::Trained(Box::new(report)),
-        Ok(Err(e)) => Outcome::Failed {
-            error: e.to_string(),
-            losses: recorder.losses,
-        },
-        Err(payload) => Outcome::Failed {
-            error: format!(
-                "panicked: {}",
-                caught.unwrap_or_else(|| panic::payload_message(payload.as_ref()))
-            ),
-            losses: recorder.losses,
-        },
+        Ok(Ok(f)) => (Outcome::Trained(Box::new(f.report)), f.artifacts),
+        Ok(Err(e)) => (
+            Outcome::Failed {
+                error: e.to_string(),
+                losses: recorder.losses,
+            },
+            Vec::new(),
+        ),
+        Err(payload) => (
+            Outcome::Failed {
+                error: format!(
+                    "panicked: {}",
+                    caught.unwrap_or_else(|| panic::payload_message(payload.as_ref()))
+                ),
+                losses: recorder.losses,
+            },
+            Vec::new(),
+        ),
     }
 }
 
@@ -264,10 +308,7 @@ mod tests {
     use std::sync::Arc;
 
     /// Seed 1 panics on a pool thread, seed 2 returns an error, others end fine.
-    fn fake_train(
-        config: &RunConfig,
-        progress: &mut dyn Progress,
-    ) -> scorematch::Result<TrainReport> {
+    fn fake_train(config: &RunConfig, progress: &mut dyn Progress) -> scorematch::Result<Finished> {
         progress.loss(1, 0.5);
         match config.seed {
             1 => {
@@ -282,8 +323,8 @@ mod tests {
         }
     }
 
-    fn fake_report(fisher: f64) -> TrainReport {
-        TrainReport {
+    fn fake_report(fisher: f64) -> Finished {
+        let report = TrainReport {
             status: RunStatus::Ok,
             message: None,
             steps_done: 10,
@@ -301,6 +342,13 @@ mod tests {
                 loss: 0.5,
             }],
             sample: None,
+        };
+        Finished {
+            report,
+            artifacts: vec![Artifact {
+                name: artifacts::SAMPLES_FILE,
+                bytes: b"x0,x1\n".to_vec(),
+            }],
         }
     }
 
@@ -325,6 +373,7 @@ mod tests {
             jobs: 2,
             cores: 4,
             threads: None,
+            gpu_jobs: 1,
         };
         let s = execute_with(fake_train, &jobs, &store, &opts, &monitor::LogMonitor, 0);
         assert_eq!((s.ok, s.failed, s.diverged, s.not_saved), (3, 2, 0, 0));
@@ -347,8 +396,74 @@ mod tests {
         // The partial loss curve of a failed run is kept.
         let loss = std::fs::read_to_string(store.run_dir(&jobs[2].id).join("loss.csv")).unwrap();
         assert_eq!(loss, "step,loss\n1,0.5\n");
+        // Artifacts are committed with the runs that trained, and only with them.
+        let kept = |seed: usize| store.run_dir(&jobs[seed].id).join(artifacts::SAMPLES_FILE);
+        assert!(kept(0).is_file() && !kept(2).is_file());
         let table = crate::columns::Table::read(&store.csv_path()).unwrap();
         assert_eq!(table.rows.len(), 5);
+    }
+
+    /// GPU runs in flight now, and the most seen at once (for the scheduling test).
+    static GPU_NOW: AtomicUsize = AtomicUsize::new(0);
+    static GPU_MAX: AtomicUsize = AtomicUsize::new(0);
+    static ALL_NOW: AtomicUsize = AtomicUsize::new(0);
+    static ALL_MAX: AtomicUsize = AtomicUsize::new(0);
+
+    fn counting_train(config: &RunConfig, _: &mut dyn Progress) -> scorematch::Result<Finished> {
+        let gpu = config.backend.is_gpu();
+        let enter = |now: &AtomicUsize, max: &AtomicUsize| {
+            max.fetch_max(now.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+        };
+        enter(&ALL_NOW, &ALL_MAX);
+        if gpu {
+            enter(&GPU_NOW, &GPU_MAX);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        if gpu {
+            GPU_NOW.fetch_sub(1, Ordering::SeqCst);
+        }
+        ALL_NOW.fetch_sub(1, Ordering::SeqCst);
+        Ok(fake_report(0.25))
+    }
+
+    #[test]
+    fn gpu_runs_never_exceed_gpu_jobs_while_cpu_runs_go_on() {
+        let sweep = Arc::new(SweepInfo {
+            name: "t".into(),
+            description: String::new(),
+        });
+        let jobs: Vec<Job> = (0..12)
+            .map(|seed| {
+                let backend = if seed % 2 == 0 { "wgpu" } else { "flex" };
+                let cfg: RunConfig = toml::from_str(&format!(
+                    "dataset = {{ name = \"8gaussians\" }}\nobjective = {{ name = \"esm\" }}\nseed = {seed}\nbackend = \"{backend}\""
+                ))
+                .unwrap();
+                Job::new(cfg, sweep.clone())
+            })
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::create(dir.path()).unwrap();
+        let opts = ExecOptions {
+            jobs: 3,
+            cores: 3,
+            threads: None,
+            gpu_jobs: 1,
+        };
+        let s = execute_with(
+            counting_train,
+            &jobs,
+            &store,
+            &opts,
+            &monitor::LogMonitor,
+            0,
+        );
+        assert_eq!((s.ok, s.workers, s.gpu_workers), (12, 3, 1));
+        assert_eq!(GPU_MAX.load(Ordering::SeqCst), 1, "GPU runs overlapped");
+        assert!(
+            ALL_MAX.load(Ordering::SeqCst) >= 3,
+            "CPU runs did not run beside the GPU run"
+        );
     }
 
     #[test]
@@ -357,6 +472,7 @@ mod tests {
             jobs,
             cores,
             threads,
+            gpu_jobs: 1,
         };
         assert_eq!(opts(2, 2, None).layout(10), (2, 1));
         assert_eq!(opts(2, 2, None).layout(1), (1, 2));

@@ -45,31 +45,45 @@ impl Output for SummaryMarkdown {
             count(|g| g.diverged),
             count(|g| g.failed)
         )?;
-        let mut params = summary.varying_params();
-        if params.is_empty() {
-            params = ["dataset", "objective"]
-                .iter()
-                .filter_map(|p| summary.params.iter().position(|x| x == p))
-                .collect();
-        }
-        let shown: Vec<(usize, &str)> = SHOWN
-            .iter()
-            .filter_map(|(m, title)| Some((summary.metrics.iter().position(|x| x == m)?, *title)))
-            .collect();
-        let mut header: Vec<String> = params.iter().map(|&i| summary.params[i].clone()).collect();
-        header.push("runs".into());
-        header.extend(shown.iter().map(|(_, t)| t.to_string()));
+        let (header, rows) = table(summary, &SHOWN);
         writeln!(md, "| {} |", header.join(" | "))?;
         writeln!(md, "|{}", " --- |".repeat(header.len()))?;
-        let mut groups: Vec<_> = summary.groups.iter().collect();
-        groups.sort_by(|a, b| {
-            params
-                .iter()
-                .map(|&i| compare(&a.params[i], &b.params[i]))
-                .find(|o| o.is_ne())
-                .unwrap_or(std::cmp::Ordering::Equal)
-        });
-        for g in groups {
+        for cells in rows {
+            writeln!(md, "| {} |", cells.join(" | "))?;
+        }
+        Ok(md.into_bytes())
+    }
+}
+
+/// The summary table: the parameters that vary (else data set and objective), the run
+/// counts and the `shown` metrics (those present), one row per configuration, sorted by the
+/// parameters. Returns the header and the rows.
+pub fn table(summary: &Summary, shown: &[(&str, &str)]) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut params = summary.varying_params();
+    if params.is_empty() {
+        params = ["dataset", "objective"]
+            .iter()
+            .filter_map(|p| summary.params.iter().position(|x| x == p))
+            .collect();
+    }
+    let shown: Vec<(usize, &str)> = shown
+        .iter()
+        .filter_map(|(m, title)| Some((summary.metrics.iter().position(|x| x == m)?, *title)))
+        .collect();
+    let mut header: Vec<String> = params.iter().map(|&i| summary.params[i].clone()).collect();
+    header.push("runs".into());
+    header.extend(shown.iter().map(|(_, t)| t.to_string()));
+    let mut groups: Vec<_> = summary.groups.iter().collect();
+    groups.sort_by(|a, b| {
+        params
+            .iter()
+            .map(|&i| compare(&a.params[i], &b.params[i]))
+            .find(|o| o.is_ne())
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    let rows = groups
+        .into_iter()
+        .map(|g| {
             let mut cells: Vec<String> = params.iter().map(|&i| g.params[i].clone()).collect();
             let mut runs = format!("{}", g.runs);
             if g.diverged + g.failed > 0 {
@@ -77,10 +91,10 @@ impl Output for SummaryMarkdown {
             }
             cells.push(runs);
             cells.extend(shown.iter().map(|(i, _)| stat(&g.stats[*i])));
-            writeln!(md, "| {} |", cells.join(" | "))?;
-        }
-        Ok(md.into_bytes())
-    }
+            cells
+        })
+        .collect();
+    (header, rows)
 }
 
 fn compare(a: &str, b: &str) -> std::cmp::Ordering {

@@ -1,9 +1,17 @@
 //! Aggregates `runs.csv` over seeds: per configuration (runs sharing a `config_id`) the
 //! mean, standard deviation and count of each metric over its `ok` runs.
 //!
-//! Outputs are [`Output`]s written from one [`Summary`]; figures are further outputs.
+//! Outputs are [`Output`]s written from one [`Summary`]; the figures and the HTML page are
+//! written by [`write_site`] into `<dir>/report/`.
 
+mod contour;
+mod field_plot;
+mod figure;
+mod html;
+mod loss_plot;
 mod markdown;
+mod metric_plot;
+mod site;
 mod table;
 
 use std::collections::BTreeMap;
@@ -15,6 +23,7 @@ use crate::columns::{COLUMNS, Role, Table};
 use crate::store::RUNS_CSV;
 
 pub use markdown::SummaryMarkdown;
+pub use site::{INDEX, REPORT_DIR, SiteOptions, write_site};
 pub use table::SummaryCsv;
 
 /// Mean, sample standard deviation and count of one metric over a configuration's runs.

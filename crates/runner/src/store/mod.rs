@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! <out>/runs.csv              one row per finished run (rebuilt from runs/ when in doubt)
-//! <out>/runs/<run_id>/        config.toml, metrics.json, loss.csv
+//! <out>/runs/<run_id>/        config.toml, metrics.json, loss.csv (+ field.json, samples.csv
+//!                             for 2-D data, see [`artifacts`])
 //! <out>/.lock                 held while a run is committed or runs.csv rewritten
 //! <out>/.tmp/                 staging area
 //! ```
@@ -11,15 +12,25 @@
 //! lock, renamed into `runs/` and its row appended to `runs.csv` (fsynced). The run
 //! directories are the truth: under the same lock, `runs.csv` is rebuilt from them (written
 //! aside, then renamed over), which repairs a partial last line or a run whose row was never
-//! appended.
+//! appended. A starting process rebuilds only when the table is out of step with `runs/`
+//! ([`Locked::recover`]), so a hundred shards starting at once do not each read every run.
+//!
+//! Several processes, on one machine or on several sharing the directory over a network
+//! filesystem (the lock is `flock`, which NFS and Lustre with `-o flock` honour), can run into
+//! the same directory: a run is committed at most once (a second result for a finished run is
+//! dropped), and staging names carry host and process id, so leftovers of a killed process are
+//! removed by the next process on its host (or by anyone once they are a day old).
 
+pub mod artifacts;
 pub mod record;
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use scorematch::RunConfig;
@@ -27,6 +38,7 @@ use scorematch::train::LossPoint;
 use serde_json::Value;
 
 use crate::columns;
+use artifacts::Artifact;
 use record::{RunRecord, Status, loss_csv};
 
 /// The run files of a committed run.
@@ -40,6 +52,9 @@ pub const RUNS_CSV: &str = "runs.csv";
 
 /// Distinguishes staging names within one process.
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// Staging leftovers older than this are removed whoever left them: staging lasts seconds.
+const STALE_STAGING: Duration = Duration::from_secs(24 * 3600);
 
 /// An output directory.
 #[derive(Clone, Debug)]
@@ -99,11 +114,12 @@ impl Store {
         self.root.join("runs").join(id)
     }
 
-    fn tmp_name(&self, what: &str) -> PathBuf {
+    /// A fresh name in the staging area (cleaned up if its process died).
+    pub(crate) fn tmp_name(&self, what: &str) -> PathBuf {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         self.root
             .join(".tmp")
-            .join(format!("{what}.{}.{n}", std::process::id()))
+            .join(format!("{what}.{}.{}.{n}", host_name(), std::process::id()))
     }
 
     /// Takes the directory's lock (waiting for other processes to release it).
@@ -159,12 +175,14 @@ impl Store {
         read_record(&self.run_dir(id)).and_then(|r| record_status(&r))
     }
 
-    /// Writes a finished run into the staging area, every file synced to disk.
+    /// Writes a finished run (and its `artifacts`) into the staging area, every file synced
+    /// to disk.
     pub fn stage(
         &self,
         record: &RunRecord,
         config: &RunConfig,
         losses: &[LossPoint],
+        artifacts: &[Artifact],
     ) -> Result<Staged> {
         let dir = self.tmp_name(&record.run_id);
         fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -177,6 +195,9 @@ impl Store {
             serde_json::to_string_pretty(&value)?.as_bytes(),
         )?;
         write_synced(&dir.join(LOSS_FILE), &loss_csv(losses))?;
+        for a in artifacts {
+            write_synced(&dir.join(a.name), &a.bytes)?;
+        }
         sync_dir(&dir);
         Ok(Staged {
             dir,
@@ -200,17 +221,84 @@ impl Drop for Locked<'_> {
 }
 
 impl Locked<'_> {
-    /// Removes staging leftovers of processes that no longer run (killed mid-run).
+    /// What a process does when it starts and ends: removes staging leftovers of dead
+    /// processes ([`Locked::clean_staging`]) and rebuilds `runs.csv` unless it is in step
+    /// with the run directories. That check reads the table and the names in `runs/`, not
+    /// every run's files, so many processes sharing a large directory do not queue behind
+    /// full rebuilds. Returns whether it rebuilt.
+    pub fn recover(&self) -> Result<bool> {
+        let in_step = self.in_step()?;
+        self.clean_staging();
+        if in_step {
+            return Ok(false);
+        }
+        self.rebuild()?;
+        // Under the lock a `replaced-*` entry is the leftover of a dead process (a live one
+        // removes it before unlocking), and the rebuilt table no longer needs it.
+        if let Ok(entries) = fs::read_dir(self.store.root.join(".tmp")) {
+            for entry in entries.flatten() {
+                if entry.file_name().to_string_lossy().starts_with("replaced-") {
+                    let _ = fs::remove_dir_all(entry.path());
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    /// Whether `runs.csv` has exactly one row per run directory and can be appended to, and
+    /// no process was killed while replacing a run (that leaves `replaced-*` in the staging
+    /// area, and an old row for a run whose directory is new).
+    fn in_step(&self) -> Result<bool> {
+        if !self.csv_ends_cleanly()? {
+            return Ok(false);
+        }
+        let replacing = fs::read_dir(self.store.root.join(".tmp")).is_ok_and(|entries| {
+            entries
+                .flatten()
+                .any(|e| e.file_name().to_string_lossy().starts_with("replaced-"))
+        });
+        if replacing {
+            return Ok(false);
+        }
+        let Ok(table) = columns::Table::read(&self.store.csv_path()) else {
+            return Ok(false);
+        };
+        let Some(column) = table.header.iter().position(|h| h == "run_id") else {
+            return Ok(false);
+        };
+        let mut rows: Vec<&str> = table
+            .rows
+            .iter()
+            .filter_map(|r| r.get(column).map(String::as_str))
+            .collect();
+        let runs = self.store.root.join("runs");
+        let mut dirs: Vec<String> = fs::read_dir(&runs)
+            .with_context(|| format!("listing {}", runs.display()))?
+            .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+            .collect::<std::io::Result<_>>()
+            .with_context(|| format!("listing {}", runs.display()))?;
+        rows.sort_unstable();
+        dirs.sort_unstable();
+        Ok(rows == dirs)
+    }
+
+    /// Removes staging leftovers of processes that no longer run (killed mid-run): those of
+    /// this host whose process is gone, and any older than a day.
     pub fn clean_staging(&self) {
         let Ok(entries) = fs::read_dir(self.store.root.join(".tmp")) else {
             return;
         };
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            let pid = name.rsplit('.').nth(1).and_then(|p| p.parse::<u32>().ok());
-            if let Some(pid) = pid
-                && !process_alive(pid)
-            {
+            let dead = staging_owner(&name)
+                .is_some_and(|(host, pid)| host == host_name() && !process_alive(pid));
+            let stale = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > STALE_STAGING);
+            if dead || stale {
                 let path = entry.path();
                 let _ = if path.is_dir() {
                     fs::remove_dir_all(&path)
@@ -304,6 +392,18 @@ fn record_status(record: &Value) -> Option<Status> {
     Status::from_name(record.get("status")?.as_str()?)
 }
 
+/// Rebuilds `runs.csv` of the output directory `dir` from its run directories, if it is one
+/// and can be locked: a process killed while committing (a Slurm task at its time limit) can
+/// leave the table a row short or with half a row. Best effort: a problem is logged.
+pub fn repair_table(dir: &Path) {
+    let Some(store) = Store::existing(dir) else {
+        return;
+    };
+    if let Err(e) = store.lock().and_then(|lock| lock.rebuild()) {
+        tracing::warn!("{RUNS_CSV} not rebuilt: {e:#}");
+    }
+}
+
 /// Writes a file and syncs it to disk.
 pub fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut f = File::create(path).with_context(|| format!("creating {}", path.display()))?;
@@ -335,6 +435,42 @@ fn sync_dir(dir: &Path) {
     if let Ok(f) = File::open(dir) {
         let _ = f.sync_all();
     }
+}
+
+/// Host and process id of a staging name `<what>.<host>.<pid>.<n>`.
+fn staging_owner(name: &str) -> Option<(&str, u32)> {
+    let mut parts = name.rsplit('.');
+    let _n = parts.next()?;
+    let pid = parts.next()?.parse().ok()?;
+    Some((parts.next()?, pid))
+}
+
+/// This machine's name as staging names carry it (letters, digits, `-` and `_` only).
+fn host_name() -> &'static str {
+    static HOST: OnceLock<String> = OnceLock::new();
+    HOST.get_or_init(|| {
+        let raw = fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .or_else(|| std::env::var("COMPUTERNAME").ok())
+            .unwrap_or_default();
+        let clean: String = raw
+            .trim()
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        if clean.is_empty() {
+            "localhost".to_string()
+        } else {
+            clean
+        }
+    })
 }
 
 /// Whether process `pid` is running (assumed so where that cannot be told).
@@ -398,7 +534,7 @@ mod tests {
         let lock = store.lock().unwrap();
         lock.rebuild().unwrap();
         for j in [&a, &b] {
-            let staged = store.stage(&ok(j), &j.config, &[]).unwrap();
+            let staged = store.stage(&ok(j), &j.config, &[], &[]).unwrap();
             assert_eq!(lock.commit(staged).unwrap(), Committed::Added);
         }
         assert_eq!(ids(&store), [a.id.clone(), b.id.clone()]);
@@ -406,7 +542,7 @@ mod tests {
         // Sorted by seed after a rebuild.
         assert_eq!(ids(&store), [b.id.clone(), a.id.clone()]);
         // A second result for a finished run is dropped, not duplicated.
-        let again = store.stage(&ok(&a), &a.config, &[]).unwrap();
+        let again = store.stage(&ok(&a), &a.config, &[], &[]).unwrap();
         assert_eq!(lock.commit(again).unwrap(), Committed::AlreadyDone);
         assert_eq!(ids(&store).len(), 2);
         let files: Vec<_> = fs::read_dir(store.run_dir(&a.id))
@@ -424,10 +560,10 @@ mod tests {
         let store = Store::create(dir.path()).unwrap();
         let a = job(0);
         let lock = store.lock().unwrap();
-        let staged = store.stage(&failed(&a), &a.config, &[]).unwrap();
+        let staged = store.stage(&failed(&a), &a.config, &[], &[]).unwrap();
         lock.commit(staged).unwrap();
         assert_eq!(store.statuses().unwrap()[&a.id], Status::Failed);
-        let staged = store.stage(&ok(&a), &a.config, &[]).unwrap();
+        let staged = store.stage(&ok(&a), &a.config, &[], &[]).unwrap();
         assert_eq!(lock.commit(staged).unwrap(), Committed::Replaced);
         assert_eq!(ids(&store), std::slice::from_ref(&a.id));
         assert_eq!(store.statuses().unwrap()[&a.id], Status::Ok);
@@ -439,7 +575,7 @@ mod tests {
         let store = Store::create(dir.path()).unwrap();
         let (a, b, c) = (job(0), job(1), job(2));
         let lock = store.lock().unwrap();
-        lock.commit(store.stage(&ok(&a), &a.config, &[]).unwrap())
+        lock.commit(store.stage(&ok(&a), &a.config, &[], &[]).unwrap())
             .unwrap();
         // Killed while appending: half a row, no newline.
         let mut f = OpenOptions::new()
@@ -448,27 +584,107 @@ mod tests {
             .unwrap();
         f.write_all(b"deadbeef,t,o").unwrap();
         // Killed between the rename and the append: a run without its row.
-        let staged = store.stage(&ok(&b), &b.config, &[]).unwrap();
+        let staged = store.stage(&ok(&b), &b.config, &[], &[]).unwrap();
         fs::rename(&staged.dir, store.run_dir(&b.id)).unwrap();
         // The next commit notices the torn line and rebuilds.
-        lock.commit(store.stage(&ok(&c), &c.config, &[]).unwrap())
+        lock.commit(store.stage(&ok(&c), &c.config, &[], &[]).unwrap())
             .unwrap();
         assert_eq!(ids(&store), [a.id.clone(), b.id.clone(), c.id.clone()]);
+    }
+
+    #[test]
+    fn recover_rebuilds_only_a_table_out_of_step_with_the_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::create(dir.path()).unwrap();
+        let (a, b, c, d) = (job(3), job(2), job(1), job(0));
+        let lock = store.lock().unwrap();
+        assert!(lock.recover().unwrap(), "no table yet");
+        for j in [&a, &b] {
+            lock.commit(store.stage(&ok(j), &j.config, &[], &[]).unwrap())
+                .unwrap();
+        }
+        // In step: left as appended (a rebuild would sort b before a).
+        assert!(!lock.recover().unwrap());
+        assert_eq!(ids(&store), [a.id.clone(), b.id.clone()]);
+        // Killed between the rename and the append: a run without its row.
+        let staged = store.stage(&ok(&c), &c.config, &[], &[]).unwrap();
+        fs::rename(&staged.dir, store.run_dir(&c.id)).unwrap();
+        assert!(lock.recover().unwrap());
+        assert_eq!(ids(&store), [c.id.clone(), b.id.clone(), a.id.clone()]);
+        // Killed while replacing a failed run, after the swap, before the rebuild.
+        lock.commit(store.stage(&failed(&d), &d.config, &[], &[]).unwrap())
+            .unwrap();
+        let staged = store.stage(&ok(&d), &d.config, &[], &[]).unwrap();
+        let dead = dir.path().join(".tmp").join(format!(
+            "replaced-{}.{}.{}.0",
+            d.id,
+            host_name(),
+            u32::MAX - 1
+        ));
+        fs::rename(store.run_dir(&d.id), &dead).unwrap();
+        fs::rename(&staged.dir, store.run_dir(&d.id)).unwrap();
+        let status = |store: &Store| {
+            let t = columns::Table::read(&store.csv_path()).unwrap();
+            t.rows
+                .iter()
+                .find(|r| t.get(r, "run_id") == d.id)
+                .map(|r| t.get(r, "status").to_string())
+        };
+        assert_eq!(status(&store).as_deref(), Some("failed"));
+        assert!(lock.recover().unwrap());
+        assert_eq!(status(&store).as_deref(), Some("ok"));
+        assert!(!dead.exists());
+        assert!(!lock.recover().unwrap());
+        // A torn last line.
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(store.csv_path())
+            .unwrap();
+        f.write_all(b"deadbeef,t").unwrap();
+        assert!(lock.recover().unwrap());
+        assert_eq!(ids(&store).len(), 4);
+    }
+
+    #[test]
+    fn repairing_a_table_rebuilds_it_and_needs_a_store() {
+        let dir = tempfile::tempdir().unwrap();
+        repair_table(dir.path()); // not an output directory: nothing created
+        assert!(!dir.path().join(".lock").exists());
+        let store = Store::create(dir.path()).unwrap();
+        let a = job(0);
+        let staged = store.stage(&ok(&a), &a.config, &[], &[]).unwrap();
+        fs::rename(&staged.dir, store.run_dir(&a.id)).unwrap();
+        repair_table(dir.path());
+        assert_eq!(ids(&store), std::slice::from_ref(&a.id));
     }
 
     #[test]
     fn staging_leftovers_of_dead_processes_are_removed() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::create(dir.path()).unwrap();
-        let dead = dir
-            .path()
-            .join(".tmp")
-            .join(format!("abc.{}.0", u32::MAX - 1));
+        let tmp = dir.path().join(".tmp");
+        let dead = tmp.join(format!("abc.{}.{}.0", host_name(), u32::MAX - 1));
+        // Another machine's process id means nothing here: left alone while recent.
+        let elsewhere = tmp.join(format!("abc.other-host.{}.0", u32::MAX - 1));
+        // ... unless older than a day.
+        let stale = tmp.join(format!("abc.other-host.{}.1", u32::MAX - 1));
         let mine = store.tmp_name("mine");
-        fs::create_dir_all(&dead).unwrap();
-        fs::create_dir_all(&mine).unwrap();
+        for d in [&dead, &elsewhere, &stale, &mine] {
+            fs::create_dir_all(d).unwrap();
+        }
+        let two_days_ago = std::time::SystemTime::now() - 2 * STALE_STAGING;
+        File::open(&stale)
+            .unwrap()
+            .set_modified(two_days_ago)
+            .unwrap();
+        assert_eq!(
+            staging_owner(&mine.file_name().unwrap().to_string_lossy()),
+            Some((host_name(), std::process::id()))
+        );
         store.lock().unwrap().clean_staging();
         assert!(!dead.exists() || !Path::new("/proc").is_dir());
+        assert!(elsewhere.exists());
+        assert!(!stale.exists());
         assert!(mine.exists());
     }
 }

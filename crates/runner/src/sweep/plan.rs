@@ -29,6 +29,33 @@ pub struct Plan {
     pub duplicates: usize,
     /// Things worth knowing that are not errors (an exclude rule that matches nothing).
     pub warnings: Diagnostics,
+    /// One run per distinct (backend, precision), located where its backend was given: what
+    /// [`Plan::check_environment`] checks.
+    environment: Vec<(RunConfig, Diagnostic)>,
+}
+
+impl Plan {
+    /// Whether this machine can run every run: each distinct (backend, precision) opens its
+    /// device once. Kept apart from planning because it depends on the machine, not the file
+    /// (`list` and `slurm` plan on a login node for the machines that will run).
+    pub fn check_environment(&self) -> Result<(), Diagnostics> {
+        let mut errors = Diagnostics::default();
+        for (config, at) in &self.environment {
+            for e in config.check_environment() {
+                let mut d = at.clone();
+                if e.key != "backend" {
+                    d.key = format!("{} ({})", d.key, e.key);
+                }
+                d.message = e.message;
+                errors.push(d);
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
 }
 
 /// A resolved point: its parameters with their origins, and the library's reading of them.
@@ -109,6 +136,17 @@ pub fn plan(spec: &SweepSpec, sources: &Sources, params: &Params) -> Result<Plan
         name: spec.name.clone(),
         description: spec.description.clone(),
     });
+    let mut environment: Vec<(RunConfig, Diagnostic)> = Vec::new();
+    for c in &kept {
+        let pair = (c.config.backend, c.config.train.precision);
+        if !environment
+            .iter()
+            .any(|(e, _)| (e.backend, e.train.precision) == pair)
+        {
+            let at = diagnose(&c.resolved, sources, spec, "backend", "");
+            environment.push((c.config.clone(), at));
+        }
+    }
     let mut seen = HashSet::new();
     let mut jobs = Vec::new();
     for c in kept {
@@ -124,6 +162,7 @@ pub fn plan(spec: &SweepSpec, sources: &Sources, params: &Params) -> Result<Plan
         points,
         excluded,
         warnings,
+        environment,
     })
 }
 
