@@ -366,10 +366,14 @@ fn a_sweep_runs_as_a_slurm_job_array_and_a_resubmission_finishes_a_killed_task()
     assert_one_ok_row_per_run(&dir, &expected);
     assert_reported(&cluster, &dir, "tiny", &report, &states[1]);
 
-    // Slower runs; the task with most runs is cancelled while it trains its first.
+    // Slower runs (seconds each, also on the fused CPU kernels); the task with most runs is
+    // cancelled while it trains its first.
     let file = s.write(
         "slow.toml",
-        &grid("slow").replace("steps = 20\n", "steps = 10000\n"),
+        &grid("slow")
+            .replace("steps = 20\n", "steps = 10000\n")
+            .replace("batch = 32\n", "batch = 256\n")
+            .replace("hidden = 16 }", "hidden = 128 }"),
     );
     let expected = run_ids(&file);
     let shard_of = |id: &String| Shard::of(id, 3);

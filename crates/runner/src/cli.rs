@@ -34,6 +34,9 @@ pub enum Command {
     /// Compare results with a reference table within seed-spread tolerances (exit 1 on a
     /// regression).
     Compare(CompareArgs),
+    /// Training throughput against PyTorch and JAX on the peers' protocol (batch 256, MLP
+    /// D-128-128-D SiLU, Adam 1e-3, f32), with the GEMM rate, peak memory and 2-run scaling.
+    Bench(BenchArgs),
 }
 
 /// Arguments shared by commands that read a sweep file.
@@ -225,4 +228,53 @@ pub struct CompareArgs {
     /// Absolute tolerance floor.
     #[arg(long, default_value_t = 1e-6, value_name = "A")]
     pub abs: f64,
+}
+
+/// `runner bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// One repeat of 0.2 s per case (a smoke run, not a measurement).
+    #[arg(long)]
+    pub quick: bool,
+    /// Backends to run every case on (default: every compiled CPU backend).
+    #[arg(long, value_delimiter = ',', value_name = "B,…")]
+    pub backends: Vec<String>,
+    /// Thread counts, of those in the peers' table.
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 2], value_name = "N,…")]
+    pub threads: Vec<usize>,
+    /// Objectives to keep (default: all in the peers' table).
+    #[arg(long, value_delimiter = ',', value_name = "NAME,…")]
+    pub objectives: Vec<String>,
+    /// Dimensions to keep (default: all in the peers' table).
+    #[arg(long, value_delimiter = ',', value_name = "D,…")]
+    pub dims: Vec<usize>,
+    /// Timed repeats per case (the median is reported).
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub repeats: usize,
+    /// Minimum length of one repeat in seconds.
+    #[arg(long, default_value_t = 0.5, value_name = "S")]
+    pub seconds: f64,
+    /// The peers' table.
+    #[arg(
+        long,
+        default_value = "results/reference/peer_throughput.csv",
+        value_name = "CSV"
+    )]
+    pub peers: PathBuf,
+    /// Where the CSV tables go.
+    #[arg(long, default_value = "results/bench", value_name = "DIR")]
+    pub out: PathBuf,
+    /// Skip the peak-memory runs.
+    #[arg(long)]
+    pub no_memory: bool,
+    /// Skip the two-concurrent-runs measurement.
+    #[arg(long)]
+    pub no_scaling: bool,
+    /// Run only this case, `objective/dataset/dim/backend/threads` (repeatable; no GEMM
+    /// probe, memory or scaling runs).
+    #[arg(long, value_name = "CASE")]
+    pub case: Vec<String>,
+    /// Internal: measure one case's peak memory in this process (the child of a bench).
+    #[arg(long, hide = true, value_name = "CASE")]
+    pub memory_case: Option<String>,
 }

@@ -23,9 +23,9 @@ use crate::config::{RunConfig, TrainConfig};
 use crate::data::{DatasetConfig, EightGaussiansParams, GaussianParams};
 use crate::engine::{Kernels, Trainer, TrainingData};
 use crate::error::{Error, Result};
-use crate::metric::SampleMetricsConfig;
 use crate::kernels::MlpKernel;
 use crate::kernels::gemm::{Gemm, Mat, MatMut};
+use crate::metric::SampleMetricsConfig;
 use crate::model::{ModelConfig, TracePath};
 use crate::objective::{DsmParams, EsmParams, IsmParams, ObjectiveConfig, SsmParams};
 use crate::rng::{Stream, rng};
@@ -422,10 +422,11 @@ pub const MEMORY_ARG: &str = "--memory-case";
 /// The line prefix a driver prints the result of [`memory_case`] with.
 pub const MEMORY_LINE: &str = "peak_rss_mib=";
 
-/// Runs `exe MEMORY_ARG case` (a driver that handles [`MEMORY_ARG`]) and reads the peak
-/// memory it reports.
-pub fn spawn_memory_case(exe: &Path, case: &BenchCase) -> Result<f64> {
+/// Runs `exe ARGS… MEMORY_ARG case` (a driver that handles [`MEMORY_ARG`]) and reads the
+/// peak memory it reports.
+pub fn spawn_memory_case(exe: &Path, args: &[String], case: &BenchCase) -> Result<f64> {
     let out = std::process::Command::new(exe)
+        .args(args)
         .arg(MEMORY_ARG)
         .arg(case.spec())
         .output()
@@ -664,7 +665,8 @@ pub struct SuiteOptions {
     pub settings: BenchSettings,
     /// A driver that handles [`MEMORY_ARG`], to measure peak memory of one run per objective
     /// at D = 100 in a child process (skipped if `None`).
-    pub memory_driver: Option<std::path::PathBuf>,
+    /// (The program and the arguments before [`MEMORY_ARG`].)
+    pub memory_driver: Option<(std::path::PathBuf, Vec<String>)>,
     /// Measure two concurrent single-thread runs against one (ESM and ISM at D = 2 and 100).
     pub scaling: bool,
 }
@@ -765,7 +767,7 @@ pub fn run_suite(opts: &SuiteOptions, out: &mut dyn Write) -> Result<SuiteReport
     writeln!(out, "\nall cases:").map_err(io)?;
     print_table(out, &rows).map_err(io)?;
     let mut memory = Vec::new();
-    if let Some(exe) = &opts.memory_driver {
+    if let Some((exe, args)) = &opts.memory_driver {
         for &backend in &opts.backends {
             for objective in ["esm", "ism", "ssm", "ssm_vr", "dsm"] {
                 let case = BenchCase {
@@ -775,7 +777,7 @@ pub fn run_suite(opts: &SuiteOptions, out: &mut dyn Write) -> Result<SuiteReport
                     backend,
                     threads: 1,
                 };
-                let mib = spawn_memory_case(exe, &case)?;
+                let mib = spawn_memory_case(exe, args, &case)?;
                 writeln!(out, "peak RSS of one run {}: {mib:.1} MiB", case.spec()).map_err(io)?;
                 memory.push(MemoryRow {
                     case: case.spec(),

@@ -43,8 +43,9 @@ pub struct TrainConfig {
     #[serde(default)]
     pub precision: Precision,
     /// Which implementation computes the steps (default auto: the fused host kernels on
-    /// flex, burn tensor ops elsewhere).
-    #[serde(default)]
+    /// flex, burn tensor ops elsewhere). Left out of the serialised form when auto, so run
+    /// ids of existing results do not change; the engine a run used is in its report.
+    #[serde(default, skip_serializing_if = "Kernels::is_auto")]
     pub kernels: Kernels,
 }
 
@@ -195,7 +196,7 @@ impl RunConfig {
             .into_iter()
             .map(|e| ParamError::new(format!("train.{}", e.key), e.message))
             .collect();
-                if !self.backend.is_compiled() {
+        if !self.backend.is_compiled() {
             errors.push(ParamError::new(
                 "backend",
                 format!(

@@ -1,6 +1,7 @@
 //! The subcommands. Each returns the process exit code: 0 when all is well, 1 when some run
 //! failed (or anything else went wrong), 2 when the input is invalid.
 
+mod bench;
 mod compare;
 mod execute;
 mod list;
@@ -32,6 +33,7 @@ pub fn dispatch(cli: Cli, multi: Option<MultiProgress>) -> Result<ExitCode> {
         Command::Report(args) => report::report(args),
         Command::Slurm(args) => slurm::slurm(args),
         Command::Compare(args) => compare::compare_command(args),
+        Command::Bench(args) => bench::bench(args),
     }
 }
 

@@ -51,6 +51,11 @@ impl Kernels {
         }
     }
 
+    /// Whether this is the default choice (auto).
+    pub fn is_auto(&self) -> bool {
+        *self == Kernels::Auto
+    }
+
     /// Whether `backend` keeps its tensors in host memory, where the fused kernels run.
     pub fn fused_available(backend: Backend) -> bool {
         backend == Backend::Flex
