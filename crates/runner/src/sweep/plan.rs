@@ -396,6 +396,32 @@ mod tests {
     }
 
     #[test]
+    fn lists_inside_a_default_table_are_values() {
+        let plan = load(
+            "[defaults]\ndataset = \"8gaussians\"\nobjective = \"esm\"\nsampler = { name = \"langevin\", steps = 5 }\nsample_metrics = { metrics = [\"mmd\", \"mode_weight_tv\"] }\n",
+        )
+        .unwrap();
+        assert_eq!(plan.jobs.len(), 1);
+        let metrics = &plan.jobs[0].config.sample_metrics.metrics;
+        assert_eq!(
+            metrics,
+            &[
+                scorematch::metric::SampleMetric::Mmd,
+                scorematch::metric::SampleMetric::ModeWeightTv
+            ]
+        );
+        // Where one value is wanted, the library's reading says so at the list's line.
+        let errors = load(
+            "[defaults]\nobjective = \"esm\"\ndataset = { name = \"gaussian\", dim = [2, 3] }\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            errors,
+            ["s.toml:3: defaults.dataset.dim: invalid type: sequence, expected usize"]
+        );
+    }
+
+    #[test]
     fn a_missing_data_set_says_where_to_give_one() {
         let errors = load("[grid]\nobjective = [\"esm\"]\n").unwrap_err();
         assert_eq!(

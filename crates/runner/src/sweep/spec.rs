@@ -440,13 +440,10 @@ impl Checker<'_> {
         for e in entries {
             let Some(path) = self.param(e) else { continue };
             let node = self.value(&path, &e.node);
+            // A list inside a table is a value there (`sample_metrics = { metrics = ["mmd"] }`);
+            // the library's reading of it says where a single value was wanted.
             let lists: Vec<&Node> = match &node.kind {
                 Kind::Array(_) if node.is_list_of_scalars() => vec![&node],
-                Kind::Table(t) => t
-                    .iter()
-                    .map(|e| &e.node)
-                    .filter(|n| n.is_list_of_scalars())
-                    .collect(),
                 _ => Vec::new(),
             };
             if !lists.is_empty() {
