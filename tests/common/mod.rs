@@ -1,4 +1,4 @@
-//! Helpers shared by the end-to-end tests of sharded and Slurm sweeps.
+//! Helpers shared by the end-to-end tests of the `runner` binary.
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -70,9 +70,15 @@ pub fn ok(out: &Output) {
 
 /// A CSV file's rows as cells by column name (every row as long as the header).
 pub fn read_csv(path: &Path) -> Vec<BTreeMap<String, String>> {
+    read_csv_with_header(path).1
+}
+
+/// A CSV file as its header and its rows of cells by column name.
+pub fn read_csv_with_header(path: &Path) -> (Vec<String>, Vec<BTreeMap<String, String>>) {
     let mut r = csv::Reader::from_path(path).unwrap();
     let header: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
-    r.records()
+    let rows = r
+        .records()
         .map(|rec| {
             let rec = rec.unwrap();
             assert_eq!(rec.len(), header.len(), "ragged row in {}", path.display());
@@ -82,7 +88,8 @@ pub fn read_csv(path: &Path) -> Vec<BTreeMap<String, String>> {
                 .zip(rec.iter().map(String::from))
                 .collect()
         })
-        .collect()
+        .collect();
+    (header, rows)
 }
 
 /// The run ids of a sweep file, as the runner expands it.
