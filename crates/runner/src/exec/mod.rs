@@ -352,21 +352,27 @@ mod tests {
         }
     }
 
-    #[test]
-    fn panics_and_errors_are_recorded_and_the_other_runs_go_on() {
+    /// ESM runs on 8gaussians with seeds 0..n, on the backend `backend(seed)` names.
+    fn esm_jobs(n: u64, backend: fn(u64) -> &'static str) -> Vec<Job> {
         let sweep = Arc::new(SweepInfo {
             name: "t".into(),
             description: String::new(),
         });
-        let jobs: Vec<Job> = (0..5)
+        (0..n)
             .map(|seed| {
                 let cfg: RunConfig = toml::from_str(&format!(
-                    "dataset = {{ name = \"8gaussians\" }}\nobjective = {{ name = \"esm\" }}\nseed = {seed}"
+                    "dataset = {{ name = \"8gaussians\" }}\nobjective = {{ name = \"esm\" }}\nseed = {seed}\nbackend = \"{}\"",
+                    backend(seed)
                 ))
                 .unwrap();
                 Job::new(cfg, sweep.clone())
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn panics_and_errors_are_recorded_and_the_other_runs_go_on() {
+        let jobs = esm_jobs(5, |_| "flex");
         let dir = tempfile::tempdir().unwrap();
         let store = Store::create(dir.path()).unwrap();
         let opts = ExecOptions {
@@ -428,20 +434,7 @@ mod tests {
 
     #[test]
     fn gpu_runs_never_exceed_gpu_jobs_while_cpu_runs_go_on() {
-        let sweep = Arc::new(SweepInfo {
-            name: "t".into(),
-            description: String::new(),
-        });
-        let jobs: Vec<Job> = (0..12)
-            .map(|seed| {
-                let backend = if seed % 2 == 0 { "wgpu" } else { "flex" };
-                let cfg: RunConfig = toml::from_str(&format!(
-                    "dataset = {{ name = \"8gaussians\" }}\nobjective = {{ name = \"esm\" }}\nseed = {seed}\nbackend = \"{backend}\""
-                ))
-                .unwrap();
-                Job::new(cfg, sweep.clone())
-            })
-            .collect();
+        let jobs = esm_jobs(12, |seed| if seed % 2 == 0 { "wgpu" } else { "flex" });
         let dir = tempfile::tempdir().unwrap();
         let store = Store::create(dir.path()).unwrap();
         let opts = ExecOptions {
