@@ -39,6 +39,17 @@ impl<'a, T: Real> Mat<'a, T> {
         }
     }
 
+    /// Columns `first..first + count` (no copy).
+    #[inline]
+    fn columns(self, first: usize, count: usize) -> Self {
+        assert!(first + count <= self.cols, "column block past the matrix");
+        Self {
+            data: &self.data[first * self.col_stride..],
+            cols: count,
+            ..self
+        }
+    }
+
     /// The transpose (no copy).
     #[inline]
     pub(crate) fn t(self) -> Self {
@@ -191,25 +202,38 @@ impl<T: Real> Gemm<T> {
                 || narrow_product(c, n, lhs, bt, accumulate),
             );
         } else if std::mem::size_of::<T>() == 4 {
-            self.packed::<16>(c, m, n, lhs, rhs, accumulate, threads);
+            // A last panel of at most 8 of 16 columns goes to the 8-wide kernel rather than
+            // padding it to 16 (D = 50: 3 × 16 + 2), where A is read in place (not packed
+            // twice).
+            let tail = n % 16;
+            if n > 16 && tail <= 8 && tail > 0 && lhs.col_stride == 1 {
+                let split = n - tail;
+                let (wide, narrow) = (rhs.columns(0, split), rhs.columns(split, tail));
+                self.packed::<16>(c, m, n, 0, lhs, wide, accumulate, threads);
+                self.packed::<8>(c, m, n, split, lhs, narrow, accumulate, threads);
+            } else {
+                self.packed::<16>(c, m, n, 0, lhs, rhs, accumulate, threads);
+            }
         } else {
-            self.packed::<8>(c, m, n, lhs, rhs, accumulate, threads);
+            self.packed::<8>(c, m, n, 0, lhs, rhs, accumulate, threads);
         }
     }
 
-    /// The register-tiled product with NR-column panels of B packed.
+    /// The register-tiled product with NR-column panels of B packed, into columns
+    /// `col0..col0 + rhs.cols` of C (rows of `ldc`).
     #[allow(clippy::too_many_arguments)]
     fn packed<const NR: usize>(
         &mut self,
         c: &mut [T],
         m: usize,
-        n: usize,
+        ldc: usize,
+        col0: usize,
         lhs: Mat<'_, T>,
         rhs: Mat<'_, T>,
         accumulate: bool,
         threads: usize,
     ) {
-        let k = lhs.cols;
+        let (k, n) = (lhs.cols, rhs.cols);
         let panels = m.div_ceil(MR);
         let bands = if threads > 1 && m * n * k >= PARALLEL_MIN_MACS {
             threads.min(panels)
@@ -233,14 +257,14 @@ impl<T: Real> Gemm<T> {
             let row0 = i * band_panels * MR;
             super::vectorized(
                 #[inline(always)]
-                || band_product::<T, NR>(c, row0, n, lhs, scratch, panels_b, accumulate),
+                || band_product::<T, NR>(c, row0, ldc, col0, lhs, scratch, panels_b, accumulate),
             );
         };
         if bands == 1 {
             band((0, (c, &mut self.packed_a[..band_panels * MR * k])));
         } else {
             use rayon::prelude::*;
-            c.par_chunks_mut(band_panels * MR * n)
+            c.par_chunks_mut(band_panels * MR * ldc)
                 .zip(self.packed_a.par_chunks_mut(band_panels * MR * k))
                 .enumerate()
                 .for_each(band);
@@ -305,16 +329,15 @@ fn pack_b<T: Real, const NR: usize>(b: Mat<'_, T>, m: usize, out: &mut [T]) {
         } else if b.col_stride == 1 && cols == NR {
             for (p, row) in rows.iter_mut().enumerate() {
                 let start = p * b.row_stride + col0;
-                for (r, &v) in row.iter_mut().zip(&b.data[start..start + NR]) {
-                    *r = v;
-                }
+                row.copy_from_slice(&b.data[start..start + NR]);
             }
         } else if b.row_stride == 1 && cols == NR {
             // A transposed operand: column j of the panel is contiguous in memory.
-            for j in 0..NR {
-                let col = &b.data[(col0 + j) * b.col_stride..][..k];
-                for (row, &v) in rows.iter_mut().zip(col) {
-                    row[j] = v;
+            let cols: [&[T]; NR] =
+                std::array::from_fn(|j| &b.data[(col0 + j) * b.col_stride..][..k]);
+            for (p, row) in rows.iter_mut().enumerate() {
+                for (r, col) in row.iter_mut().zip(&cols) {
+                    *r = col[p];
                 }
             }
         } else {
@@ -331,33 +354,36 @@ fn pack_b<T: Real, const NR: usize>(b: Mat<'_, T>, m: usize, out: &mut [T]) {
     }
 }
 
-/// One band of result rows: `c` holds rows `row0..` of the result (whole rows of n);
-/// `scratch` holds at least the band's rows × k values, for packing A.
+/// One band of result rows: `c` holds rows `row0..` of the result (whole rows of `ldc`), of
+/// which columns `col0..col0 + panels.rhs.cols` are computed; `scratch` holds at least the
+/// band's rows × k values, for packing A.
 ///
-/// A stored by rows (six row streams) or by columns is read in place; a general strided A
-/// is packed column by column (MR contiguous values per column), as is a last panel of fewer
-/// rows.
+/// A stored by rows is read in place (six row streams); any other A is packed column by
+/// column (MR contiguous values per column: one cache line per step of k rather than a
+/// strided gather), as is a last panel of fewer rows.
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn band_product<T: Real, const NR: usize>(
     c: &mut [T],
     row0: usize,
-    n: usize,
+    ldc: usize,
+    col0: usize,
     a: Mat<'_, T>,
     scratch: &mut [T],
     panels: Panels<'_, T>,
     accumulate: bool,
 ) {
-    let k = a.cols;
-    let rows = c.len() / n;
+    let (k, n) = (a.cols, panels.rhs.cols);
+    let rows = c.len() / ldc;
     let full = rows / MR;
     let rest = rows - full * MR;
-    // A stored by rows or by columns is read in place; a general strided A is packed.
-    let in_place = a.col_stride == 1 || a.row_stride == 1;
+    // A stored by rows is read in place; any other A is packed.
+    let in_place = a.col_stride == 1;
     let packed_len = if in_place { 0 } else { full * MR * k };
     let (packed, edge) = scratch[..packed_len + rest * k].split_at_mut(packed_len);
     if !in_place {
         for (ip, panel) in packed.chunks_exact_mut(MR * k).enumerate() {
-            pack_columns(a, row0 + ip * MR, panel);
+            pack_panel(a, row0 + ip * MR, panel);
         }
     }
     if rest > 0 {
@@ -367,13 +393,13 @@ fn band_product<T: Real, const NR: usize>(
     for jp in 0..n.div_ceil(NR) {
         let (b_panel, ldb) = panels.panel::<NR>(jp);
         let out = Tile {
-            n,
-            col0: jp * NR,
+            n: ldc,
+            col0: col0 + jp * NR,
             cols: NR.min(n - jp * NR),
             accumulate,
         };
         for ip in 0..full {
-            let c = &mut c[ip * MR * n..];
+            let c = &mut c[ip * MR * ldc..];
             let first = row0 + ip * MR;
             let acc = if a.col_stride == 1 {
                 micro_kernel_rows::<T, NR>(
@@ -383,15 +409,17 @@ fn band_product<T: Real, const NR: usize>(
                     b_panel,
                     ldb,
                 )
-            } else if a.row_stride == 1 {
-                micro_kernel_cols::<T, MR, NR>(&a.data[first..], a.col_stride, k, b_panel, ldb)
             } else {
                 let panel = &packed[ip * MR * k..(ip + 1) * MR * k];
-                micro_kernel_cols::<T, MR, NR>(panel, MR, k, b_panel, ldb)
+                if ldb == NR {
+                    micro_kernel_packed::<T, NR>(panel, &b_panel[..k * NR])
+                } else {
+                    micro_kernel_cols::<T, MR, NR>(panel, MR, k, b_panel, ldb)
+                }
             };
             out.store(c, &acc);
         }
-        let c = &mut c[full * MR * n..];
+        let c = &mut c[full * MR * ldc..];
         match rest {
             1 => out.store(c, &micro_kernel_cols::<T, 1, NR>(edge, 1, k, b_panel, ldb)),
             2 => out.store(c, &micro_kernel_cols::<T, 2, NR>(edge, 2, k, b_panel, ldb)),
@@ -399,6 +427,25 @@ fn band_product<T: Real, const NR: usize>(
             4 => out.store(c, &micro_kernel_cols::<T, 4, NR>(edge, 4, k, b_panel, ldb)),
             5 => out.store(c, &micro_kernel_cols::<T, 5, NR>(edge, 5, k, b_panel, ldb)),
             _ => {}
+        }
+    }
+}
+
+/// Packs rows `first..first + MR` of `a` column by column into `out` (k columns of MR).
+#[inline(always)]
+fn pack_panel<T: Real>(a: Mat<'_, T>, first: usize, out: &mut [T]) {
+    let (cols, _) = out.as_chunks_mut::<MR>();
+    if a.row_stride == 1 {
+        for (p, col) in cols.iter_mut().enumerate() {
+            let start = p * a.col_stride + first;
+            let (src, _) = a.data[start..start + MR].as_chunks::<MR>();
+            *col = src[0];
+        }
+    } else {
+        for (p, col) in cols.iter_mut().enumerate() {
+            for (i, v) in col.iter_mut().enumerate() {
+                *v = a.data[(first + i) * a.row_stride + p * a.col_stride];
+            }
         }
     }
 }
@@ -411,9 +458,7 @@ fn pack_columns<T: Real>(a: Mat<'_, T>, first: usize, out: &mut [T]) {
     for (p, col) in out.chunks_exact_mut(rows).enumerate() {
         if a.row_stride == 1 {
             let start = p * a.col_stride + first;
-            for (v, &x) in col.iter_mut().zip(&a.data[start..start + rows]) {
-                *v = x;
-            }
+            col.copy_from_slice(&a.data[start..start + rows]);
         } else {
             for (i, v) in col.iter_mut().enumerate() {
                 *v = a.data[(first + i) * a.row_stride + p * a.col_stride];
@@ -531,6 +576,23 @@ fn b_row<T: Real, const NR: usize>(b: &[T], at: usize) -> &[T; NR] {
     &row[0]
 }
 
+/// The MR × NR tile of a packed A panel (k columns of MR values) times a packed B panel
+/// (k rows of NR values).
+#[inline(always)]
+fn micro_kernel_packed<T: Real, const NR: usize>(a: &[T], b: &[T]) -> [[T; NR]; MR] {
+    let mut acc = [[T::ZERO; NR]; MR];
+    let (a_cols, _) = a.as_chunks::<MR>();
+    let (b_rows, _) = b.as_chunks::<NR>();
+    for (col, b) in a_cols.iter().zip(b_rows) {
+        for (acc_row, &ai) in acc.iter_mut().zip(col) {
+            for (acc, &bj) in acc_row.iter_mut().zip(b) {
+                *acc = ai.mul_add(bj, *acc);
+            }
+        }
+    }
+    acc
+}
+
 /// The M × NR tile of A stored column by column (column p at `a[p·lda..p·lda + M]`) times
 /// a B panel (row p at `b[p·ldb..p·ldb + NR]`).
 #[inline(always)]
@@ -646,6 +708,9 @@ mod tests {
             (13, 130, 2),
             (64, 64, 33),
             (70, 70, 70),
+            // f32 column tails of at most 8 (8-wide kernel), row edges of 2.
+            (50, 40, 50),
+            (128, 31, 24),
         ] {
             let a: Vec<f64> = (0..m * k).map(|i| (i as f64 * 0.37).sin()).collect();
             let b: Vec<f64> = (0..k * n).map(|i| (i as f64 * 0.91).cos()).collect();
@@ -691,12 +756,16 @@ mod tests {
                 } else {
                     Mat::rows(&b32, k, n)
                 };
-                let mut c = vec![0.0f32; m * n];
+                let mut c = vec![1.0f32; m * n];
                 pool.install(|| {
-                    gemm32.matmul(MatMut::rows(&mut c, m, n), lhs, rhs, false, threads)
+                    gemm32.matmul(MatMut::rows(&mut c, m, n), lhs, rhs, accumulate, threads)
                 });
                 for (x, y) in c.iter().zip(&want) {
-                    assert!((f64::from(*x) - y).abs() < 1e-4 * (1.0 + k as f64).sqrt());
+                    let error = (f64::from(*x) - base - y).abs();
+                    assert!(
+                        error < 1e-4 * (1.0 + k as f64).sqrt(),
+                        "{m}x{k}x{n}: {error}"
+                    );
                 }
             }
         }

@@ -86,7 +86,12 @@ impl<T: Real> HostStep<T> {
 
 /// Fills `out` with standard normal draws: the same numbers as [`crate::rng::normals`].
 pub(crate) fn fill_normals(rng: &mut Rng, out: &mut [f64]) {
-    out.iter_mut().for_each(|v| *v = StandardNormal.sample(rng));
+    // A local copy keeps the generator's state in registers through the loop.
+    let mut local = rng.clone();
+    for (v, x) in out.iter_mut().zip(StandardNormal.sample_iter(&mut local)) {
+        *v = x;
+    }
+    *rng = local;
 }
 
 /// Converts host f64 values into the kernels' precision.
