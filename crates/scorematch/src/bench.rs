@@ -334,6 +334,48 @@ pub fn gemm_rate(m: usize, k: usize, n: usize, threads: usize, repeats: usize) -
     })
 }
 
+/// The single-core peak of f32 multiply-adds in GFLOP/s (2 FLOP each): twelve independent
+/// chains of 8-lane fused multiply-adds (AVX2 + FMA where the CPU has them) with nothing
+/// else to do, for ≥ 0.2 s, median of `repeats`. No training step can do its matrix products
+/// faster than this.
+pub fn fma_peak_rate(repeats: usize) -> f64 {
+    const CHAINS: usize = 12;
+    const LANES: usize = 8;
+    let run = |iterations: usize| {
+        let start = Instant::now();
+        let acc = crate::kernels::vectorized(
+            #[inline(always)]
+            || {
+                let (a, b) = (
+                    std::hint::black_box(0.999_999f32),
+                    std::hint::black_box(1e-7),
+                );
+                let mut acc = [[1.0f32; LANES]; CHAINS];
+                for _ in 0..iterations {
+                    for chain in &mut acc {
+                        for x in chain.iter_mut() {
+                            *x = x.mul_add(a, b);
+                        }
+                    }
+                }
+                acc
+            },
+        );
+        std::hint::black_box(acc);
+        let flops = (2 * CHAINS * LANES * iterations) as f64;
+        (flops, start.elapsed().as_secs_f64())
+    };
+    let (_, t) = run(1_000_000);
+    let iterations = (1_000_000.0 * 0.2 / t.max(1e-9)).ceil() as usize;
+    let rates: Vec<f64> = (0..repeats.max(1))
+        .map(|_| {
+            let (flops, t) = run(iterations);
+            flops / t / 1e9
+        })
+        .collect();
+    median(&rates)
+}
+
 /// Throughput of one single-thread run alone, and of two concurrent single-thread runs of
 /// the same case (each in its own one-thread pool, started together).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -535,6 +577,12 @@ pub struct Comparison {
     pub torch: Option<f64>,
     /// GFLOP/s in our matrix products.
     pub gflops: f64,
+    /// The ceiling of our implementation: steps/s if every multiply-add of its matrix
+    /// products ran at the core's FMA peak ([`fma_peak_rate`]) and nothing else took time
+    /// (one-thread cases; `None` without a peak measurement).
+    pub ceiling: Option<f64>,
+    /// ceiling / best peer: the largest ratio this implementation could show.
+    pub ceiling_ratio: Option<f64>,
     /// Timed repeats and steps per repeat behind our median.
     pub repeats: usize,
     /// Steps per repeat.
@@ -542,7 +590,12 @@ pub struct Comparison {
 }
 
 /// Compares `result` with the peers' rows of its case; `None` if no peer ran it.
-pub fn compare(result: &BenchResult, peers: &[PeerRow]) -> Option<Comparison> {
+/// `peak_gflops` is the one-core FMA peak, for the ceiling of one-thread cases.
+pub fn compare(
+    result: &BenchResult,
+    peers: &[PeerRow],
+    peak_gflops: Option<f64>,
+) -> Option<Comparison> {
     let c = &result.case;
     let same: Vec<&PeerRow> = peers
         .iter()
@@ -562,6 +615,9 @@ pub fn compare(result: &BenchResult, peers: &[PeerRow]) -> Option<Comparison> {
             .map(|p| p.steps_per_sec_median)
     };
     let jax = of("jax");
+    let ceiling = peak_gflops
+        .filter(|_| c.threads == 1 && result.flops_per_step > 0.0)
+        .map(|peak| peak * 1e9 / result.flops_per_step);
     Some(Comparison {
         objective: c.objective.clone(),
         dataset: c.dataset.clone(),
@@ -579,6 +635,8 @@ pub fn compare(result: &BenchResult, peers: &[PeerRow]) -> Option<Comparison> {
         ratio_jax: jax.map(|j| result.steps_per_sec / j),
         torch: of("torch"),
         gflops: result.gflops(),
+        ceiling,
+        ceiling_ratio: ceiling.map(|x| x / best.steps_per_sec_median),
         repeats: result.repeats.len(),
         steps: result.steps,
     })
@@ -603,7 +661,7 @@ pub fn write_csv<R: Serialize>(path: &Path, rows: &[R]) -> Result<()> {
 pub fn print_table(out: &mut dyn Write, rows: &[Comparison]) -> std::io::Result<()> {
     writeln!(
         out,
-        "{:<7} {:<10} {:>4} {:<8} {:>3} {:<9} {:>9} {:>9} {:>9} {:>9} {:>6} {:>7} {:>8} {:>7}",
+        "{:<7} {:<10} {:>4} {:<8} {:>3} {:<9} {:>9} {:>9} {:>9} {:>9} {:>6} {:>7} {:>8} {:>7} {:>9}",
         "loss",
         "data",
         "D",
@@ -617,12 +675,13 @@ pub fn print_table(out: &mut dyn Write, rows: &[Comparison]) -> std::io::Result<
         "peer",
         "×peer",
         "×jax",
-        "GFLOP/s"
+        "GFLOP/s",
+        "×peer@pk"
     )?;
     for r in rows {
         writeln!(
             out,
-            "{:<7} {:<10} {:>4} {:<8} {:>3} {:<9} {:>9.1} {:>9.1} {:>9} {:>9.1} {:>6} {:>7.2} {:>8} {:>7.1}",
+            "{:<7} {:<10} {:>4} {:<8} {:>3} {:<9} {:>9.1} {:>9.1} {:>9} {:>9.1} {:>6} {:>7.2} {:>8} {:>7.1} {:>9}",
             r.objective,
             r.dataset,
             r.dim,
@@ -636,7 +695,8 @@ pub fn print_table(out: &mut dyn Write, rows: &[Comparison]) -> std::io::Result<
             r.best_peer,
             r.ratio_best,
             r.ratio_jax.map_or("-".into(), |x| format!("{x:.2}")),
-            r.gflops
+            r.gflops,
+            r.ceiling_ratio.map_or("-".into(), |x| format!("{x:.2}"))
         )?;
     }
     Ok(())
@@ -728,6 +788,8 @@ pub fn run_suite(opts: &SuiteOptions, out: &mut dyn Write) -> Result<SuiteReport
     let peers = read_peers(&opts.peers)?;
     writeln!(out, "machine: {}", machine()).map_err(io)?;
     writeln!(out, "load average at start: {}", load_average()).map_err(io)?;
+    let peak = fma_peak_rate(5);
+    writeln!(out, "FMA peak f32, 1 thread: {peak:.1} GFLOP/s").map_err(io)?;
     let mut gemm = Vec::new();
     for threads in [1, 2].into_iter().filter(|_| opts.gemm_probe) {
         let gflops = gemm_rate(BATCH, 128, 128, threads, 5)?;
@@ -759,7 +821,7 @@ pub fn run_suite(opts: &SuiteOptions, out: &mut dyn Write) -> Result<SuiteReport
     let mut rows = Vec::new();
     for case in &cases {
         let result = run_case(case, &opts.settings)?;
-        if let Some(row) = compare(&result, &peers) {
+        if let Some(row) = compare(&result, &peers, Some(peak)) {
             print_table(out, std::slice::from_ref(&row)).map_err(io)?;
             rows.push(row);
         }
@@ -895,11 +957,15 @@ mod tests {
             trace_path: None,
             flops_per_step: 1e6,
         };
-        let c = compare(&result, &peers).unwrap();
+        let c = compare(&result, &peers, Some(100.0)).unwrap();
         assert_eq!(c.best_peer, "jax");
         assert!((c.ratio_best - 2.0).abs() < 1e-12);
         assert_eq!(c.torch, Some(800.3));
         assert!((c.gflops - 3.7434).abs() < 1e-9);
+        // 100 GFLOP/s over 1 MFLOP per step: 100 000 steps/s, against JAX's 1871.7.
+        assert!((c.ceiling.unwrap() - 1e5).abs() < 1e-6);
+        assert!((c.ceiling_ratio.unwrap() - 1e5 / 1871.7).abs() < 1e-9);
+        assert!(compare(&result, &peers, None).unwrap().ceiling.is_none());
     }
 
     #[test]
