@@ -1,5 +1,5 @@
-//! The MLP score network on host memory: forward pass, tangent pass (Jacobian-vector
-//! products) and exact trace, each with its reverse-mode gradient into one flat parameter
+//! The MLP score network on host memory: forward pass, projected tangent pass (vᵀ J v for
+//! random directions v) and exact trace, each with its reverse-mode gradient into one flat parameter
 //! vector θ.
 //!
 //! Row convention, as [`crate::model::Mlp`]: z_l = h_{l−1} W_l + b_l, h_l = f(z_l) for the
@@ -12,7 +12,9 @@
 //! ONE matrix product per direction for primal and tangents together:
 //! t_l = f′(z_l) ⊙ (t_{l−1} W_l). In reverse mode, with g_h and g_t the gradients reaching
 //! h_l and t_l, g_z = f′ g_h + f″ Σ_k g_t ⊙ (t_{l−1} W_l) and g_(t_{l−1} W_l) = f′ g_t, and
-//! the weight gradient is [h; t]ᵀ [g_z; g_u], again one product.
+//! the weight gradient is [h; t]ᵀ [g_z; g_u], again one product. The projected pass stops
+//! the tangents at the last hidden layer: vᵀ(J v) = t_L · (v W_oᵀ), whose gradient with
+//! respect to t_L is the already computed v W_oᵀ.
 //!
 //! The exact trace of ∂s/∂x uses closed forms for up to two hidden layers (cost independent
 //! of D): tr(W₁D₁W_o) = d₁ · c with c_a = Σ_i W₁[i,a] W_o[a,i], and
@@ -104,8 +106,11 @@ impl MlpShape {
 pub enum Pass {
     /// s(x) only.
     Forward,
-    /// s(x) and `per_row` Jacobian-vector products J v per sample.
-    Tangent {
+    /// s(x) and, for `per_row` directions v per sample, the projection vᵀ(J v) (what the
+    /// sliced objectives need). The output layer never forms J v: with a = v W_oᵀ,
+    /// vᵀ(J v) = t_L · a and its gradient with respect to t_L is a, so one product per
+    /// direction is saved in the reverse mode.
+    Projected {
         /// Tangents per sample (K).
         per_row: usize,
     },
@@ -137,18 +142,18 @@ pub struct Outputs<'a, T> {
     pub rows: usize,
     /// s(x), `[B, D]`.
     pub s: &'a [T],
-    /// J v, `[K·B, D]` (tangent pass; J eₖ for a trace by columns).
-    pub jv: &'a [T],
+    /// vᵀ(J v), `[K·B]` (projected pass).
+    pub vjv: &'a [T],
     /// tr J, `[B]` (trace pass).
     pub trace: &'a [T],
-    /// The tangent directions, `[K·B, D]` (tangent pass).
+    /// The directions v, `[K·B, D]` (projected pass).
     pub v: &'a [T],
     /// The noise levels, `[B]` (noise-conditional network).
     pub sigma: &'a [T],
     /// ∂L/∂s, `[B, D]`.
     pub grad_s: &'a mut [T],
-    /// ∂L/∂(J v), `[K·B, D]`.
-    pub grad_jv: &'a mut [T],
+    /// ∂L/∂(vᵀ J v), `[K·B]`.
+    pub grad_vjv: &'a mut [T],
     /// ∂L/∂tr J, `[B]`.
     pub grad_trace: &'a mut [T],
 }
@@ -156,9 +161,8 @@ pub struct Outputs<'a, T> {
 /// The buffers of one network pass over a fixed number of rows, and its reverse mode.
 ///
 /// Fill [`Self::x_mut`] (and [`Self::v_mut`], [`Self::sigma_mut`] as the pass needs), call
-/// [`Self::forward`], read [`Self::score`] / [`Self::jvp`] / [`Self::trace`], write the
-/// loss gradients into [`Self::grad_score_mut`] / [`Self::grad_jvp_mut`] /
-/// [`Self::grad_trace_mut`], and call [`Self::backward`]. Nothing is allocated after
+/// [`Self::forward`], read the outputs and write the loss gradients with respect to them
+/// through [`Self::outputs`], and call [`Self::backward`]. Nothing is allocated after
 /// construction.
 #[derive(Clone, Debug)]
 pub struct MlpKernel<T> {
@@ -168,6 +172,9 @@ pub struct MlpKernel<T> {
     rows: usize,
     /// Tangent rows K·B.
     tangent_rows: usize,
+    /// Whether the tangents end in vᵀ(J v) (projected pass) rather than J v (trace by
+    /// columns).
+    projected: bool,
     x: Vec<T>,
     v: Vec<T>,
     sigma: Vec<T>,
@@ -182,11 +189,16 @@ pub struct MlpKernel<T> {
     slope: Vec<Vec<T>>,
     /// Per hidden layer: f″(z) [B, h] (tangent and trace passes).
     curvature: Vec<Vec<T>>,
-    /// [s; J v] [B + K·B, D].
+    /// [s; J v] [B + K·B, D] (the J v rows for a trace by columns only).
     out: Vec<T>,
     trace: Vec<T>,
+    /// a = v W_oᵀ [K·B, h_L] and vᵀ(J v) = t_L · a [K·B] (projected pass).
+    projection: Vec<T>,
+    vjv: Vec<T>,
+    /// ∂L/∂[s; J v] [B + K·B, D].
     grad_out: Vec<T>,
     grad_trace: Vec<T>,
+    grad_vjv: Vec<T>,
     /// Reverse-mode scratch, two buffers of [B + K·B, max h].
     back: [Vec<T>; 2],
     /// Trace scratch: c [h] (one layer) or W_o W₁ [h₂, h₁] and C [h₁, h₂] (two layers).
@@ -224,12 +236,14 @@ impl<T: Real> MlpKernel<T> {
         };
         let traced = trace_method.is_some();
         let per_row = match (pass, trace_method) {
-            (Pass::Tangent { per_row }, _) => per_row,
+            (Pass::Projected { per_row }, _) => per_row,
             (_, Some(TraceMethod::Columns)) => shape.dim,
             _ => 0,
         };
         let tangent_rows = per_row * rows;
         let all = rows + tangent_rows;
+        let projected = matches!(pass, Pass::Projected { .. });
+        let last_width = shape.layer(shape.layers() - 1).0;
         let curved = pass != Pass::Forward;
         let d = shape.dim;
         let widest = shape.widths.iter().copied().max().unwrap_or(0);
@@ -265,10 +279,17 @@ impl<T: Real> MlpKernel<T> {
             act: per_layer(all),
             slope: per_layer(rows),
             curvature: if curved { per_layer(rows) } else { Vec::new() },
-            out: zeros(all * d),
+            out: zeros(if projected { rows * d } else { all * d }),
             trace: zeros(if traced { rows } else { 0 }),
+            projection: zeros(if projected {
+                tangent_rows * last_width
+            } else {
+                0
+            }),
+            vjv: zeros(if projected { tangent_rows } else { 0 }),
             grad_out: zeros(all * d),
             grad_trace: zeros(if traced { rows } else { 0 }),
+            grad_vjv: zeros(if projected { tangent_rows } else { 0 }),
             back: [zeros(all * widest), zeros(all * widest)],
             trace_n,
             trace_c,
@@ -279,6 +300,7 @@ impl<T: Real> MlpKernel<T> {
             trace_method,
             rows,
             tangent_rows,
+            projected,
         };
         if trace_method == Some(TraceMethod::Columns) {
             // Tangent k·B + b is the k-th coordinate axis.
@@ -321,17 +343,15 @@ impl<T: Real> MlpKernel<T> {
     /// with respect to them, to fill before [`Self::backward`].
     pub fn outputs(&mut self) -> Outputs<'_, T> {
         let split = self.rows * self.shape.dim;
-        let (s, jv) = self.out.split_at(split);
-        let (grad_s, grad_jv) = self.grad_out.split_at_mut(split);
         Outputs {
             rows: self.rows,
-            s,
-            jv,
+            s: &self.out[..split],
+            vjv: &self.vjv,
             trace: &self.trace,
             v: &self.v,
             sigma: &self.sigma,
-            grad_s,
-            grad_jv,
+            grad_s: &mut self.grad_out[..split],
+            grad_vjv: &mut self.grad_vjv,
             grad_trace: &mut self.grad_trace,
         }
     }
@@ -393,13 +413,30 @@ impl<T: Real> MlpKernel<T> {
         } else {
             &self.act[depth - 1]
         };
+        let out_rows = if self.projected { b } else { all };
         self.gemm.matmul(
-            MatMut::rows(&mut self.out, all, d),
-            Mat::rows(last, all, fan_in),
+            MatMut::rows(&mut self.out, out_rows, d),
+            Mat::rows(last, out_rows, fan_in),
             Mat::rows(w, fan_in, d),
             false,
             threads,
         );
+        if self.projected {
+            // a = v W_oᵀ, vᵀ(J v) = t_L · a.
+            let k_b = self.tangent_rows;
+            self.gemm.matmul(
+                MatMut::rows(&mut self.projection, k_b, fan_in),
+                Mat::rows(&self.v, k_b, d),
+                Mat::rows(w, fan_in, d).t(),
+                false,
+                threads,
+            );
+            let (t, a, vjv) = (&last[b * fan_in..], &self.projection, &mut self.vjv);
+            vectorized(
+                #[inline(always)]
+                || row_dots(t, a, fan_in, vjv),
+            );
+        }
         let score = &mut self.out[..b * d];
         vectorized(
             #[inline(always)]
@@ -532,6 +569,17 @@ impl<T: Real> MlpKernel<T> {
                 }
             }
         }
+        if self.projected {
+            // ∂L/∂(J v) = ∂L/∂(vᵀ J v) · v, for the output layer's weight gradient.
+            let g_jv = &mut self.grad_out[b * d..];
+            for ((g, v), &scale) in g_jv
+                .chunks_exact_mut(d)
+                .zip(self.v.chunks_exact(d))
+                .zip(&self.grad_vjv)
+            {
+                g.iter_mut().zip(v).for_each(|(g, &v)| *g = scale * v);
+            }
+        }
         // Output layer.
         let (fan_in, _) = self.shape.layer(depth);
         {
@@ -560,13 +608,25 @@ impl<T: Real> MlpKernel<T> {
         }
         let (w_out, _) = self.shape.params(theta, depth);
         let [mut g, mut spare] = std::mem::take(&mut self.back);
+        // With the projection, the tangent rows' gradient is ∂L/∂(vᵀ J v) · a: no product.
+        let product_rows = if self.projected { b } else { all };
         self.gemm.matmul(
-            MatMut::rows(&mut g, all, fan_in),
-            Mat::rows(&self.grad_out, all, d),
+            MatMut::rows(&mut g, product_rows, fan_in),
+            Mat::rows(&self.grad_out, product_rows, d),
             Mat::rows(w_out, fan_in, d).t(),
             false,
             threads,
         );
+        if self.projected {
+            let g_t = &mut g[b * fan_in..all * fan_in];
+            for ((g, a), &scale) in g_t
+                .chunks_exact_mut(fan_in)
+                .zip(self.projection.chunks_exact(fan_in))
+                .zip(&self.grad_vjv)
+            {
+                g.iter_mut().zip(a).for_each(|(g, &a)| *g = scale * a);
+            }
+        }
         for l in (0..depth).rev() {
             let (fan_in, h) = self.shape.layer(l);
             self.layer_grad_z(l, &mut g[..all * h]);
@@ -751,10 +811,15 @@ impl<T: Real> MlpKernel<T> {
     /// Multiply-adds in the matrix products of one forward and backward pass (for FLOP rates).
     pub fn step_macs(&self) -> usize {
         let all = self.rows + self.tangent_rows;
-        // Forward, weight gradients and input gradients (none for the first layer).
+        // Forward, weight gradients and input gradients (none for the first layer; none for
+        // the projected tangents at the output layer).
         let mut macs = 2 * self.shape.forward_macs(all);
         if let Some((i, o)) = (!self.shape.widths.is_empty()).then(|| self.shape.layer(0)) {
             macs += self.shape.forward_macs(all) - all * i * o;
+            if self.projected {
+                let (i, o) = self.shape.layer(self.shape.layers() - 1);
+                macs -= self.tangent_rows * i * o;
+            }
         }
         if self.trace_method == Some(TraceMethod::TwoLayers) {
             let (h1, h2, b, d) = (

@@ -50,7 +50,7 @@ fn inputs(tangents: usize, seed: u64) -> Inputs {
     }
 }
 
-/// Runs the fused pass at `theta` and returns (L, ∂L/∂θ, outputs s | jv | tr).
+/// Runs the fused pass at `theta` and returns (L, ∂L/∂θ, outputs s | vᵀJv | tr).
 fn fused(
     model: &ScoreModel,
     pass: Pass,
@@ -60,7 +60,7 @@ fn fused(
 ) -> (f64, Vec<f64>, Vec<f64>) {
     let mut k = MlpKernel::<f64>::new(model.shape(), pass, ROWS);
     k.x_mut().copy_from_slice(&inp.x);
-    if let Pass::Tangent { .. } = pass {
+    if let Pass::Projected { .. } = pass {
         k.v_mut().copy_from_slice(&inp.v);
     }
     if model.shape().noise_conditional {
@@ -69,18 +69,11 @@ fn fused(
     k.forward(theta);
     let out = k.outputs();
     let dot = |x: &[f64], w: &[f64]| x.iter().zip(w).map(|(a, b)| a * b).sum::<f64>();
-    // A trace by columns carries J eₖ as tangents: internal, not an output.
-    let jv: &[f64] = if let Pass::Tangent { .. } = pass {
-        out.jv
-    } else {
-        &[]
-    };
-    let value = dot(out.s, &f.a) + dot(jv, &f.b) + dot(out.trace, &f.c);
-    let values: Vec<f64> = out.s.iter().chain(jv).chain(out.trace).copied().collect();
+    let vjv = out.vjv;
+    let value = dot(out.s, &f.a) + dot(vjv, &f.b) + dot(out.trace, &f.c);
+    let values: Vec<f64> = out.s.iter().chain(vjv).chain(out.trace).copied().collect();
     out.grad_s.copy_from_slice(&f.a);
-    if !jv.is_empty() {
-        out.grad_jv.copy_from_slice(&f.b);
-    }
+    out.grad_vjv.copy_from_slice(&f.b[..vjv.len()]);
     out.grad_trace.copy_from_slice(&f.c[..out.grad_trace.len()]);
     let mut grad = vec![0.0; theta.len()];
     k.backward(theta, &mut grad);
@@ -109,14 +102,16 @@ fn reference(
             let s = model.forward(x, sigma.as_ref());
             (weight(s.clone(), &f.a), vec![s.flatten::<1>(0, 1)])
         }
-        Pass::Tangent { per_row } => {
+        Pass::Projected { per_row } => {
             let xs = x.repeat_dim(0, per_row);
             let v = ctx.matrix(&inp.v, per_row * ROWS, DIM);
-            let (s, jv) = model.forward_jvp(xs, v, sigma.as_ref());
+            let (s, jv) = model.forward_jvp(xs, v.clone(), sigma.as_ref());
+            let vjv = (v * jv).sum_dim(1);
             // s is repeated per tangent; weight only the first copy.
             let s = s.narrow(0, 0, ROWS);
-            let loss = weight(s.clone(), &f.a) + weight(jv.clone(), &f.b);
-            (loss, vec![s.flatten::<1>(0, 1), jv.flatten::<1>(0, 1)])
+            let weights = &f.b[..per_row * ROWS];
+            let loss = weight(s.clone(), &f.a) + weight(vjv.clone(), weights);
+            (loss, vec![s.flatten::<1>(0, 1), vjv.flatten::<1>(0, 1)])
         }
         Pass::Trace { columns } => {
             let path = if columns {
@@ -141,7 +136,7 @@ fn reference(
 fn passes(depth: usize, conditional: bool) -> Vec<Pass> {
     let mut p = vec![Pass::Forward];
     if !conditional {
-        p.push(Pass::Tangent { per_row: 2 });
+        p.push(Pass::Projected { per_row: 2 });
         p.push(Pass::Trace { columns: true });
         if depth <= 2 {
             p.push(Pass::Trace { columns: false });
@@ -253,7 +248,7 @@ fn f32_passes_agree_with_f64_at_full_width() {
     let v = normals(&mut r, rows * d);
     for pass in [
         Pass::Forward,
-        Pass::Tangent { per_row: 1 },
+        Pass::Projected { per_row: 1 },
         Pass::Trace { columns: false },
         Pass::Trace { columns: true },
     ] {
@@ -264,7 +259,7 @@ fn f32_passes_agree_with_f64_at_full_width() {
             .iter_mut()
             .zip(&x)
             .for_each(|(a, &b)| *a = b as f32);
-        if pass == (Pass::Tangent { per_row: 1 }) {
+        if pass == (Pass::Projected { per_row: 1 }) {
             k64.v_mut().copy_from_slice(&v);
             k32.v_mut()
                 .iter_mut()
@@ -277,9 +272,9 @@ fn f32_passes_agree_with_f64_at_full_width() {
         let scale = o64
             .s
             .iter()
-            .chain(o64.jv)
+            .chain(o64.vjv)
             .fold(0.0f64, |m, v| m.max(v.abs()));
-        for (a, b) in o32.s.iter().chain(o32.jv).zip(o64.s.iter().chain(o64.jv)) {
+        for (a, b) in o32.s.iter().chain(o32.vjv).zip(o64.s.iter().chain(o64.vjv)) {
             assert!(
                 (f64::from(*a) - b).abs() < 1e-5 * scale,
                 "{pass:?}: {a} vs {b}"
@@ -291,12 +286,12 @@ fn f32_passes_agree_with_f64_at_full_width() {
                 "{pass:?}: {a} vs {b}"
             );
         }
-        // Gradients of ½‖s‖² + Σ jv + Σ tr.
+        // Gradients of ½‖s‖² + Σ vᵀJv + Σ tr.
         o64.grad_s.copy_from_slice(o64.s);
-        o64.grad_jv.fill(1.0);
+        o64.grad_vjv.fill(1.0);
         o64.grad_trace.fill(1.0);
         o32.grad_s.copy_from_slice(o32.s);
-        o32.grad_jv.fill(1.0);
+        o32.grad_vjv.fill(1.0);
         o32.grad_trace.fill(1.0);
         let mut g64 = vec![0.0; theta.len()];
         let mut g32 = vec![0.0f32; theta.len()];

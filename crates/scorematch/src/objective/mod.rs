@@ -242,7 +242,7 @@ impl ObjectiveConfig {
             ObjectiveConfig::Ism(_) => Pass::Trace {
                 columns: trace == TracePath::Jacobian,
             },
-            ObjectiveConfig::Ssm(p) | ObjectiveConfig::SsmVr(p) => Pass::Tangent {
+            ObjectiveConfig::Ssm(p) | ObjectiveConfig::SsmVr(p) => Pass::Projected {
                 per_row: p.projections,
             },
         }

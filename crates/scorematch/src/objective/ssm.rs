@@ -129,30 +129,16 @@ pub(crate) fn host_inputs<T: Real>(
     to_real(v, step.net.v_mut());
 }
 
-/// Σ_j (v_j · J v_j) / (K·B) and the gradients of it with respect to J v; `score_term` adds
-/// the score part and its gradient. Returns the loss.
+/// Σ_j (v_j · J v_j) / (K·B) and its gradient with respect to each v_j · J v_j;
+/// `score_term` adds the score part and its gradient. Returns the loss.
 pub(crate) fn host_projected_loss<T: Real>(
     step: &mut HostStep<T>,
     score_term: impl FnOnce(&[T], &[T], usize, &mut [T]) -> f64,
 ) -> f64 {
     let out = step.net.outputs();
-    let d = out.s.len() / out.rows;
-    let n = out.v.len() / d;
-    let inv = T::from_f64(1.0 / n as f64);
-    let mut total = 0.0;
-    for ((v, jv), g) in out
-        .v
-        .chunks_exact(d)
-        .zip(out.jv.chunks_exact(d))
-        .zip(out.grad_jv.chunks_exact_mut(d))
-    {
-        total += v
-            .iter()
-            .zip(jv)
-            .map(|(a, b)| a.to_f64() * b.to_f64())
-            .sum::<f64>();
-        g.iter_mut().zip(v).for_each(|(g, &v)| *g = v * inv);
-    }
+    let n = out.vjv.len();
+    let total: f64 = out.vjv.iter().map(|v| v.to_f64()).sum();
+    out.grad_vjv.fill(T::from_f64(1.0 / n as f64));
     total / n as f64 + score_term(out.s, out.v, out.rows, out.grad_s)
 }
 
