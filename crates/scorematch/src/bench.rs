@@ -577,9 +577,9 @@ pub struct Comparison {
     pub torch: Option<f64>,
     /// GFLOP/s in our matrix products.
     pub gflops: f64,
-    /// The ceiling of our implementation: steps/s if every multiply-add of its matrix
+    /// The ceiling of the fused implementation: steps/s if every multiply-add of its matrix
     /// products ran at the core's FMA peak ([`fma_peak_rate`]) and nothing else took time
-    /// (one-thread cases; `None` without a peak measurement).
+    /// (one-thread fused cases; `None` otherwise or without a peak measurement).
     pub ceiling: Option<f64>,
     /// ceiling / best peer: the largest ratio this implementation could show.
     pub ceiling_ratio: Option<f64>,
@@ -616,7 +616,7 @@ pub fn compare(
     };
     let jax = of("jax");
     let ceiling = peak_gflops
-        .filter(|_| c.threads == 1 && result.flops_per_step > 0.0)
+        .filter(|_| c.threads == 1 && result.kernels == Kernels::Fused)
         .map(|peak| peak * 1e9 / result.flops_per_step);
     Some(Comparison {
         objective: c.objective.clone(),
