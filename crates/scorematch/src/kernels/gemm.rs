@@ -174,9 +174,13 @@ impl<T: Real> Gemm<T> {
     ) {
         let k = lhs.cols;
         let narrow = n < NARROW && m >= NARROW;
-        if narrow && lhs.row_stride == 1 {
-            // A narrow result with a transposed left operand: compute the wide Cᵀ = Bᵀ Aᵀ,
-            // whose right operand is then stored by rows, and transpose it.
+        // f32 columns that end in a short panel (D = 50: 3 × 16 + 2) while the rows fill
+        // whole panels (h = 128): the transposed product has no short panel.
+        let short_tail =
+            std::mem::size_of::<T>() == 4 && n > 16 && (1..=8).contains(&(n % 16)) && m % 16 == 0;
+        if (narrow || short_tail) && lhs.row_stride == 1 {
+            // A narrow result (or one with a short last panel) with a transposed left operand:
+            // compute Cᵀ = Bᵀ Aᵀ, whose right operand is then stored by rows, and transpose it.
             let mut t = std::mem::take(&mut self.transposed);
             grow(&mut t, m * n);
             self.product(&mut t[..m * n], n, m, rhs.t(), lhs.t(), false, threads);
@@ -711,6 +715,7 @@ mod tests {
             // f32 column tails of at most 8 (8-wide kernel), row edges of 2.
             (50, 40, 50),
             (128, 31, 24),
+            (64, 300, 50),
         ] {
             let a: Vec<f64> = (0..m * k).map(|i| (i as f64 * 0.37).sin()).collect();
             let b: Vec<f64> = (0..k * n).map(|i| (i as f64 * 0.91).cos()).collect();
