@@ -176,8 +176,10 @@ impl<T: Real> Gemm<T> {
         let narrow = n < NARROW && m >= NARROW;
         // f32 columns that end in a short panel (D = 50: 3 × 16 + 2) while the rows fill
         // whole panels (h = 128): the transposed product has no short panel.
-        let short_tail =
-            std::mem::size_of::<T>() == 4 && n > 16 && (1..=8).contains(&(n % 16)) && m % 16 == 0;
+        let short_tail = std::mem::size_of::<T>() == 4
+            && n > 16
+            && (1..=8).contains(&(n % 16))
+            && m.is_multiple_of(16);
         if (narrow || short_tail) && lhs.row_stride == 1 {
             // A narrow result (or one with a short last panel) with a transposed left operand:
             // compute Cᵀ = Bᵀ Aᵀ, whose right operand is then stored by rows, and transpose it.
