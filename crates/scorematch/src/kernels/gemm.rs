@@ -389,11 +389,17 @@ fn band_product<T: Real, const NR: usize>(
     let (packed, edge) = scratch[..packed_len + rest * k].split_at_mut(packed_len);
     if !in_place {
         for (ip, panel) in packed.chunks_exact_mut(MR * k).enumerate() {
-            pack_panel(a, row0 + ip * MR, panel);
+            pack_panel::<T, MR>(a, row0 + ip * MR, panel);
         }
     }
-    if rest > 0 {
-        pack_columns(a, row0 + full * MR, edge);
+    let first = row0 + full * MR;
+    match rest {
+        1 => pack_panel::<T, 1>(a, first, edge),
+        2 => pack_panel::<T, 2>(a, first, edge),
+        3 => pack_panel::<T, 3>(a, first, edge),
+        4 => pack_panel::<T, 4>(a, first, edge),
+        5 => pack_panel::<T, 5>(a, first, edge),
+        _ => {}
     }
     let (packed, edge) = (&*packed, &*edge);
     for jp in 0..n.div_ceil(NR) {
@@ -437,35 +443,19 @@ fn band_product<T: Real, const NR: usize>(
     }
 }
 
-/// Packs rows `first..first + MR` of `a` column by column into `out` (k columns of MR).
+/// Packs rows `first..first + M` of `a` column by column into `out` (k columns of M
+/// values; fixed-size copies, no call per column).
 #[inline(always)]
-fn pack_panel<T: Real>(a: Mat<'_, T>, first: usize, out: &mut [T]) {
-    let (cols, _) = out.as_chunks_mut::<MR>();
+fn pack_panel<T: Real, const M: usize>(a: Mat<'_, T>, first: usize, out: &mut [T]) {
+    let (cols, _) = out.as_chunks_mut::<M>();
     if a.row_stride == 1 {
         for (p, col) in cols.iter_mut().enumerate() {
             let start = p * a.col_stride + first;
-            let (src, _) = a.data[start..start + MR].as_chunks::<MR>();
+            let (src, _) = a.data[start..start + M].as_chunks::<M>();
             *col = src[0];
         }
     } else {
         for (p, col) in cols.iter_mut().enumerate() {
-            for (i, v) in col.iter_mut().enumerate() {
-                *v = a.data[(first + i) * a.row_stride + p * a.col_stride];
-            }
-        }
-    }
-}
-
-/// Packs rows `first..` of `a` column by column into `out` (k columns of out.len() / k rows).
-#[inline(always)]
-fn pack_columns<T: Real>(a: Mat<'_, T>, first: usize, out: &mut [T]) {
-    let k = a.cols;
-    let rows = out.len() / k;
-    for (p, col) in out.chunks_exact_mut(rows).enumerate() {
-        if a.row_stride == 1 {
-            let start = p * a.col_stride + first;
-            col.copy_from_slice(&a.data[start..start + rows]);
-        } else {
             for (i, v) in col.iter_mut().enumerate() {
                 *v = a.data[(first + i) * a.row_stride + p * a.col_stride];
             }
