@@ -248,19 +248,32 @@ impl<T: Copy> Pool<T> {
     /// Draws `rows` pool indices from `rng` and copies those points (and their scores, if the
     /// pool has them) into `x` and `scores`, `[rows, D]`.
     fn gather(&self, rng: &mut Rng, x: &mut [T], scores: &mut [T]) {
+        /// Rows whose indices are drawn before their copies start, so that the copies' cache
+        /// misses overlap.
+        const CHUNK: usize = 32;
         let d = self.dim;
         let n = self.x.len() / d;
         let with_scores = !self.scores.is_empty();
-        for (row, out) in x.chunks_exact_mut(d).enumerate() {
-            let i = rng.random_range(0..n);
-            copy(&self.x[i * d..(i + 1) * d], out);
-            if with_scores {
-                copy(
-                    &self.scores[i * d..(i + 1) * d],
-                    &mut scores[row * d..(row + 1) * d],
-                );
+        // A local copy keeps the generator's state in registers.
+        let mut local = rng.clone();
+        let mut indices = [0usize; CHUNK];
+        for (c, block) in x.chunks_mut(CHUNK * d).enumerate() {
+            let rows = block.len() / d;
+            for i in &mut indices[..rows] {
+                *i = local.random_range(0..n);
+            }
+            for (j, (&i, out)) in indices.iter().zip(block.chunks_exact_mut(d)).enumerate() {
+                copy(&self.x[i * d..(i + 1) * d], out);
+                if with_scores {
+                    let row = c * CHUNK + j;
+                    copy(
+                        &self.scores[i * d..(i + 1) * d],
+                        &mut scores[row * d..(row + 1) * d],
+                    );
+                }
             }
         }
+        *rng = local;
     }
 }
 
