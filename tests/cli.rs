@@ -777,3 +777,57 @@ fn a_sampler_axis_fills_the_sample_quality_columns() {
         }
     }
 }
+
+#[test]
+fn bench_compares_a_case_with_the_peers_and_bounds_it_by_the_fma_peak() {
+    // A smoke run of `runner bench` (not a timing): the table's arithmetic, not its speed.
+    let s = Sandbox::new();
+    let peers =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../results/reference/peer_throughput.csv");
+    let out_dir = s.path("bench");
+    let out = s.runner(&[
+        "bench",
+        "--case",
+        "esm/gaussian/2/flex/1",
+        "--repeats",
+        "1",
+        "--seconds",
+        "0.05",
+        "--peers",
+        peers.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    ok(&out);
+    let stdout = text(&out.stdout);
+    let peak: f64 = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("FMA peak f32, 1 thread: "))
+        .and_then(|l| l.strip_suffix(" GFLOP/s"))
+        .expect("the FMA peak line")
+        .parse()
+        .unwrap();
+    assert!(peak > 0.0 && peak.is_finite(), "{stdout}");
+    let (_, rows) = read_csv(&out_dir.join("throughput.csv"));
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let row = &rows[0];
+    let num = |key: &str| -> f64 { row[key].parse().unwrap() };
+    // JAX is the best peer for ESM on gaussian at D = 2, one thread: 1871.7 steps/s.
+    assert_eq!(row["best_peer"], "jax");
+    assert_eq!(row["kernels"], "fused");
+    let (ours, gflops) = (num("ours"), num("gflops"));
+    assert!(ours > 0.0 && gflops > 0.0);
+    assert!((num("ratio_best") - ours / 1871.7).abs() < 1e-9 * ours);
+    // The ceiling runs the same multiply-adds (gflops / ours per step) at the FMA peak,
+    // which is printed with one decimal.
+    let ceiling = num("ceiling");
+    assert!(
+        (ceiling - peak * ours / gflops).abs() < 1e-3 * ceiling,
+        "{ceiling} vs {peak}"
+    );
+    assert!((num("ceiling_ratio") - ceiling / 1871.7).abs() < 1e-9 * ceiling);
+    assert!(
+        ceiling > ours,
+        "a step cannot beat its ceiling: {ceiling} vs {ours}"
+    );
+}
