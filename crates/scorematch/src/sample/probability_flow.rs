@@ -33,28 +33,22 @@ pub fn sample(
     rng: &mut Rng,
     ticker: &mut Ticker<'_>,
 ) -> Result<Vec<f64>> {
-    let mut x = params.prior(n, score.dim(), rng);
+    let x = params.prior(n, score.dim(), rng);
     // −Δt d(t, x) = ½ g(t)² Δt s(x, σ(t)): the change of x over one step backwards.
     let change = |x: &[f64], t: f64, dt: f64| -> Result<Vec<f64>> {
         let scale = 0.5 * params.g2(t) * dt;
         let s = score.score(x, Some(params.sigma(t)))?;
         Ok(s.into_iter().map(|v| scale * v).collect())
     };
-    for (t, prev) in params.grid() {
+    params.integrate(x, score, ticker, |x, t, prev| {
         let dt = t - prev;
-        let first = change(&x, t, dt)?;
+        let first = change(x, t, dt)?;
         let predicted: Vec<f64> = x.iter().zip(&first).map(|(a, b)| a + b).collect();
         let second = change(&predicted, prev, dt)?;
-        let mut finite = true;
-        for ((xi, a), b) in x.iter_mut().zip(&first).zip(&second) {
-            *xi += 0.5 * (a + b);
-            finite &= xi.is_finite();
-        }
-        ticker.tick();
-        if !finite {
-            return Ok(x);
-        }
-    }
-    params.finish(&mut x, score)?;
-    Ok(x)
+        Ok(first
+            .iter()
+            .zip(&second)
+            .map(|(a, b)| 0.5 * (a + b))
+            .collect())
+    })
 }

@@ -29,22 +29,15 @@ pub fn sample(
     rng: &mut Rng,
     ticker: &mut Ticker<'_>,
 ) -> Result<Vec<f64>> {
-    let mut x = params.prior(n, score.dim(), rng);
-    for (t, prev) in params.grid() {
+    let x = params.prior(n, score.dim(), rng);
+    params.integrate(x, score, ticker, |x, t, prev| {
         let (g2, dt) = (params.g2(t), t - prev);
-        let s = score.score(&x, Some(params.sigma(t)))?;
+        let s = score.score(x, Some(params.sigma(t)))?;
         let eps = normals(rng, x.len());
         let noise = (g2 * dt).sqrt();
-        let mut finite = true;
-        for ((xi, si), ei) in x.iter_mut().zip(&s).zip(&eps) {
-            *xi += g2 * dt * si + noise * ei;
-            finite &= xi.is_finite();
-        }
-        ticker.tick();
-        if !finite {
-            return Ok(x);
-        }
-    }
-    params.finish(&mut x, score)?;
-    Ok(x)
+        Ok(s.iter()
+            .zip(&eps)
+            .map(|(si, ei)| g2 * dt * si + noise * ei)
+            .collect())
+    })
 }

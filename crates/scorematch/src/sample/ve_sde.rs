@@ -12,7 +12,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{ScoreFn, check_positive, denoise};
+use super::{ScoreFn, Ticker, check_positive, denoise};
 use crate::error::{ParamError, Result};
 use crate::rng::{Rng, normals};
 
@@ -99,11 +99,31 @@ impl VeSdeParams {
             .map(move |k| (k as f64 / n as f64, (k - 1) as f64 / n as f64))
     }
 
-    /// The optional final denoising step at σ_min.
-    pub(super) fn finish(&self, x: &mut [f64], score: &dyn ScoreFn) -> Result<()> {
-        if self.denoise {
-            denoise(x, score, self.sigma_min)?;
+    /// Integrates backwards in time from `x` over [`Self::grid`]: `change(x, t, prev)` is the
+    /// change of x from t to prev, added in place; then the optional final denoising step.
+    /// Stops early, returning the non-finite state, if a chain diverges.
+    pub(super) fn integrate(
+        &self,
+        mut x: Vec<f64>,
+        score: &dyn ScoreFn,
+        ticker: &mut Ticker<'_>,
+        mut change: impl FnMut(&[f64], f64, f64) -> Result<Vec<f64>>,
+    ) -> Result<Vec<f64>> {
+        for (t, prev) in self.grid() {
+            let delta = change(&x, t, prev)?;
+            let mut finite = true;
+            for (xi, d) in x.iter_mut().zip(&delta) {
+                *xi += d;
+                finite &= xi.is_finite();
+            }
+            ticker.tick();
+            if !finite {
+                return Ok(x);
+            }
         }
-        Ok(())
+        if self.denoise {
+            denoise(&mut x, score, self.sigma_min)?;
+        }
+        Ok(x)
     }
 }
