@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Installs the system packages some tests and features use (Debian/Ubuntu, as root).
-# Without them those tests skip with a message; CI always runs this first.
+# Installs the system packages that some tests need (Debian/Ubuntu, as root). README's two
+# commands need none of them: without them those tests skip with a visible SKIPPED line, and
+# under CI (.ci/run runs this first) a missing tool fails its test. Exits non-zero, saying
+# what is missing, whenever it cannot install what is missing.
 set -euo pipefail
 
 packages=(
@@ -14,6 +16,14 @@ packages=(
   slurm-wlm munge
 )
 
+fail() {
+  echo "setup: $*" >&2
+  exit 1
+}
+
+command -v dpkg-query >/dev/null && command -v apt-get >/dev/null ||
+  fail "no dpkg/apt-get here: install these packages (or their equivalents) by hand: ${packages[*]}"
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -22,10 +32,10 @@ if [ ${#missing[@]} -eq 0 ]; then
   echo "setup: all system packages present"
   exit 0
 fi
-if [ "$(id -u)" -ne 0 ]; then
-  echo "setup: run as root to install: ${missing[*]}" >&2
-  exit 0
-fi
+[ "$(id -u)" -eq 0 ] ||
+  fail "cannot install ${missing[*]}: not root (run: sudo scripts/setup.sh)"
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}"
+apt-get update -qq || fail "apt-get update failed; ${missing[*]} not installed"
+apt-get install -y -qq --no-install-recommends "${missing[@]}" ||
+  fail "apt-get install failed; not installed: ${missing[*]}"
+echo "setup: installed ${missing[*]}"

@@ -2,6 +2,8 @@
 //! its figures, and the page as headless Chromium renders it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -283,9 +285,9 @@ fn headless(browser: &Path, profile: &Path, args: &[&str]) -> Output {
 #[test]
 fn the_page_renders_its_figures_in_headless_chromium() {
     let Some(browser) = chromium() else {
-        eprintln!(
-            "SKIPPED the_page_renders_its_figures_in_headless_chromium: no chromium on PATH \
-             (install Debian's `chromium` package, e.g. with scripts/setup.sh as root)"
+        common::tools::skip(
+            "the_page_renders_its_figures_in_headless_chromium",
+            "no chromium on PATH (Debian's `chromium` package)",
         );
         return;
     };

@@ -184,11 +184,11 @@ fn free_port() -> u16 {
 }
 
 impl Cluster {
-    /// Starts a cluster, or says why it cannot and returns `None`.
-    fn start() -> Option<Cluster> {
+    /// Starts a cluster for `test`, or skips it visibly (fails under CI) and returns `None`.
+    fn start(test: &str) -> Option<Cluster> {
         let uid = Command::new("id").arg("-u").output().unwrap();
         if text(&uid.stdout).trim() != "0" {
-            eprintln!("SKIPPED: a Slurm cluster needs root");
+            common::tools::skip(test, "a local Slurm cluster needs root");
             return None;
         }
         let tools = [
@@ -200,8 +200,9 @@ impl Cluster {
             "scontrol",
         ];
         if let Some(missing) = tools.iter().find(|t| !on_path(t)) {
-            eprintln!(
-                "SKIPPED: {missing} not found; scripts/setup.sh installs slurm-wlm and munge"
+            common::tools::skip(
+                test,
+                &format!("{missing} not found (Debian's slurm-wlm and munge packages)"),
             );
             return None;
         }
@@ -338,7 +339,9 @@ fn assert_reported(cluster: &Cluster, out: &Path, name: &str, report: &str, stat
 
 #[test]
 fn a_sweep_runs_as_a_slurm_job_array_and_a_resubmission_finishes_a_killed_task() {
-    let Some(cluster) = Cluster::start() else {
+    let Some(cluster) = Cluster::start(
+        "a_sweep_runs_as_a_slurm_job_array_and_a_resubmission_finishes_a_killed_task",
+    ) else {
         return;
     };
     let s = Sandbox::new();

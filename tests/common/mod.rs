@@ -5,6 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub mod tools;
+
 /// Tiny runs: a fraction of a second each.
 pub const TINY: &str = r#"
 [defaults]

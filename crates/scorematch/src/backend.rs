@@ -11,10 +11,11 @@ use crate::error::{Error, Result};
 pub enum Backend {
     /// burn's pure-Rust CPU backend (the default, fastest on CPU here).
     Flex,
-    /// The ndarray CPU backend.
+    /// The ndarray CPU backend (cargo feature `ndarray`, off by default).
     Ndarray,
-    /// The wgpu GPU backend (cargo feature `wgpu`, on by default): Vulkan, Metal or DX12, or
-    /// Mesa's lavapipe software Vulkan driver on a machine without a GPU.
+    /// The wgpu GPU backend (cargo feature `wgpu`, off by default): Vulkan, Metal or DX12, or
+    /// Mesa's lavapipe software Vulkan driver on a machine without a GPU. Other graphics
+    /// APIs (OpenGL) are refused when the device is acquired.
     Wgpu,
 }
 
@@ -22,8 +23,17 @@ impl Backend {
     /// Every backend the library knows, compiled in or not.
     pub const ALL: [Backend; 3] = [Backend::Flex, Backend::Ndarray, Backend::Wgpu];
 
-    /// The CPU backends (always compiled in).
+    /// The CPU backends, compiled in or not (flex always is).
     pub const CPU: [Backend; 2] = [Backend::Flex, Backend::Ndarray];
+
+    /// The cargo feature that compiles the backend in (`None`: always there).
+    pub fn feature(self) -> Option<&'static str> {
+        match self {
+            Backend::Flex => None,
+            Backend::Ndarray => Some("ndarray"),
+            Backend::Wgpu => Some("wgpu"),
+        }
+    }
 
     /// The name used in sweep files and CSV rows.
     pub fn name(self) -> &'static str {
@@ -48,7 +58,8 @@ impl Backend {
     /// Whether this build includes the backend.
     pub fn is_compiled(self) -> bool {
         match self {
-            Backend::Flex | Backend::Ndarray => true,
+            Backend::Flex => true,
+            Backend::Ndarray => cfg!(feature = "ndarray"),
             Backend::Wgpu => cfg!(feature = "wgpu"),
         }
     }
@@ -58,6 +69,21 @@ impl Backend {
         Self::ALL.into_iter().filter(|b| b.is_compiled()).collect()
     }
 
+    /// The CPU backends this build includes.
+    pub fn compiled_cpu() -> Vec<Backend> {
+        Self::CPU.into_iter().filter(|b| b.is_compiled()).collect()
+    }
+
+    /// Why a backend this build leaves out cannot be used, and what to do.
+    pub fn not_compiled_reason(self) -> String {
+        format!(
+            "{} is not compiled into this build (rebuild with `--features {}`; available: {})",
+            self.name(),
+            self.feature().unwrap_or(self.name()),
+            names(&Backend::compiled())
+        )
+    }
+
     /// Whether runs on this backend use a GPU (and must be scheduled as such).
     pub fn is_gpu(self) -> bool {
         self == Backend::Wgpu
@@ -65,11 +91,10 @@ impl Backend {
 
     /// The plain (non-autodiff) device of this backend, or why it cannot be had (not compiled
     /// in, or no adapter on this machine). The wgpu device is acquired once per process.
-    #[allow(deprecated)] // burn 0.22 deprecates ndarray, which users still name.
     pub fn device(self) -> Result<Device> {
         match self {
             Backend::Flex => Ok(Device::flex()),
-            Backend::Ndarray => Ok(Device::ndarray()),
+            Backend::Ndarray => ndarray_device(),
             Backend::Wgpu => wgpu_device(),
         }
     }
@@ -86,28 +111,66 @@ fn wgpu_device() -> Result<Device> {
     // A wgpu runtime can be initialised once per process; keep the outcome.
     static DEVICE: OnceLock<std::result::Result<Device, String>> = OnceLock::new();
     DEVICE
-        .get_or_init(|| Device::wgpu_options().init().map_err(|e| e.to_string()))
+        .get_or_init(acquire_wgpu)
         .clone()
         .map_err(|reason| Error::BackendUnavailable {
             name: "wgpu".into(),
-            reason: format!(
-                "{reason} (install a Vulkan driver — e.g. Debian's mesa-vulkan-drivers for a \
-                 CPU fallback — or use one of: {})",
-                names(&[Backend::Flex, Backend::Ndarray])
-            ),
+            reason,
         })
+}
+
+/// Acquires the wgpu device and refuses a graphics API that is not a compute API: on a
+/// machine without a Vulkan driver wgpu falls back to OpenGL (Mesa's llvmpipe), where burn's
+/// kernels run orders of magnitude slower or stall, so such a device is an error up front
+/// rather than a run that never ends.
+#[cfg(feature = "wgpu")]
+fn acquire_wgpu() -> std::result::Result<Device, String> {
+    let fix = "install a Vulkan driver (e.g. Debian's mesa-vulkan-drivers, a CPU fallback) or                use flex or ndarray";
+    let (device, setup) = Device::wgpu_options()
+        .init_with_setup()
+        .map_err(|e| format!("no wgpu adapter: {e} ({fix})"))?;
+    let info = setup.adapter.get_info();
+    usable_graphics_api(setup.backend.to_str(), &info.name)
+        .map_err(|why| format!("{why} ({fix})"))?;
+    Ok(device)
+}
+
+/// Whether wgpu's graphics API `api` (as wgpu names it) is one burn's kernels run well on:
+/// Vulkan, Metal or DX12. `adapter` names the device in the refusal.
+#[cfg_attr(not(feature = "wgpu"), allow(dead_code))]
+fn usable_graphics_api(api: &str, adapter: &str) -> std::result::Result<(), String> {
+    match api {
+        "vulkan" | "metal" | "dx12" => Ok(()),
+        other => Err(format!(
+            "the only wgpu adapter is {adapter:?} through {other}, which is not Vulkan, Metal \
+             or DX12: burn's kernels would run orders of magnitude slower there or stall"
+        )),
+    }
 }
 
 #[cfg(not(feature = "wgpu"))]
 fn wgpu_device() -> Result<Device> {
-    Err(Error::BackendUnavailable {
-        name: "wgpu".into(),
-        reason: format!(
-            "this build has no wgpu support (rebuild with the `wgpu` cargo feature, on by \
-             default) — available: {}",
-            names(&Backend::compiled())
-        ),
-    })
+    Err(not_compiled(Backend::Wgpu))
+}
+
+#[cfg(feature = "ndarray")]
+#[allow(deprecated)] // burn 0.22 deprecates ndarray, which users still name.
+fn ndarray_device() -> Result<Device> {
+    Ok(Device::ndarray())
+}
+
+#[cfg(not(feature = "ndarray"))]
+fn ndarray_device() -> Result<Device> {
+    Err(not_compiled(Backend::Ndarray))
+}
+
+/// The error for a backend this build leaves out.
+#[cfg_attr(all(feature = "ndarray", feature = "wgpu"), allow(dead_code))]
+fn not_compiled(backend: Backend) -> Error {
+    Error::BackendUnavailable {
+        name: backend.name().into(),
+        reason: backend.not_compiled_reason(),
+    }
 }
 
 fn names(backends: &[Backend]) -> String {
@@ -215,7 +278,7 @@ mod tests {
 
     #[test]
     fn every_cpu_backend_has_a_name_and_a_device() {
-        for backend in Backend::CPU {
+        for backend in Backend::compiled_cpu() {
             assert_eq!(Backend::from_name(backend.name()).ok(), Some(backend));
             let ctx = Ctx::new(backend.device().unwrap(), Precision::F64);
             let m = ctx.matrix(&[1.0, 2.0, 3.0, 4.0], 2, 2);
@@ -233,6 +296,21 @@ mod tests {
         for backend in Backend::ALL {
             assert_eq!(Backend::from_name(backend.name()).ok(), Some(backend));
         }
+    }
+
+    #[test]
+    fn only_compute_graphics_apis_are_accepted() {
+        for api in ["vulkan", "metal", "dx12"] {
+            assert_eq!(usable_graphics_api(api, "x"), Ok(()));
+        }
+        let err = usable_graphics_api("gl", "llvmpipe (LLVM 19.1.7, 256 bits)").unwrap_err();
+        assert_eq!(
+            err,
+            "the only wgpu adapter is \"llvmpipe (LLVM 19.1.7, 256 bits)\" through gl, which \
+             is not Vulkan, Metal or DX12: burn's kernels would run orders of magnitude slower \
+             there or stall"
+        );
+        assert!(usable_graphics_api("webgpu", "browser").is_err());
     }
 
     #[test]

@@ -18,19 +18,18 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::backend::{Backend, Ctx, Precision};
+use crate::backend::{Backend, Precision};
 use crate::config::{RunConfig, TrainConfig};
 use crate::data::{DatasetConfig, EightGaussiansParams, GaussianParams};
-use crate::engine::{Kernels, Trainer, TrainingData};
+use crate::engine::{Kernels, Trainer};
 use crate::error::{Error, Result};
 use crate::kernels::MlpKernel;
 use crate::kernels::gemm::{Gemm, Mat, MatMut};
 use crate::metric::SampleMetricsConfig;
 use crate::model::{ModelConfig, TracePath};
 use crate::objective::{DsmParams, EsmParams, IsmParams, ObjectiveConfig, SsmParams};
-use crate::rng::{Stream, rng};
 use crate::sample::SamplerConfig;
-use crate::train::{NoProgress, train};
+use crate::train::{NoProgress, RunSetup, train};
 
 /// Size of the pool batches are drawn from.
 pub const POOL: usize = 65_536;
@@ -211,41 +210,12 @@ fn measure(
     barrier: Option<&Barrier>,
 ) -> Result<BenchResult> {
     let cfg = case.run_config(settings.seed, 0)?;
-    let density = cfg.dataset.build()?;
-    let dim = density.dim();
-    let pool = density.sample(POOL, &mut rng(settings.seed, Stream::Pool));
-    let pool_scores = if cfg.objective.uses_data_scores() {
-        density.scores(&pool)
-    } else {
-        Vec::new()
-    };
-    let noised = cfg.objective.sigma().and_then(|s| density.noised(s));
-    let ctx = Ctx::new(cfg.backend.device()?.autodiff(), cfg.train.precision);
-    let model = cfg
-        .model
-        .init(dim, &pool, &ctx, &mut rng(settings.seed, Stream::Init))?;
-    let trace_path = match &cfg.objective {
-        ObjectiveConfig::Ism(p) => Some(model.trace_path(p.trace)),
-        _ => None,
-    };
+    let mut setup = RunSetup::new(&cfg)?;
+    let trace_path = setup.trace_path;
     let pass = cfg.objective.host_pass(trace_path.unwrap_or_default());
-    let flops_per_step = 2.0 * MlpKernel::<f32>::new(model.shape(), pass, BATCH).step_macs() as f64;
-    let data = TrainingData {
-        dim,
-        pool,
-        pool_scores,
-        noised: noised.as_deref(),
-    };
-    let mut trainer = Trainer::new(
-        &cfg.objective,
-        &cfg.train,
-        cfg.backend,
-        model,
-        trace_path.unwrap_or_default(),
-        data,
-        &ctx,
-        rng(settings.seed, Stream::Train),
-    )?;
+    let flops_per_step =
+        2.0 * MlpKernel::<f32>::new(setup.model.shape(), pass, BATCH).step_macs() as f64;
+    let mut trainer = setup.trainer()?;
     let mut done = 0;
     // (wall seconds, CPU seconds of this thread where known)
     let mut run = |n: usize, trainer: &mut Trainer<'_>| -> Result<(f64, Option<f64>)> {
@@ -924,7 +894,7 @@ mod tests {
             objective: "ssm_vr".into(),
             dataset: "8gaussians".into(),
             dim: 2,
-            backend: Backend::Ndarray,
+            backend: Backend::Flex,
             threads: 2,
         };
         assert_eq!(BenchCase::parse(&case.spec()).unwrap(), case);
@@ -978,12 +948,13 @@ mod tests {
     #[test]
     fn a_short_case_runs_on_both_kernels() {
         // A smoke run of the protocol, not a timing: every step must run and report a rate.
+        // CPU backends only: unit tests never touch a GPU (tests/wgpu.rs covers wgpu).
         let settings = BenchSettings {
             repeats: 1,
             seconds_per_repeat: 0.0,
             seed: 1,
         };
-        for backend in Backend::ALL {
+        for backend in Backend::compiled_cpu() {
             let case = BenchCase {
                 objective: "ism".into(),
                 dataset: "8gaussians".into(),

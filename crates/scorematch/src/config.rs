@@ -199,15 +199,7 @@ impl RunConfig {
         if !self.backend.is_compiled() {
             errors.push(ParamError::new(
                 "backend",
-                format!(
-                    "{} is not compiled into this build (available: {})",
-                    self.backend.name(),
-                    Backend::compiled()
-                        .iter()
-                        .map(|b| b.name())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
+                self.backend.not_compiled_reason(),
             ));
         }
         let objective = self.objective.name();

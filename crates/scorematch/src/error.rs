@@ -50,6 +50,12 @@ pub enum Error {
     /// A linear-algebra step failed (e.g. a covariance that is not positive definite).
     #[error("linear algebra: {0}")]
     LinearAlgebra(String),
+    /// Training was abandoned because the caller asked (see `Progress::stop_requested`).
+    #[error("interrupted after step {step}")]
+    Interrupted {
+        /// The last optimiser step taken.
+        step: usize,
+    },
 }
 
 fn join(errors: &[ParamError]) -> String {

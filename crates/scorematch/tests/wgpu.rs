@@ -1,30 +1,36 @@
 //! The wgpu backend gives the same numbers as the CPU backend for every objective, sampler and
 //! sample metric.
 //!
-//! Runs on a real GPU or on Mesa's software Vulkan driver (lavapipe, Debian package
-//! `mesa-vulkan-drivers`, installed by `scripts/setup.sh`); skipped with a message only when
-//! this build has no wgpu support or the machine has no adapter at all.
+//! Built only with the `wgpu` feature (`cargo test -p scorematch --features wgpu --test
+//! wgpu`, which `.ci/run` runs); without it the test shows as ignored. Runs on a real GPU or
+//! on Mesa's software Vulkan driver (lavapipe, Debian package `mesa-vulkan-drivers`,
+//! installed by `scripts/setup.sh`); without a usable adapter it skips visibly, and fails
+//! under CI.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../../../tests/common/tools.rs"]
+mod tools;
 
 use scorematch::{Backend, NoProgress, RunConfig, train};
 
-fn wgpu_available() -> bool {
-    if !Backend::Wgpu.is_compiled() {
-        eprintln!("SKIPPED: this build has no wgpu support (cargo feature `wgpu`)");
-        return false;
-    }
+/// Whether a usable wgpu device is here; skips `test` visibly (fails under CI) if not.
+fn wgpu_available(test: &str) -> bool {
     match Backend::Wgpu.device() {
         Ok(_) => true,
         Err(e) => {
-            eprintln!("SKIPPED: no wgpu adapter on this machine: {e}");
+            tools::skip(test, &format!("no usable wgpu adapter: {e}"));
             false
         }
     }
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "wgpu"),
+    ignore = "built without the wgpu feature: cargo test -p scorematch --features wgpu --test wgpu"
+)]
 fn every_objective_and_sampler_matches_the_cpu_backend() {
-    if !wgpu_available() {
+    if !wgpu_available("every_objective_and_sampler_matches_the_cpu_backend") {
         return;
     }
     // (objective, noise-conditional model, sampler run after training). One shape for every

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Context as _, Result};
 use indicatif::MultiProgress;
 
+use crate::exec::interrupt::Stop;
 use crate::exec::monitor::{BarMonitor, LogMonitor, Monitor};
 use crate::exec::{ExecOptions, execute};
 use crate::job::Job;
@@ -34,12 +35,34 @@ pub struct Execution {
     pub command_line: String,
 }
 
-/// Runs every pending run of `loaded` into `ex.out`.
+/// What an execution ended with.
+pub struct Executed {
+    /// The process's exit code.
+    pub code: ExitCode,
+    /// The runs of the plan (empty when nothing could run).
+    pub jobs: Vec<Job>,
+    /// Whether a signal stopped it before every run had run.
+    pub interrupted: bool,
+}
+
+impl Executed {
+    fn new(code: ExitCode, jobs: Vec<Job>) -> Self {
+        Self {
+            code,
+            jobs,
+            interrupted: false,
+        }
+    }
+}
+
+/// Runs every pending run of `loaded` into `ex.out`. SIGINT and SIGTERM stop it cleanly
+/// (runs in flight are abandoned, finished ones kept); a run that cannot be saved stops it
+/// with an error.
 pub fn execute_plan(
     mut loaded: Loaded,
     ex: &Execution,
     multi: Option<MultiProgress>,
-) -> Result<(ExitCode, Vec<Job>)> {
+) -> Result<Executed> {
     listing::label_jobs(&mut loaded.plan.jobs);
     let plan = &loaded.plan;
     if ex.dry_run {
@@ -49,10 +72,10 @@ pub fn execute_plan(
         };
         print!("{}", listing::render(plan, &statuses, &ex.out));
         println!("dry run: nothing was run or written");
-        return Ok((ExitCode::SUCCESS, plan.jobs.clone()));
+        return Ok(Executed::new(ExitCode::SUCCESS, plan.jobs.clone()));
     }
     if let Err(d) = plan.check_environment() {
-        return Ok((super::invalid(&d), Vec::new()));
+        return Ok(Executed::new(super::invalid(&d), Vec::new()));
     }
     if ex.fresh && ex.out.exists() {
         let aside = aside_name(&ex.out);
@@ -71,7 +94,8 @@ pub fn execute_plan(
         .cloned()
         .collect();
     let done = plan.jobs.len() - pending.len();
-    let opts = ExecOptions::new(ex.jobs, ex.threads, ex.gpu_jobs);
+    let mut opts = ExecOptions::new(ex.jobs, ex.threads, ex.gpu_jobs);
+    opts.stop = Stop::on_signals()?;
     let gpu_pending = pending.iter().filter(|j| j.config.backend.is_gpu()).count();
     let (workers, threads) = opts.layout(pending.len() - gpu_pending);
     let gpu = if gpu_pending > 0 {
@@ -95,6 +119,28 @@ pub fn execute_plan(
     };
     let summary = execute(&pending, &store, &opts, monitor.as_ref(), done);
     store.lock()?.rebuild()?;
+    if opts.stop.requested() {
+        let statuses = store.statuses()?;
+        let finished = plan
+            .jobs
+            .iter()
+            .filter(|j| statuses.get(&j.id).is_some_and(|s| s.is_complete()))
+            .count();
+        let progress = format!("{finished} of {} runs done", plan.jobs.len());
+        if let Some(status) = opts.stop.exit_status() {
+            eprintln!("interrupted: {progress}; run the same command to finish");
+            return Ok(Executed {
+                code: ExitCode::from(status),
+                jobs: Vec::new(),
+                interrupted: true,
+            });
+        }
+        let why = summary
+            .save_error
+            .as_deref()
+            .unwrap_or("a run could not be saved");
+        anyhow::bail!("{why}; the sweep stopped: {progress}");
+    }
     if let Err(e) = report::write_reports(&ex.out) {
         tracing::warn!("no summary written: {e:#}");
     }
@@ -132,7 +178,7 @@ pub fn execute_plan(
     } else {
         ExitCode::SUCCESS
     };
-    Ok((code, plan.jobs.clone()))
+    Ok(Executed::new(code, plan.jobs.clone()))
 }
 
 /// `<out>.old-<unix time>` (with a counter if taken).

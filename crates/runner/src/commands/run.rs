@@ -28,7 +28,8 @@ pub fn run(args: RunArgs, multi: Option<MultiProgress>) -> Result<ExitCode> {
         threads: args.threads.map(|t| t as usize),
         command_line: std::env::args().collect::<Vec<_>>().join(" "),
     };
-    let (code, jobs) = execute_plan(loaded, &ex, multi)?;
+    let executed = execute_plan(loaded, &ex, multi)?;
+    let (code, jobs) = (executed.code, executed.jobs);
     if jobs.is_empty() {
         return Ok(code);
     }

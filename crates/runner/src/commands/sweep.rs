@@ -37,12 +37,12 @@ pub fn sweep(args: SweepArgs, multi: Option<MultiProgress>) -> Result<ExitCode> 
         gpu_jobs: args.gpu_jobs as usize,
         command_line: std::env::args().collect::<Vec<_>>().join(" "),
     };
-    let code = execute_plan(loaded, &ex, multi)?.0;
-    if report {
+    let executed = execute_plan(loaded, &ex, multi)?;
+    if report && !executed.interrupted {
         match crate::report::write_site(&ex.out, &Default::default()) {
             Ok(index) => println!("report: {}", index.display()),
             Err(e) => eprintln!("warning: no report written: {e:#}"),
         }
     }
-    Ok(code)
+    Ok(executed.code)
 }

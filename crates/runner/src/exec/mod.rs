@@ -1,7 +1,9 @@
 //! Executing runs: `--jobs` runs at a time, each in its own rayon pool with its share of the
 //! cores (burn's CPU backends parallelise on the current rayon pool), each caught if it
-//! panics, each committed to the store as soon as it ends.
+//! panics, each committed to the store as soon as it ends. A signal or a run that cannot be
+//! saved stops the execution early ([`interrupt::Stop`]).
 
+pub mod interrupt;
 pub mod monitor;
 pub mod panic;
 
@@ -17,11 +19,12 @@ use crate::job::Job;
 use crate::store::artifacts::{self, Artifact};
 use crate::store::record::{Outcome, RunRecord, Status};
 use crate::store::{Committed, Store};
+use interrupt::Stop;
 use monitor::Monitor;
 use panic::PanicSlot;
 
-/// How many runs at once, on how many cores.
-#[derive(Clone, Copy, Debug)]
+/// How many runs at once, on how many cores, and what stops them early.
+#[derive(Clone, Debug)]
 pub struct ExecOptions {
     /// Concurrent CPU runs.
     pub jobs: usize,
@@ -31,6 +34,9 @@ pub struct ExecOptions {
     pub threads: Option<usize>,
     /// Concurrent GPU runs, beside the CPU runs (one device is not oversubscribed).
     pub gpu_jobs: usize,
+    /// Set by a signal or by a run that could not be saved: no run starts after it, runs in
+    /// flight are abandoned.
+    pub stop: Stop,
 }
 
 impl ExecOptions {
@@ -43,6 +49,7 @@ impl ExecOptions {
             cores,
             threads: threads.map(|t| t.max(1)),
             gpu_jobs: gpu_jobs.max(1),
+            stop: Stop::new(),
         }
     }
 
@@ -68,6 +75,10 @@ pub struct ExecSummary {
     pub already_done: usize,
     /// Runs whose result could not be written.
     pub not_saved: usize,
+    /// Why the first of them could not be written.
+    pub save_error: Option<String>,
+    /// Runs abandoned in flight when the execution was stopped (not recorded).
+    pub abandoned: usize,
     /// Wall time in seconds.
     pub wall_seconds: f64,
     /// Optimiser steps taken, all runs together.
@@ -123,8 +134,9 @@ impl ExecSummary {
             Ok(Committed::AlreadyDone) => self.already_done += 1,
             Ok(_) => {}
             Err(e) => {
-                tracing::error!("could not save run {}: {e:#}", job.id);
                 self.not_saved += 1;
+                self.save_error
+                    .get_or_insert_with(|| format!("could not save run {}: {e:#}", job.id));
             }
         }
         match record.status {
@@ -181,6 +193,9 @@ pub fn execute_with(
         panic::capture_on_this_thread(slot.clone());
         let pool = build_pool(threads, &slot);
         loop {
+            if opts.stop.requested() {
+                break;
+            }
             let i = next.fetch_add(1, Ordering::Relaxed);
             let Some(&job) = queue.get(i) else { break };
             // Another process sharing the directory may have finished it meanwhile.
@@ -194,7 +209,13 @@ pub fn execute_with(
                 continue;
             }
             let progress = monitor.start(job);
-            let (outcome, artifacts) = run_one(train, job, pool.as_ref(), &slot, progress);
+            let Some((outcome, artifacts)) =
+                run_one(train, job, pool.as_ref(), &slot, progress, &opts.stop)
+            else {
+                monitor.abandon(job);
+                summary.lock().unwrap_or_else(|e| e.into_inner()).abandoned += 1;
+                continue;
+            };
             let record = RunRecord::new(job, threads, &outcome);
             let losses = match &outcome {
                 Outcome::Trained(r) => r.loss_curve.as_slice(),
@@ -203,6 +224,10 @@ pub fn execute_with(
             let committed = store
                 .stage(&record, &job.config, losses, &artifacts)
                 .and_then(|staged| store.lock()?.commit(staged));
+            if committed.is_err() {
+                // Nothing later could be saved either (a full disk): stop here.
+                opts.stop.save_failed();
+            }
             let n = done.fetch_add(1, Ordering::Relaxed) + 1;
             monitor.finish(job, &record, n, total);
             let mut sum = summary.lock().unwrap_or_else(|e| e.into_inner());
@@ -238,13 +263,15 @@ fn build_pool(threads: usize, slot: &PanicSlot) -> Option<rayon::ThreadPool> {
         .ok()
 }
 
-/// Keeps the losses seen so far (for runs that fail) and passes progress on.
-struct Recorder {
+/// Keeps the losses seen so far (for runs that fail), passes progress on, and asks training
+/// to stop when the execution is stopped.
+struct Recorder<'a> {
     inner: Box<dyn Progress + Send>,
     losses: Vec<LossPoint>,
+    stop: &'a Stop,
 }
 
-impl Progress for Recorder {
+impl Progress for Recorder<'_> {
     fn step(&mut self, step: usize, total: usize) {
         self.inner.step(step, total);
     }
@@ -253,20 +280,27 @@ impl Progress for Recorder {
         self.losses.push(LossPoint { step, loss });
         self.inner.loss(step, loss);
     }
+
+    fn stop_requested(&self) -> bool {
+        self.stop.requested()
+    }
 }
 
 /// Trains one run inside `pool`, turning errors and panics into a failed outcome; returns
-/// the outcome and the run's artifacts.
+/// the outcome and the run's artifacts, or `None` if the run was abandoned because `stop`
+/// was requested.
 fn run_one(
     train: TrainFn,
     job: &Job,
     pool: Option<&rayon::ThreadPool>,
     slot: &PanicSlot,
     progress: Box<dyn Progress + Send>,
-) -> (Outcome, Vec<Artifact>) {
+    stop: &Stop,
+) -> Option<(Outcome, Vec<Artifact>)> {
     let mut recorder = Recorder {
         inner: progress,
         losses: Vec::new(),
+        stop,
     };
     let result = {
         let mut run = || train(&job.config, &mut recorder);
@@ -276,8 +310,9 @@ fn run_one(
         }))
     };
     let caught = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
-    match result {
+    Some(match result {
         Ok(Ok(f)) => (Outcome::Trained(Box::new(f.report)), f.artifacts),
+        Ok(Err(scorematch::Error::Interrupted { .. })) => return None,
         Ok(Err(e)) => (
             Outcome::Failed {
                 error: e.to_string(),
@@ -295,183 +330,8 @@ fn run_one(
             },
             Vec::new(),
         ),
-    }
+    })
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::job::SweepInfo;
-    use crate::store::record::Status;
-    use rayon::prelude::*;
-    use scorematch::RunStatus;
-    use std::sync::Arc;
-
-    /// Seed 1 panics on a pool thread, seed 2 returns an error, others end fine.
-    fn fake_train(config: &RunConfig, progress: &mut dyn Progress) -> scorematch::Result<Finished> {
-        progress.loss(1, 0.5);
-        match config.seed {
-            1 => {
-                let v: Vec<usize> = (0..64)
-                    .into_par_iter()
-                    .map(|i| if i == 63 { panic!("bad index {i}") } else { i })
-                    .collect();
-                Ok(fake_report(v.len() as f64))
-            }
-            2 => Err(scorematch::Error::Tensor("device lost".into())),
-            _ => Ok(fake_report(0.25)),
-        }
-    }
-
-    fn fake_report(fisher: f64) -> Finished {
-        let report = TrainReport {
-            status: RunStatus::Ok,
-            message: None,
-            steps_done: 10,
-            final_loss: Some(0.5),
-            fisher_init: 1.0,
-            fisher: Some(fisher),
-            fisher_sigma_init: None,
-            fisher_sigma: None,
-            train_seconds: 0.1,
-            steps_per_sec: 100.0,
-            trace_path: None,
-            kernels: scorematch::engine::Kernels::Reference,
-            loss_curve: vec![LossPoint {
-                step: 10,
-                loss: 0.5,
-            }],
-            sample: None,
-        };
-        Finished {
-            report,
-            artifacts: vec![Artifact {
-                name: artifacts::SAMPLES_FILE,
-                bytes: b"x0,x1\n".to_vec(),
-            }],
-        }
-    }
-
-    /// ESM runs on 8gaussians with seeds 0..n, on the backend `backend(seed)` names.
-    fn esm_jobs(n: u64, backend: fn(u64) -> &'static str) -> Vec<Job> {
-        let sweep = Arc::new(SweepInfo {
-            name: "t".into(),
-            description: String::new(),
-        });
-        (0..n)
-            .map(|seed| {
-                let cfg: RunConfig = toml::from_str(&format!(
-                    "dataset = {{ name = \"8gaussians\" }}\nobjective = {{ name = \"esm\" }}\nseed = {seed}\nbackend = \"{}\"",
-                    backend(seed)
-                ))
-                .unwrap();
-                Job::new(cfg, sweep.clone())
-            })
-            .collect()
-    }
-
-    #[test]
-    fn panics_and_errors_are_recorded_and_the_other_runs_go_on() {
-        let jobs = esm_jobs(5, |_| "flex");
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::create(dir.path()).unwrap();
-        let opts = ExecOptions {
-            jobs: 2,
-            cores: 4,
-            threads: None,
-            gpu_jobs: 1,
-        };
-        let s = execute_with(fake_train, &jobs, &store, &opts, &monitor::LogMonitor, 0);
-        assert_eq!((s.ok, s.failed, s.diverged, s.not_saved), (3, 2, 0, 0));
-        assert_eq!((s.workers, s.threads, s.steps), (2, 2, 30));
-        let records = store.records().unwrap();
-        assert_eq!(records.len(), 5);
-        let error = |seed: usize| {
-            records[&jobs[seed].id]["error"]
-                .as_str()
-                .unwrap_or("")
-                .to_string()
-        };
-        assert!(
-            error(1).starts_with("panicked: bad index 63 (at "),
-            "{}",
-            error(1)
-        );
-        assert_eq!(error(2), "tensor operation failed: device lost");
-        assert_eq!(store.statuses().unwrap()[&jobs[2].id], Status::Failed);
-        // The partial loss curve of a failed run is kept.
-        let loss = std::fs::read_to_string(store.run_dir(&jobs[2].id).join("loss.csv")).unwrap();
-        assert_eq!(loss, "step,loss\n1,0.5\n");
-        // Artifacts are committed with the runs that trained, and only with them.
-        let kept = |seed: usize| store.run_dir(&jobs[seed].id).join(artifacts::SAMPLES_FILE);
-        assert!(kept(0).is_file() && !kept(2).is_file());
-        let table = crate::columns::Table::read(&store.csv_path()).unwrap();
-        assert_eq!(table.rows.len(), 5);
-    }
-
-    /// GPU runs in flight now, and the most seen at once (for the scheduling test).
-    static GPU_NOW: AtomicUsize = AtomicUsize::new(0);
-    static GPU_MAX: AtomicUsize = AtomicUsize::new(0);
-    static ALL_NOW: AtomicUsize = AtomicUsize::new(0);
-    static ALL_MAX: AtomicUsize = AtomicUsize::new(0);
-
-    fn counting_train(config: &RunConfig, _: &mut dyn Progress) -> scorematch::Result<Finished> {
-        let gpu = config.backend.is_gpu();
-        let enter = |now: &AtomicUsize, max: &AtomicUsize| {
-            max.fetch_max(now.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
-        };
-        enter(&ALL_NOW, &ALL_MAX);
-        if gpu {
-            enter(&GPU_NOW, &GPU_MAX);
-        }
-        std::thread::sleep(std::time::Duration::from_millis(30));
-        if gpu {
-            GPU_NOW.fetch_sub(1, Ordering::SeqCst);
-        }
-        ALL_NOW.fetch_sub(1, Ordering::SeqCst);
-        Ok(fake_report(0.25))
-    }
-
-    #[test]
-    fn gpu_runs_never_exceed_gpu_jobs_while_cpu_runs_go_on() {
-        let jobs = esm_jobs(12, |seed| if seed % 2 == 0 { "wgpu" } else { "flex" });
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::create(dir.path()).unwrap();
-        let opts = ExecOptions {
-            jobs: 3,
-            cores: 3,
-            threads: None,
-            gpu_jobs: 1,
-        };
-        let s = execute_with(
-            counting_train,
-            &jobs,
-            &store,
-            &opts,
-            &monitor::LogMonitor,
-            0,
-        );
-        assert_eq!((s.ok, s.workers, s.gpu_workers), (12, 3, 1));
-        assert_eq!(GPU_MAX.load(Ordering::SeqCst), 1, "GPU runs overlapped");
-        assert!(
-            ALL_MAX.load(Ordering::SeqCst) >= 3,
-            "CPU runs did not run beside the GPU run"
-        );
-    }
-
-    #[test]
-    fn each_run_gets_its_share_of_the_cores() {
-        let opts = |jobs, cores, threads| ExecOptions {
-            jobs,
-            cores,
-            threads,
-            gpu_jobs: 1,
-        };
-        assert_eq!(opts(2, 2, None).layout(10), (2, 1));
-        assert_eq!(opts(2, 2, None).layout(1), (1, 2));
-        assert_eq!(opts(3, 8, None).layout(10), (3, 2));
-        assert_eq!(opts(16, 4, None).layout(100), (16, 1));
-        assert_eq!(opts(16, 4, None).layout(0), (1, 4));
-        assert_eq!(opts(2, 8, Some(1)).layout(10), (2, 1));
-    }
-}
+mod tests;

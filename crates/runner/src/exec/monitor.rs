@@ -21,6 +21,13 @@ pub trait Monitor: Sync {
             job.id
         );
     }
+    /// A run was abandoned in flight because the execution was stopped (nothing recorded).
+    fn abandon(&self, job: &Job) {
+        tracing::info!(
+            "abandoned {} (not recorded; it runs again next time)",
+            job.id
+        );
+    }
     /// The sweep is over.
     fn close(&self) {}
 }

@@ -9,6 +9,7 @@ pub mod overrides;
 pub mod params;
 pub mod plan;
 pub mod resolve;
+pub mod size;
 pub mod source;
 pub mod spec;
 pub mod tree;
@@ -107,6 +108,12 @@ pub fn load_text(
     }
     let params = Params::new();
     let (spec, mut errors) = spec::check(&root, &sources, &params, default_name);
+    // Counted before stage two builds a single run.
+    if let Some(d) = size::check(&spec, &sources) {
+        errors.push(d);
+        errors.sort();
+        return Err(errors);
+    }
     // Values are checked even when the structure is not right, so one pass reports all it
     // can; a missing field there may just be a value stage one already refused.
     match plan::plan(&spec, &sources, &params) {

@@ -138,8 +138,15 @@ impl DatasetConfig {
     }
 
     /// Whether the noised density p_σ has a closed form (so Fisher against p_σ is exact).
+    /// Every data set states it: no arm claims it by default.
     pub fn has_closed_form_noised(&self) -> bool {
-        !matches!(self, DatasetConfig::Funnel(_) | DatasetConfig::Banana(_))
+        match self {
+            DatasetConfig::Gaussian(_)
+            | DatasetConfig::StandardNormal(_)
+            | DatasetConfig::EightGaussians(_)
+            | DatasetConfig::Gmm(_) => true,
+            DatasetConfig::Funnel(_) | DatasetConfig::Banana(_) => false,
+        }
     }
 
     /// Every problem with the parameters (empty when valid).
@@ -283,6 +290,13 @@ mod tests {
             assert_eq!(density.dim(), cfg.dim());
             let pts = testing::probe_points(density.as_ref(), 10);
             testing::assert_score_matches_log_density(density.as_ref(), &pts, 1e-5);
+            // The declared capability is the density's own: a closed-form p_σ exists exactly
+            // where the data set says so.
+            assert_eq!(
+                cfg.has_closed_form_noised(),
+                density.noised(0.3).is_some(),
+                "{name}"
+            );
         }
     }
 

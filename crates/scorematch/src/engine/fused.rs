@@ -66,11 +66,7 @@ impl<T: Real> FusedEngine<T> {
         env: &mut LossEnv<'_>,
         read_loss: bool,
     ) -> Option<f64> {
-        let (x, scores) = self.step.batch_buffers();
-        self.pool.gather(env.rng, x, scores);
-        objective.host_inputs(env, &mut self.step);
-        self.step.net.forward(&self.theta);
-        let loss = objective.host_loss(&mut self.step);
+        let loss = self.loss(objective, env);
         if read_loss && !loss.is_finite() {
             return Some(loss);
         }
@@ -80,6 +76,28 @@ impl<T: Real> FusedEngine<T> {
         }
         self.adam.step(self.lr, &mut self.theta, &self.grad);
         read_loss.then_some(loss)
+    }
+
+    /// The loss on the next batch drawn from the pool, with the pass buffers ready for the
+    /// reverse mode.
+    fn loss(&mut self, objective: &ObjectiveConfig, env: &mut LossEnv<'_>) -> f64 {
+        let (x, scores) = self.step.batch_buffers();
+        self.pool.gather(env.rng, x, scores);
+        objective.host_inputs(env, &mut self.step);
+        self.step.net.forward(&self.theta);
+        objective.host_loss(&mut self.step)
+    }
+
+    /// The loss and ∂loss/∂θ on the next batch, without an update.
+    #[cfg(test)]
+    pub(super) fn loss_and_gradient(
+        &mut self,
+        objective: &ObjectiveConfig,
+        env: &mut LossEnv<'_>,
+    ) -> (f64, Vec<f64>) {
+        let loss = self.loss(objective, env);
+        self.step.net.backward(&self.theta, &mut self.grad);
+        (loss, self.grad.iter().map(|g| g.to_f64()).collect())
     }
 
     /// Multiply-adds in the matrix products of one step.

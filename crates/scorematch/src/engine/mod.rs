@@ -191,6 +191,22 @@ impl<'a> Trainer<'a> {
         }
     }
 
+    /// The loss and ∂loss/∂θ (flat, in the model's parameter order) on the batch the next
+    /// step would draw, without an update: what the two implementations are compared on.
+    #[cfg(test)]
+    pub(crate) fn loss_and_gradient(&mut self) -> Result<(f64, Vec<f64>)> {
+        let mut env = LossEnv {
+            ctx: self.ctx,
+            rng: &mut self.rng,
+            noised: self.noised,
+        };
+        match &mut self.engine {
+            Engine::Reference(e) => e.loss_and_gradient(self.objective, &mut env),
+            Engine::Fused32(e) => Ok(e.loss_and_gradient(self.objective, &mut env)),
+            Engine::Fused64(e) => Ok(e.loss_and_gradient(self.objective, &mut env)),
+        }
+    }
+
     /// Multiply-adds in the matrix products of one step of the fused kernels (`None` for the
     /// reference).
     pub fn step_macs(&self) -> Option<usize> {

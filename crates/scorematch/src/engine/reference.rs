@@ -68,6 +68,24 @@ impl ReferenceEngine {
         Ok(value)
     }
 
+    /// The loss and ∂loss/∂θ (flat, in the model's parameter order) on the next batch,
+    /// without an update.
+    #[cfg(test)]
+    pub(super) fn loss_and_gradient(
+        &mut self,
+        objective: &ObjectiveConfig,
+        env: &mut LossEnv<'_>,
+    ) -> Result<(f64, Vec<f64>)> {
+        self.pool
+            .gather(env.rng, &mut self.batch.x, &mut self.batch.score);
+        let model = self.model.as_ref().ok_or_else(lost_model)?;
+        let loss = objective.loss(model, &self.batch, env);
+        let value = scalar(loss.clone())?;
+        let grads = loss.backward();
+        let flat = crate::model::testing::param_grads(model, &grads).concat();
+        Ok((value, flat))
+    }
+
     /// The trained model.
     pub(super) fn into_model(self) -> Result<ScoreModel> {
         self.model.ok_or_else(lost_model)

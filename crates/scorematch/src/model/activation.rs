@@ -139,7 +139,7 @@ mod tests {
     #[test]
     fn values_and_derivatives_match_scalar_references_in_f64() {
         let zs = [-800.0, -30.0, -3.1, -0.7, -1e-3, 0.2, 1.3, 4.0, 25.0];
-        for backend in Backend::CPU {
+        for backend in Backend::compiled_cpu() {
             let ctx = Ctx::new(backend.device().unwrap(), Precision::F64);
             for act in Activation::ALL {
                 let (f, df) = act.apply_with_derivative(ctx.vector(&zs));
@@ -163,7 +163,7 @@ mod tests {
     #[test]
     fn f32_gradients_stay_finite_far_in_the_tails() {
         // z = −100 overflows e^{−z} in f32; the gradient of every activation must stay finite.
-        for backend in Backend::CPU {
+        for backend in Backend::compiled_cpu() {
             let ctx = Ctx::new(backend.device().unwrap().autodiff(), Precision::F32);
             for act in Activation::ALL {
                 let z = ctx

@@ -18,7 +18,7 @@ fn smooth() -> impl Iterator<Item = Activation> {
 
 #[test]
 fn jvp_and_trace_match_finite_differences_for_every_activation_and_depth() {
-    for backend in Backend::CPU {
+    for backend in Backend::compiled_cpu() {
         let ctx = ctx(backend);
         for (k, act) in smooth().enumerate() {
             for depth in 1..=3 {

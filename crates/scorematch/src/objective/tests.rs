@@ -63,7 +63,7 @@ fn parameter_gradients_match_finite_differences_for_every_objective() {
         ("name = \"dsm\"\nsigma = 0.3", true),
         ("name = \"dsm-multi\"\nsigma_min = 0.1\nlevels = 4", true),
     ];
-    for backend in Backend::CPU {
+    for backend in Backend::compiled_cpu() {
         let ctx = Ctx::new(backend.device().unwrap().autodiff(), Precision::F64);
         for (k, (text, conditional)) in objectives.iter().enumerate() {
             let obj = parse(text);

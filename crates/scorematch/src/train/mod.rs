@@ -1,0 +1,259 @@
+//! One training run: data pool and evaluation set, model initialisation, Adam on the
+//! objective, Fisher divergences before and after, and — when the run has a sampler — samples
+//! of the trained score with their quality.
+
+use std::time::Instant;
+
+use burn::module::Module;
+use serde::{Deserialize, Serialize};
+
+use crate::backend::Ctx;
+use crate::config::RunConfig;
+use crate::data::Density;
+use crate::engine::Kernels;
+use crate::error::Result;
+use crate::metric::fisher_divergence;
+use crate::model::{ScoreModel, TracePath};
+use crate::rng::{Stream, normals, rng};
+use crate::sample::{ModelScore, SampleProgress, SampleReport, sample_and_evaluate};
+
+/// Receives progress during training.
+pub trait Progress {
+    /// Called after each optimiser step (1-based) with the run's total steps.
+    fn step(&mut self, _step: usize, _total: usize) {}
+    /// Called with each recorded loss value.
+    fn loss(&mut self, _step: usize, _loss: f64) {}
+    /// Called after each sampler step (1-based) with the sampler's total steps.
+    fn sample_step(&mut self, _step: usize, _total: usize) {}
+    /// Whether the caller wants the run abandoned: checked after every optimiser step, and
+    /// training then ends with [`Error::Interrupted`](crate::Error::Interrupted).
+    fn stop_requested(&self) -> bool {
+        false
+    }
+}
+
+/// Forwards a sampler's progress to [`Progress::sample_step`].
+struct SamplerSteps<'a>(&'a mut dyn Progress);
+
+impl SampleProgress for SamplerSteps<'_> {
+    fn step(&mut self, step: usize, total: usize) {
+        self.0.sample_step(step, total);
+    }
+}
+
+/// Ignores progress.
+pub struct NoProgress;
+
+impl Progress for NoProgress {}
+
+/// How a run ended.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    /// Trained for all its steps with finite losses.
+    Ok,
+    /// The loss or the parameters became non-finite; training stopped early.
+    Diverged,
+}
+
+/// One recorded point of the loss curve.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LossPoint {
+    /// Optimiser step (1-based).
+    pub step: usize,
+    /// Loss of that step's batch.
+    pub loss: f64,
+}
+
+/// The numbers of one run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainReport {
+    /// How the run ended.
+    pub status: RunStatus,
+    /// Why it diverged, if it did.
+    pub message: Option<String>,
+    /// Steps actually taken.
+    pub steps_done: usize,
+    /// Last recorded loss.
+    pub final_loss: Option<f64>,
+    /// Fisher divergence against p of the initial model.
+    pub fisher_init: f64,
+    /// Fisher divergence against p after training (missing if diverged).
+    pub fisher: Option<f64>,
+    /// Fisher divergence against p_σ of the initial model, for objectives with a noise level
+    /// on data sets whose p_σ has a closed form.
+    pub fisher_sigma_init: Option<f64>,
+    /// Fisher divergence against p_σ after training.
+    pub fisher_sigma: Option<f64>,
+    /// Wall time of the training loop in seconds (evaluation excluded).
+    pub train_seconds: f64,
+    /// Optimiser steps per second.
+    pub steps_per_sec: f64,
+    /// Which exact-trace path ISM used.
+    pub trace_path: Option<TracePath>,
+    /// Which implementation computed the steps (`fused` or `reference`).
+    pub kernels: Kernels,
+    /// The loss every `log_every` steps.
+    pub loss_curve: Vec<LossPoint>,
+    /// The sampler's samples in numbers (missing without a sampler or after divergence).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample: Option<SampleReport>,
+}
+
+/// A finished run: its report and what later stages (samplers, plots) need.
+pub struct Trained {
+    /// The numbers.
+    pub report: TrainReport,
+    /// The trained model, as an inference copy on `ctx`'s device.
+    pub model: ScoreModel,
+    /// Plain (non-autodiff) context of the run's device and precision.
+    pub ctx: Ctx,
+    /// The data density.
+    pub density: Box<dyn Density>,
+    /// The sampler's samples, row-major `[sample_metrics.samples, dim]` (missing without a
+    /// sampler or after divergence).
+    pub samples: Option<Vec<f64>>,
+}
+
+/// The evaluation points of one density with their exact scores.
+struct EvalSet {
+    x: Vec<f64>,
+    score: Vec<f64>,
+}
+
+/// Trains one run.
+pub fn train(cfg: &RunConfig, progress: &mut dyn Progress) -> Result<Trained> {
+    let mut setup = RunSetup::new(cfg)?;
+    let plain = setup.ctx.inference();
+    let dim = setup.dim();
+    let tc = &cfg.train;
+
+    // Evaluation sets come from the evaluation seed alone, so they are the same for every
+    // run seed and Fisher numbers are comparable across runs.
+    let mut eval_rng = rng(tc.eval_seed, Stream::Eval);
+    let eval_x = setup.density.sample(tc.eval_samples, &mut eval_rng);
+    let eval = EvalSet {
+        score: setup.density.scores(&eval_x),
+        x: eval_x,
+    };
+    let sigma = cfg.objective.sigma();
+    let eval_noised = match (sigma, &setup.noised) {
+        (Some(s), Some(q)) => {
+            let x: Vec<f64> = eval
+                .x
+                .iter()
+                .zip(normals(&mut eval_rng, eval.x.len()))
+                .map(|(x, e)| x + s * e)
+                .collect();
+            Some(EvalSet {
+                score: q.scores(&x),
+                x,
+            })
+        }
+        _ => None,
+    };
+    // Noise-conditional models are evaluated at the objective's (smallest) noise level.
+    let eval_sigma = sigma.filter(|_| cfg.model.is_noise_conditional());
+    let fishers = |model: &ScoreModel| -> Result<(f64, Option<f64>)> {
+        let m = model.valid();
+        let f = fisher_divergence(&m, &eval.x, &eval.score, dim, eval_sigma, &plain)?;
+        let fs = match &eval_noised {
+            Some(e) => Some(fisher_divergence(
+                &m, &e.x, &e.score, dim, eval_sigma, &plain,
+            )?),
+            None => None,
+        };
+        Ok((f, fs))
+    };
+
+    let (fisher_init, fisher_sigma_init) = fishers(&setup.model)?;
+    let trace_path = setup.trace_path;
+    let mut trainer = setup.trainer()?;
+    let kernels = trainer.kernels();
+    let mut loss_curve = Vec::new();
+    let mut message = None;
+    let mut steps_done = 0;
+    let start = Instant::now();
+    for step in 1..=tc.steps {
+        let read_loss = step % tc.log_every == 0 || step == tc.steps || step == 1;
+        if let Some(value) = trainer.step(read_loss)? {
+            progress.loss(step, value);
+            loss_curve.push(LossPoint { step, loss: value });
+            if !value.is_finite() {
+                message = Some(format!("loss became {value} at step {step}"));
+                break;
+            }
+        }
+        steps_done = step;
+        progress.step(step, tc.steps);
+        if progress.stop_requested() {
+            return Err(crate::Error::Interrupted { step });
+        }
+    }
+    let train_seconds = start.elapsed().as_secs_f64();
+    let model = trainer.into_model()?;
+
+    let (fisher, fisher_sigma) = fishers(&model)?;
+    if message.is_none() && !fisher.is_finite() {
+        message = Some(format!("Fisher divergence is {fisher} after training"));
+    }
+    let diverged = message.is_some();
+    let model = model.valid();
+    // The score is evaluated at the noise level it was trained for (ignored by models that
+    // do not condition on σ).
+    let sampled = if diverged {
+        None
+    } else {
+        sample_and_evaluate(
+            &cfg.sampler,
+            &cfg.sample_metrics,
+            &ModelScore::new(&model, &plain, dim),
+            sigma,
+            setup.density.as_ref(),
+            cfg.seed,
+            &mut SamplerSteps(progress),
+        )?
+    };
+    let (sample, samples) = match sampled {
+        Some(s) => (Some(s.report), Some(s.samples)),
+        None => (None, None),
+    };
+    let report = TrainReport {
+        status: if diverged {
+            RunStatus::Diverged
+        } else {
+            RunStatus::Ok
+        },
+        message,
+        steps_done,
+        final_loss: loss_curve.last().map(|p| p.loss),
+        fisher_init,
+        fisher: (!diverged).then_some(fisher),
+        fisher_sigma_init,
+        fisher_sigma: fisher_sigma.filter(|_| !diverged),
+        train_seconds,
+        steps_per_sec: if train_seconds > 0.0 {
+            steps_done as f64 / train_seconds
+        } else {
+            0.0
+        },
+        trace_path,
+        kernels,
+        loss_curve,
+        sample,
+    };
+    Ok(Trained {
+        report,
+        model,
+        ctx: plain,
+        density: setup.density,
+        samples,
+    })
+}
+
+mod setup;
+
+pub use setup::RunSetup;
+
+#[cfg(test)]
+mod tests;
