@@ -201,6 +201,130 @@ fn a_sweep_writes_every_figure_and_a_page_that_links_them() {
         );
     }
     assert_eq!(two_d, 12);
+    assert_fields_show_the_best_runs(&out, &names);
+    assert_every_series_is_drawn(&report.join("fisher_vs_sigma_8gaussians.svg"));
+}
+
+/// For each 2-D data set and objective the field figure shows the run with the lowest Fisher
+/// divergence (README, Report).
+fn assert_fields_show_the_best_runs(out: &Path, names: &BTreeSet<String>) {
+    let mut r = csv::Reader::from_path(out.join("runs.csv")).unwrap();
+    let header = r.headers().unwrap().clone();
+    let col = |n: &str| header.iter().position(|h| h == n).unwrap();
+    let mut best: std::collections::BTreeMap<(String, String), (f64, String)> =
+        Default::default();
+    for rec in r.records() {
+        let rec = rec.unwrap();
+        if &rec[col("dim")] != "2" {
+            continue;
+        }
+        let fisher: f64 = rec[col("fisher")].parse().unwrap();
+        let key = (rec[col("dataset")].to_string(), rec[col("objective")].to_string());
+        let entry = best.entry(key).or_insert((f64::INFINITY, String::new()));
+        if fisher < entry.0 {
+            *entry = (fisher, rec[col("run_id")].to_string());
+        }
+    }
+    assert_eq!(best.len(), 4);
+    for ((dataset, objective), (_, id)) in best {
+        let name = format!("field_{dataset}_{objective}_{}.png", &id[..10]);
+        assert!(names.contains(&name), "{name} not in {names:?}");
+    }
+}
+
+/// One element of an SVG file: its tag and attributes.
+struct Element {
+    tag: String,
+    attrs: std::collections::BTreeMap<String, String>,
+}
+
+impl Element {
+    fn attr(&self, key: &str) -> &str {
+        self.attrs.get(key).map_or("", String::as_str)
+    }
+}
+
+/// The `<polyline>`, `<line>` and `<circle>` elements of `svg`.
+fn shapes(svg: &str) -> Vec<Element> {
+    svg.split('<')
+        .filter_map(|el| {
+            let (tag, rest) = el.split_once(' ')?;
+            if !matches!(tag, "polyline" | "line" | "circle") {
+                return None;
+            }
+            let attrs = rest
+                .split("\" ")
+                .filter_map(|kv| {
+                    let (k, v) = kv.trim().split_once("=\"")?;
+                    Some((k.to_string(), v.trim_end_matches('"').to_string()))
+                })
+                .collect();
+            Some(Element {
+                tag: tag.to_string(),
+                attrs,
+            })
+        })
+        .collect()
+}
+
+/// DSM's Fisher against σ on 8gaussians (σ = 0.1 and 0.5, two seeds each) with ESM as a
+/// dashed reference: the series' line, its points and their error bars, and the reference's
+/// dashes and its ±1 sd band are all in the SVG, in their series' colours.
+fn assert_every_series_is_drawn(path: &Path) {
+    let svg = std::fs::read_to_string(path).unwrap();
+    let shapes = shapes(&svg);
+    let (dsm, esm) = ("#1F77B4", "#FF7F0E"); // the palette's first two colours
+    let count = |f: &dyn Fn(&Element) -> bool| shapes.iter().filter(|e| f(e)).count();
+    // DSM: one line through both points (plus its legend sample), a dot per point.
+    let lines: Vec<&Element> = shapes
+        .iter()
+        .filter(|e| e.tag == "polyline" && e.attr("stroke") == dsm && e.attr("stroke-width") == "2")
+        .collect();
+    assert_eq!(lines.len(), 2, "{}: dsm lines", path.display());
+    assert!(
+        lines.iter().any(|e| {
+            let xs: BTreeSet<&str> = e
+                .attr("points")
+                .split_whitespace()
+                .map(|p| p.split(',').next().unwrap())
+                .collect();
+            xs.len() == 2
+        }),
+        "{}: no dsm line joins two σ",
+        path.display()
+    );
+    assert_eq!(
+        count(&|e| e.tag == "circle" && e.attr("fill") == dsm),
+        2,
+        "{}: dsm points",
+        path.display()
+    );
+    // An error bar per point: a vertical stroke of non-zero length and two caps.
+    let bars = count(&|e| {
+        e.tag == "line"
+            && e.attr("stroke") == dsm
+            && e.attr("x1") == e.attr("x2")
+            && e.attr("y1") != e.attr("y2")
+    });
+    let caps = count(&|e| e.tag == "line" && e.attr("stroke") == dsm && e.attr("y1") == e.attr("y2"));
+    assert_eq!((bars, caps), (2, 4), "{}: dsm error bars", path.display());
+    // ESM: a dashed horizontal line across the plot (many short segments at one height) and
+    // the fainter dashes of its ±1 sd band.
+    let dashes: Vec<&Element> = shapes
+        .iter()
+        .filter(|e| e.tag == "polyline" && e.attr("stroke") == esm && e.attr("stroke-width") == "2")
+        .collect();
+    assert!(dashes.len() > 20, "{}: {} esm dashes", path.display(), dashes.len());
+    let heights: BTreeSet<&str> = dashes
+        .iter()
+        .map(|e| e.attr("points").split_whitespace().next().unwrap().split(',').nth(1).unwrap())
+        .collect();
+    assert!(heights.len() <= 2, "{}: esm dashes at {heights:?}", path.display()); // + legend
+    assert!(
+        count(&|e| e.attr("stroke") == esm && e.attr("opacity") == "0.7") > 20,
+        "{}: no sd band for esm",
+        path.display()
+    );
 }
 
 #[test]

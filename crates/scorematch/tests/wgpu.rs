@@ -1,5 +1,6 @@
-//! The wgpu backend gives the same numbers as the CPU backend for every objective, sampler and
-//! sample metric.
+//! The wgpu backend gives the same numbers as the CPU backend for every objective (losses,
+//! gradients, Fisher divergences; ISM through both trace paths, ESM on clean and noised data),
+//! sampler and sample metric.
 //!
 //! Built only with the `wgpu` feature (`cargo test -p scorematch --features wgpu --test
 //! wgpu`, which `.ci/run` runs); without it the test shows as ignored. Runs on a real GPU or
@@ -11,7 +12,8 @@
 #[path = "../../../tests/common/tools.rs"]
 mod tools;
 
-use scorematch::{Backend, NoProgress, RunConfig, train};
+use scorematch::train::RunSetup;
+use scorematch::{Backend, Kernels, NoProgress, RunConfig, train};
 
 /// Whether a usable wgpu device is here; skips `test` visibly (fails under CI) if not.
 fn wgpu_available(test: &str) -> bool {
@@ -43,6 +45,16 @@ fn every_objective_and_sampler_matches_the_cpu_backend() {
             "{ name = \"langevin\", steps = 3 }",
         ),
         ("{ name = \"ism\" }", false, "{ name = \"none\" }"),
+        (
+            "{ name = \"ism\", trace = \"jacobian\" }",
+            false,
+            "{ name = \"none\" }",
+        ),
+        (
+            "{ name = \"esm\", sigma = 0.3 }",
+            false,
+            "{ name = \"none\" }",
+        ),
         ("{ name = \"ssm\" }", false, "{ name = \"none\" }"),
         ("{ name = \"ssm-vr\" }", false, "{ name = \"none\" }"),
         (
@@ -78,9 +90,13 @@ fn every_objective_and_sampler_matches_the_cpu_backend() {
         );
         let what = format!("{objective} then {sampler}");
         let mut cfg: RunConfig = toml::from_str(&text).unwrap();
+        // burn's autodiff on both backends, from the same parameters and batches.
+        cfg.train.kernels = Kernels::Reference;
+        let mut on_wgpu = cfg.clone();
+        on_wgpu.backend = Backend::Wgpu;
+        assert_same_gradients(&cfg, &on_wgpu, &what);
         let cpu = train(&cfg, &mut NoProgress).unwrap().report;
-        cfg.backend = Backend::Wgpu;
-        let gpu = train(&cfg, &mut NoProgress).unwrap().report;
+        let gpu = train(&on_wgpu, &mut NoProgress).unwrap().report;
         for (c, g) in cpu.loss_curve.iter().zip(&gpu.loss_curve) {
             assert!(
                 close(c.loss, g.loss),
@@ -118,5 +134,30 @@ fn every_objective_and_sampler_matches_the_cpu_backend() {
             }
             _ => panic!("{what}: only one backend sampled"),
         }
+    }
+}
+
+/// The loss and ∂loss/∂θ of the first two batches agree between the two configurations (the
+/// same run on two backends): relative 1e-4, with a small absolute floor for losses whose
+/// terms cancel.
+fn assert_same_gradients(a: &RunConfig, b: &RunConfig, what: &str) {
+    let mut setup_a = RunSetup::new(a).unwrap();
+    let mut setup_b = RunSetup::new(b).unwrap();
+    let mut trainer_a = setup_a.trainer().unwrap();
+    let mut trainer_b = setup_b.trainer().unwrap();
+    for batch in 0..2 {
+        let (loss_a, grad_a) = trainer_a.loss_and_gradient().unwrap();
+        let (loss_b, grad_b) = trainer_b.loss_and_gradient().unwrap();
+        assert!(
+            (loss_a - loss_b).abs() <= 1e-4 * loss_a.abs().max(loss_b.abs()) + 1e-6,
+            "{what}: batch {batch}: loss {loss_a} vs {loss_b}"
+        );
+        assert_eq!(grad_a.len(), grad_b.len(), "{what}");
+        let diff: f64 = grad_a.iter().zip(&grad_b).map(|(x, y)| (x - y).powi(2)).sum();
+        let norm: f64 = grad_a.iter().map(|x| x * x).sum();
+        let err = (diff / norm).sqrt();
+        assert!(err < 1e-4, "{what}: batch {batch}: gradients differ by {err:e}");
+        trainer_a.step(false).unwrap();
+        trainer_b.step(false).unwrap();
     }
 }

@@ -89,7 +89,6 @@ impl<T: Real> FusedEngine<T> {
     }
 
     /// The loss and ∂loss/∂θ on the next batch, without an update.
-    #[cfg(test)]
     pub(super) fn loss_and_gradient(
         &mut self,
         objective: &ObjectiveConfig,

@@ -192,9 +192,9 @@ impl<'a> Trainer<'a> {
     }
 
     /// The loss and ∂loss/∂θ (flat, in the model's parameter order) on the batch the next
-    /// step would draw, without an update: what the two implementations are compared on.
-    #[cfg(test)]
-    pub(crate) fn loss_and_gradient(&mut self) -> Result<(f64, Vec<f64>)> {
+    /// step would draw, without an update: what implementations and backends are compared
+    /// on (the fused engine against the reference, wgpu against flex).
+    pub fn loss_and_gradient(&mut self) -> Result<(f64, Vec<f64>)> {
         let mut env = LossEnv {
             ctx: self.ctx,
             rng: &mut self.rng,

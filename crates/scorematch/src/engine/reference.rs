@@ -70,7 +70,6 @@ impl ReferenceEngine {
 
     /// The loss and ∂loss/∂θ (flat, in the model's parameter order) on the next batch,
     /// without an update.
-    #[cfg(test)]
     pub(super) fn loss_and_gradient(
         &mut self,
         objective: &ObjectiveConfig,
@@ -82,7 +81,7 @@ impl ReferenceEngine {
         let loss = objective.loss(model, &self.batch, env);
         let value = scalar(loss.clone())?;
         let grads = loss.backward();
-        let flat = crate::model::testing::param_grads(model, &grads).concat();
+        let flat = crate::model::param_grads(model, &grads)?.concat();
         Ok((value, flat))
     }
 

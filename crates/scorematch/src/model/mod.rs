@@ -190,5 +190,35 @@ impl ScoreModel {
 
 #[cfg(test)]
 pub(crate) mod testing;
+/// Every float parameter's gradient in `grads`, on the host, in visiting order (the order of
+/// [`ScoreModel::flat_params`]).
+pub fn param_grads(model: &ScoreModel, grads: &burn::tensor::Gradients) -> Result<Vec<Vec<f64>>> {
+    use burn::module::{ModuleVisitor, Param};
+    struct Collect<'a> {
+        grads: &'a burn::tensor::Gradients,
+        out: Result<Vec<Vec<f64>>>,
+    }
+    impl ModuleVisitor for Collect<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let Ok(out) = &mut self.out else { return };
+            match param.val().grad(self.grads).map(crate::backend::to_host) {
+                Some(Ok(values)) => out.push(values),
+                Some(Err(e)) => self.out = Err(e),
+                None => {
+                    self.out = Err(crate::Error::Tensor(
+                        "a parameter of the model has no gradient".into(),
+                    ))
+                }
+            }
+        }
+    }
+    let mut c = Collect {
+        grads,
+        out: Ok(Vec::new()),
+    };
+    model.visit(&mut c);
+    c.out
+}
+
 #[cfg(test)]
 mod tests;

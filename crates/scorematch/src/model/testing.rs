@@ -74,16 +74,7 @@ pub fn param_values(model: &ScoreModel) -> Vec<Vec<f64>> {
 
 /// Every float parameter's gradient on the host, in visiting order.
 pub fn param_grads(model: &ScoreModel, grads: &burn::tensor::Gradients) -> Vec<Vec<f64>> {
-    struct Collect<'a>(Vec<Vec<f64>>, &'a burn::tensor::Gradients);
-    impl ModuleVisitor for Collect<'_> {
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            let g = param.val().grad(self.1).expect("parameter has a gradient");
-            self.0.push(to_host(g).unwrap());
-        }
-    }
-    let mut c = Collect(Vec::new(), grads);
-    model.visit(&mut c);
-    c.0
+    super::param_grads(model, grads).unwrap()
 }
 
 /// A copy of `model` whose parameter number `which` has `delta` added to entry `entry`.
