@@ -6,8 +6,10 @@
 //! - [`store`]: the output directory, crash-safe; [`columns`]: the `runs.csv` columns
 //! - [`report`]: aggregation over seeds; [`listing`]: the grid as a table
 //! - [`shard`]: splitting a sweep over processes or machines (`--shard K/N`, `runner slurm`)
+//! - [`bench`]: training throughput against the peers (`runner bench`)
 //! - [`cli`], [`commands`]: the command line
 
+pub mod bench;
 pub mod cli;
 pub mod columns;
 pub mod commands;

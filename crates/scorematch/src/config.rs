@@ -8,7 +8,7 @@ use crate::engine::Kernels;
 use crate::error::ParamError;
 use crate::metric::SampleMetricsConfig;
 use crate::model::{LinearInit, ModelConfig, TracePath};
-use crate::objective::ObjectiveConfig;
+use crate::objective::{NoiseConditioning, ObjectiveConfig};
 use crate::sample::SamplerConfig;
 
 /// Training and evaluation settings shared by every objective.
@@ -203,9 +203,10 @@ impl RunConfig {
             ));
         }
         let objective = self.objective.name();
+        let caps = self.objective.caps();
         if let Some(act) = self.model.activation()
             && !act.has_curvature()
-            && self.objective.differentiates_jacobian()
+            && caps.differentiates_jacobian
         {
             errors.push(ParamError::new(
                 "model.activation",
@@ -217,17 +218,22 @@ impl RunConfig {
             ));
         }
         let conditional = self.model.is_noise_conditional();
-        if conditional && !self.objective.supports_noise_conditional() {
-            errors.push(ParamError::new(
+        match (caps.noise_conditioning, conditional) {
+            (NoiseConditioning::Refused, true) => errors.push(ParamError::new(
                 "model.noise_conditional",
-                format!("{objective} does not condition on σ (only dsm and dsm-multi do)"),
-            ));
-        }
-        if matches!(self.objective, ObjectiveConfig::DsmMulti(_)) && !conditional {
-            errors.push(ParamError::new(
+                format!(
+                    "{objective} does not condition on σ (only {} do)",
+                    conditioning_objectives()
+                ),
+            )),
+            (NoiseConditioning::Required, false) => errors.push(ParamError::new(
                 "objective",
-                "dsm-multi needs a noise-conditional model (model: noise_conditional = true)",
-            ));
+                format!(
+                    "{objective} needs a noise-conditional model (model: noise_conditional = \
+                     true)"
+                ),
+            )),
+            _ => {}
         }
         if self.sampler.needs_noise_conditional() && !conditional {
             errors.push(ParamError::new(
@@ -248,20 +254,16 @@ impl RunConfig {
                 ),
             ));
         }
-        if let ObjectiveConfig::Esm(p) = &self.objective
-            && p.sigma.is_some()
-            && !self.dataset.has_closed_form_noised()
-        {
+        if self.objective.needs_noised_density() && !self.dataset.has_closed_form_noised() {
             errors.push(ParamError::new(
                 "objective.sigma",
                 format!(
-                    "{} has no closed-form noised density, so esm cannot target p_σ",
+                    "{} has no closed-form noised density, so {objective} cannot target p_σ",
                     self.dataset.name()
                 ),
             ));
         }
-        if let (ObjectiveConfig::Ism(p), ModelConfig::Mlp(m)) = (&self.objective, &self.model)
-            && p.trace == TracePath::Fast
+        if let (Some(TracePath::Fast), ModelConfig::Mlp(m)) = (self.objective.trace(), &self.model)
             && m.depth > 2
         {
             errors.push(ParamError::new(
@@ -282,6 +284,20 @@ impl RunConfig {
             ));
         }
         errors
+    }
+}
+
+/// The objectives that feed σ to a noise-conditional model, as words: "dsm and dsm-multi".
+fn conditioning_objectives() -> String {
+    let names: Vec<&str> = ObjectiveConfig::CAPS
+        .iter()
+        .filter(|(_, caps)| caps.noise_conditioning != NoiseConditioning::Refused)
+        .map(|(name, _)| *name)
+        .collect();
+    match names.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        Some((last, _)) => last.to_string(),
+        None => "none".to_string(),
     }
 }
 

@@ -50,6 +50,9 @@ pub enum Error {
     /// A linear-algebra step failed (e.g. a covariance that is not positive definite).
     #[error("linear algebra: {0}")]
     LinearAlgebra(String),
+    /// A thread pool could not be started.
+    #[error("cannot start a thread pool: {0}")]
+    ThreadPool(String),
     /// Training was abandoned because the caller asked (see `Progress::stop_requested`).
     #[error("interrupted after step {step}")]
     Interrupted {

@@ -8,7 +8,6 @@
 //! configuration gives the same numbers.
 
 pub mod backend;
-pub mod bench;
 pub mod config;
 pub mod data;
 pub mod engine;

@@ -1,12 +1,10 @@
-//! `runner bench`: the throughput benchmark of [`scorematch::bench`].
+//! `runner bench`: the throughput benchmark of [`crate::bench`].
 
 use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
 use scorematch::Backend;
-use scorematch::bench::{
-    BenchCase, BenchSettings, MEMORY_LINE, SuiteOptions, memory_case, run_suite,
-};
+use crate::bench::{BenchCase, BenchSettings, MEMORY_LINE, SuiteOptions, memory_case, run_suite};
 
 use crate::cli::BenchArgs;
 
@@ -33,7 +31,7 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
         .case
         .iter()
         .map(|c| BenchCase::parse(c))
-        .collect::<scorematch::Result<Vec<_>>>()?;
+        .collect::<Result<Vec<_>>>()?;
     let only_cases = !cases.is_empty();
     let settings = if args.quick {
         BenchSettings {

@@ -107,9 +107,9 @@ impl Comparison {
     }
 }
 
-/// Whether a higher value of `metric` is better.
+/// Whether a higher value of `metric` is better (as its column says).
 fn higher_is_better(metric: &str) -> bool {
-    metric == "mode_coverage"
+    crate::columns::column(metric).and_then(|c| c.better) == Some(crate::columns::Better::Higher)
 }
 
 /// A configuration as `param=value` for the parameters that vary in its table and are set,

@@ -7,19 +7,6 @@ use super::Summary;
 use super::markdown::table;
 use super::site::{Made, Section};
 
-/// Metrics in the page's table (those present).
-const SHOWN: [(&str, &str); 10] = [
-    ("fisher", "Fisher"),
-    ("fisher_sigma", "Fisher vs p_σ"),
-    ("fisher_init", "Fisher at init"),
-    ("sample_mmd", "MMD²"),
-    ("sample_energy", "energy"),
-    ("sample_swd", "SWD"),
-    ("mode_coverage", "mode coverage"),
-    ("mode_weight_tv", "mode TV"),
-    ("final_loss", "final loss"),
-    ("train_s", "train s"),
-];
 
 const STYLE: &str = "body{font-family:sans-serif;max-width:1300px;margin:1em auto;padding:0 1em;\
 color:#222}table{border-collapse:collapse;font-size:13px}th,td{border:1px solid #ccc;\
@@ -87,7 +74,7 @@ pub fn page(title: &str, summary: &Summary, figures: &[Made]) -> String {
         "<h2 id=\"summary\">Summary</h2>\n<p>Metrics: mean ± sd (n) over the ok runs (seeds) \
          of each configuration.</p>\n<table>\n<tr>",
     );
-    let (header, rows) = table(summary, &SHOWN);
+    let (header, rows) = table(summary, |c| c.on_page);
     for c in &header {
         let _ = write!(h, "<th>{}</th>", escape(c));
     }

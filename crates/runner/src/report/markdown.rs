@@ -5,15 +5,8 @@ use std::fmt::Write as _;
 use anyhow::Result;
 
 use super::{Output, Stat, Summary, readable};
+use crate::columns::{self, Column};
 
-/// The metrics shown, in order (others stay in `summary.csv`).
-const SHOWN: [(&str, &str); 5] = [
-    ("fisher", "Fisher"),
-    ("fisher_sigma", "Fisher vs p_σ"),
-    ("fisher_init", "Fisher at init"),
-    ("final_loss", "final loss"),
-    ("steps_per_sec", "steps/s"),
-];
 
 /// Writes `summary.md`.
 pub struct SummaryMarkdown;
@@ -45,7 +38,7 @@ impl Output for SummaryMarkdown {
             count(|g| g.diverged),
             count(|g| g.failed)
         )?;
-        let (header, rows) = table(summary, &SHOWN);
+        let (header, rows) = table(summary, |c| c.in_summary);
         writeln!(md, "| {} |", header.join(" | "))?;
         writeln!(md, "|{}", " --- |".repeat(header.len()))?;
         for cells in rows {
@@ -58,7 +51,7 @@ impl Output for SummaryMarkdown {
 /// The summary table: the parameters that vary (else data set and objective), the run
 /// counts and the `shown` metrics (those present), one row per configuration, sorted by the
 /// parameters. Returns the header and the rows.
-pub fn table(summary: &Summary, shown: &[(&str, &str)]) -> (Vec<String>, Vec<Vec<String>>) {
+pub fn table(summary: &Summary, shown: fn(&Column) -> bool) -> (Vec<String>, Vec<Vec<String>>) {
     let mut params = summary.varying_params();
     if params.is_empty() {
         params = ["dataset", "objective"]
@@ -66,9 +59,8 @@ pub fn table(summary: &Summary, shown: &[(&str, &str)]) -> (Vec<String>, Vec<Vec
             .filter_map(|p| summary.params.iter().position(|x| x == p))
             .collect();
     }
-    let shown: Vec<(usize, &str)> = shown
-        .iter()
-        .filter_map(|(m, title)| Some((summary.metrics.iter().position(|x| x == m)?, *title)))
+    let shown: Vec<(usize, &str)> = columns::metrics(shown)
+        .filter_map(|c| Some((summary.metrics.iter().position(|x| x == c.name)?, c.label)))
         .collect();
     let mut header: Vec<String> = params.iter().map(|&i| summary.params[i].clone()).collect();
     header.push("runs".into());

@@ -27,17 +27,6 @@ pub const REPORT_DIR: &str = "report";
 /// The report's page.
 pub const INDEX: &str = "index.html";
 
-/// The metrics plotted, with their axis names.
-const METRICS: [(&str, &str); 8] = [
-    ("fisher", "Fisher divergence to p"),
-    ("fisher_sigma", "Fisher divergence to p_σ"),
-    ("sample_mmd", "MMD² of samples"),
-    ("sample_energy", "energy distance of samples"),
-    ("sample_swd", "sliced Wasserstein-2 of samples"),
-    ("mode_coverage", "mode coverage"),
-    ("mode_weight_tv", "mode-weight TV distance"),
-    ("far_fraction", "fraction of samples far from modes"),
-];
 
 /// The x axes metrics are plotted against: a parameter column or the wall-time metric.
 const AXES: [(&str, &str); 3] = [
@@ -292,7 +281,7 @@ fn metric_plots(summary: &Summary) -> Vec<(MetricPlot, Made)> {
             } else {
                 series_params(summary, &groups, &[axis, "dataset"])
             };
-            for (metric, metric_name) in METRICS {
+            for (metric, metric_name) in crate::columns::metrics(|c| c.plotted).map(|c| (c.name, c.axis)) {
                 let mut series: BTreeMap<String, Vec<Point>> = BTreeMap::new();
                 let mut refs: BTreeMap<String, Vec<Point>> = BTreeMap::new();
                 let mut runs = 0;

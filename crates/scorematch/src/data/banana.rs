@@ -5,8 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Density, check_dim};
-use crate::error::ParamError;
+use super::{DataSet, Density, check_dim};
+use crate::error::{ParamError, Result};
 use crate::rng::{Rng, normals};
 
 /// Parameters of `banana`.
@@ -37,8 +37,25 @@ fn default_curvature() -> f64 {
 }
 
 impl BananaParams {
-    /// Every problem with the parameters.
-    pub fn validate(&self) -> Vec<ParamError> {
+
+    /// The density.
+    pub fn build(&self) -> Banana {
+        Banana {
+            dim: self.dim,
+            width: self.width,
+            curvature: self.curvature,
+        }
+    }
+}
+
+impl DataSet for BananaParams {
+    const CLOSED_FORM_NOISED: bool = false;
+
+    fn dim(&self) -> usize {
+        self.dim
+    }
+
+    fn validate(&self) -> Vec<ParamError> {
         let mut errors = Vec::new();
         check_dim(self.dim, 2, &mut errors);
         if !(self.width > 0.0 && self.width.is_finite()) {
@@ -50,15 +67,15 @@ impl BananaParams {
         errors
     }
 
-    /// The density.
-    pub fn build(&self) -> Banana {
-        Banana {
-            dim: self.dim,
-            width: self.width,
-            curvature: self.curvature,
-        }
+    fn density(&self) -> Result<Box<dyn Density>> {
+        Ok(Box::new(self.build()))
+    }
+
+    fn example(dim: usize) -> Self {
+        Self { dim, width: default_width(), curvature: default_curvature() }
     }
 }
+
 
 /// The twisted Gaussian.
 #[derive(Clone, Debug)]

@@ -5,8 +5,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::gmm::planar_modes;
-use super::{Gmm, check_dim};
-use crate::error::ParamError;
+use super::{DataSet, Density, Gmm, check_dim};
+use crate::error::{ParamError, Result};
 
 /// Parameters of `8gaussians`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -22,12 +22,6 @@ fn two() -> usize {
 }
 
 impl EightGaussiansParams {
-    /// Every problem with the parameters.
-    pub fn validate(&self) -> Vec<ParamError> {
-        let mut errors = Vec::new();
-        check_dim(self.dim, 2, &mut errors);
-        errors
-    }
 
     /// The density.
     pub fn build(&self) -> Gmm {
@@ -40,6 +34,29 @@ impl EightGaussiansParams {
         Gmm::new(planar_modes(&centres, 0.1, self.dim))
     }
 }
+
+impl DataSet for EightGaussiansParams {
+    const CLOSED_FORM_NOISED: bool = true;
+
+    fn dim(&self) -> usize {
+        self.dim
+    }
+
+    fn validate(&self) -> Vec<ParamError> {
+        let mut errors = Vec::new();
+        check_dim(self.dim, 2, &mut errors);
+        errors
+    }
+
+    fn density(&self) -> Result<Box<dyn Density>> {
+        Ok(Box::new(self.build()))
+    }
+
+    fn example(dim: usize) -> Self {
+        Self { dim }
+    }
+}
+
 
 #[cfg(test)]
 mod tests {

@@ -4,8 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Density, check_dim};
-use crate::error::ParamError;
+use super::{DataSet, Density, check_dim};
+use crate::error::{ParamError, Result};
 use crate::rng::{Rng, normals};
 
 /// Parameters of `funnel`.
@@ -29,15 +29,6 @@ fn three() -> f64 {
 }
 
 impl FunnelParams {
-    /// Every problem with the parameters.
-    pub fn validate(&self) -> Vec<ParamError> {
-        let mut errors = Vec::new();
-        check_dim(self.dim, 2, &mut errors);
-        if !(self.scale > 0.0 && self.scale.is_finite()) {
-            errors.push(ParamError::new("scale", "must be positive"));
-        }
-        errors
-    }
 
     /// The density.
     pub fn build(&self) -> Funnel {
@@ -47,6 +38,32 @@ impl FunnelParams {
         }
     }
 }
+
+impl DataSet for FunnelParams {
+    const CLOSED_FORM_NOISED: bool = false;
+
+    fn dim(&self) -> usize {
+        self.dim
+    }
+
+    fn validate(&self) -> Vec<ParamError> {
+        let mut errors = Vec::new();
+        check_dim(self.dim, 2, &mut errors);
+        if !(self.scale > 0.0 && self.scale.is_finite()) {
+            errors.push(ParamError::new("scale", "must be positive"));
+        }
+        errors
+    }
+
+    fn density(&self) -> Result<Box<dyn Density>> {
+        Ok(Box::new(self.build()))
+    }
+
+    fn example(dim: usize) -> Self {
+        Self { dim, scale: three() }
+    }
+}
+
 
 /// Neal's funnel.
 #[derive(Clone, Debug)]

@@ -5,7 +5,7 @@
 use nalgebra::{DMatrix, DVector};
 use serde::{Deserialize, Serialize};
 
-use super::{Density, check_dim};
+use super::{DataSet, Density, check_dim};
 use crate::error::{Error, ParamError, Result};
 use crate::rng::{Rng, SplitMix64, normals};
 
@@ -21,12 +21,6 @@ pub struct GaussianParams {
 }
 
 impl GaussianParams {
-    /// Every problem with the parameters.
-    pub fn validate(&self) -> Vec<ParamError> {
-        let mut errors = Vec::new();
-        check_dim(self.dim, 1, &mut errors);
-        errors
-    }
 
     /// The covariance Σ = G Gᵀ/(2D) + 0.1 I.
     pub fn covariance(&self) -> DMatrix<f64> {
@@ -45,6 +39,29 @@ impl GaussianParams {
         FullGaussian::new(self.covariance())
     }
 }
+
+impl DataSet for GaussianParams {
+    const CLOSED_FORM_NOISED: bool = true;
+
+    fn dim(&self) -> usize {
+        self.dim
+    }
+
+    fn validate(&self) -> Vec<ParamError> {
+        let mut errors = Vec::new();
+        check_dim(self.dim, 1, &mut errors);
+        errors
+    }
+
+    fn density(&self) -> Result<Box<dyn Density>> {
+        Ok(Box::new(self.build()?))
+    }
+
+    fn example(dim: usize) -> Self {
+        Self { dim, data_seed: 0 }
+    }
+}
+
 
 /// A zero-mean Gaussian N(0, Σ) with a full covariance.
 #[derive(Clone, Debug)]

@@ -9,8 +9,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Density, Mode, check_dim};
-use crate::error::ParamError;
+use super::{DataSet, Density, Mode, check_dim};
+use crate::error::{ParamError, Result};
 use crate::rng::{Rng, normals};
 use rand::RngExt as _;
 
@@ -72,8 +72,55 @@ impl GmmParams {
         }
     }
 
-    /// Every problem with the parameters.
-    pub fn validate(&self) -> Vec<ParamError> {
+
+    /// The density (call after [`GmmParams::validate`]).
+    pub fn build(&self) -> Gmm {
+        let d = self.dim();
+        let modes = match self.preset {
+            Some(GmmPreset::Grid25) => {
+                let mut centres = Vec::new();
+                for i in 0..5 {
+                    for j in 0..5 {
+                        centres.push([2.0 * i as f64 - 4.0, 2.0 * j as f64 - 4.0]);
+                    }
+                }
+                planar_modes(&centres, 0.1, d)
+            }
+            Some(GmmPreset::Rings) => {
+                let mut centres = Vec::new();
+                for (radius, count) in [(1.0, 6), (2.0, 12), (3.0, 18)] {
+                    for k in 0..count {
+                        let angle = std::f64::consts::TAU * k as f64 / count as f64;
+                        centres.push([radius * angle.cos(), radius * angle.sin()]);
+                    }
+                }
+                planar_modes(&centres, 0.1, d)
+            }
+            None => self
+                .components
+                .iter()
+                .map(|c| Mode {
+                    weight: c.weight,
+                    mean: c.mean.clone(),
+                    std: match &c.std {
+                        Std::Isotropic(s) => vec![*s; d],
+                        Std::Diagonal(s) => s.clone(),
+                    },
+                })
+                .collect(),
+        };
+        Gmm::new(modes)
+    }
+}
+
+impl DataSet for GmmParams {
+    const CLOSED_FORM_NOISED: bool = true;
+
+    fn dim(&self) -> usize {
+        GmmParams::dim(self)
+    }
+
+    fn validate(&self) -> Vec<ParamError> {
         let mut errors = Vec::new();
         match (&self.preset, self.components.is_empty()) {
             (Some(_), false) => errors.push(ParamError::new(
@@ -127,45 +174,15 @@ impl GmmParams {
         errors
     }
 
-    /// The density (call after [`GmmParams::validate`]).
-    pub fn build(&self) -> Gmm {
-        let d = self.dim();
-        let modes = match self.preset {
-            Some(GmmPreset::Grid25) => {
-                let mut centres = Vec::new();
-                for i in 0..5 {
-                    for j in 0..5 {
-                        centres.push([2.0 * i as f64 - 4.0, 2.0 * j as f64 - 4.0]);
-                    }
-                }
-                planar_modes(&centres, 0.1, d)
-            }
-            Some(GmmPreset::Rings) => {
-                let mut centres = Vec::new();
-                for (radius, count) in [(1.0, 6), (2.0, 12), (3.0, 18)] {
-                    for k in 0..count {
-                        let angle = std::f64::consts::TAU * k as f64 / count as f64;
-                        centres.push([radius * angle.cos(), radius * angle.sin()]);
-                    }
-                }
-                planar_modes(&centres, 0.1, d)
-            }
-            None => self
-                .components
-                .iter()
-                .map(|c| Mode {
-                    weight: c.weight,
-                    mean: c.mean.clone(),
-                    std: match &c.std {
-                        Std::Isotropic(s) => vec![*s; d],
-                        Std::Diagonal(s) => s.clone(),
-                    },
-                })
-                .collect(),
-        };
-        Gmm::new(modes)
+    fn density(&self) -> Result<Box<dyn Density>> {
+        Ok(Box::new(self.build()))
+    }
+
+    fn example(dim: usize) -> Self {
+        Self { preset: Some(GmmPreset::Rings), dim: Some(dim), components: Vec::new() }
     }
 }
+
 
 /// Equal-weight isotropic modes centred at `centres` in the first two coordinates of `dim`.
 pub(crate) fn planar_modes(centres: &[[f64; 2]], std: f64, dim: usize) -> Vec<Mode> {

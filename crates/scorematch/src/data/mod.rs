@@ -4,8 +4,8 @@
 //! score ∇ₓ log p(x), and — where one exists — give the density convolved with N(0, σ²I), so
 //! that Fisher divergences are exact. All of it runs on the host in f64.
 //!
-//! Adding a data set: one file with its parameter struct (`validate`, `build`) and its
-//! [`Density`], plus one arm in [`DatasetConfig`].
+//! Adding a data set: one file with its parameter struct (implementing [`DataSet`]) and its
+//! [`Density`], plus one line in the registry ([`DatasetConfig`]).
 
 mod banana;
 mod eight_gaussians;
@@ -78,101 +78,89 @@ pub trait Density: Send + Sync {
     }
 }
 
-/// A data set as named in a sweep file: `{ name = "gaussian", dim = 10 }`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "name")]
-pub enum DatasetConfig {
-    /// `gaussian`: N(0, Σ) with a seeded random covariance.
-    #[serde(rename = "gaussian")]
-    Gaussian(GaussianParams),
-    /// `standard_normal`: N(0, I).
-    #[serde(rename = "standard_normal")]
-    StandardNormal(StandardNormalParams),
-    /// `8gaussians`: eight modes on a circle of radius 2.
-    #[serde(rename = "8gaussians")]
-    EightGaussians(EightGaussiansParams),
-    /// `gmm`: any isotropic or diagonal Gaussian mixture, or a preset.
-    #[serde(rename = "gmm")]
-    Gmm(GmmParams),
-    /// `funnel`: Neal's funnel.
-    #[serde(rename = "funnel")]
-    Funnel(FunnelParams),
-    /// `banana`: a twisted Gaussian.
-    #[serde(rename = "banana")]
-    Banana(BananaParams),
-}
-
-impl DatasetConfig {
-    /// Names of every data set, in the order they are documented.
-    pub const NAMES: [&'static str; 6] = [
-        "gaussian",
-        "standard_normal",
-        "8gaussians",
-        "gmm",
-        "funnel",
-        "banana",
-    ];
-
-    /// The data set's name.
-    pub fn name(&self) -> &'static str {
-        match self {
-            DatasetConfig::Gaussian(_) => "gaussian",
-            DatasetConfig::StandardNormal(_) => "standard_normal",
-            DatasetConfig::EightGaussians(_) => "8gaussians",
-            DatasetConfig::Gmm(_) => "gmm",
-            DatasetConfig::Funnel(_) => "funnel",
-            DatasetConfig::Banana(_) => "banana",
-        }
-    }
+/// A data set's parameters as a sweep file gives them: what every data set declares.
+pub trait DataSet {
+    /// Whether the noised density p_σ = p * N(0, σ²I) has a closed form (so objectives can
+    /// target it and the Fisher divergence against it is exact).
+    const CLOSED_FORM_NOISED: bool;
 
     /// Dimension of the sample space.
-    pub fn dim(&self) -> usize {
-        match self {
-            DatasetConfig::Gaussian(p) => p.dim,
-            DatasetConfig::StandardNormal(p) => p.dim,
-            DatasetConfig::EightGaussians(p) => p.dim,
-            DatasetConfig::Gmm(p) => p.dim(),
-            DatasetConfig::Funnel(p) => p.dim,
-            DatasetConfig::Banana(p) => p.dim,
-        }
-    }
+    fn dim(&self) -> usize;
 
-    /// Whether the noised density p_σ has a closed form (so Fisher against p_σ is exact).
-    /// Every data set states it: no arm claims it by default.
-    pub fn has_closed_form_noised(&self) -> bool {
-        match self {
-            DatasetConfig::Gaussian(_)
-            | DatasetConfig::StandardNormal(_)
-            | DatasetConfig::EightGaussians(_)
-            | DatasetConfig::Gmm(_) => true,
-            DatasetConfig::Funnel(_) | DatasetConfig::Banana(_) => false,
-        }
-    }
+    /// Every problem with the parameters (keys relative to the data set's block).
+    fn validate(&self) -> Vec<ParamError>;
 
-    /// Every problem with the parameters (empty when valid).
-    pub fn validate(&self) -> Vec<ParamError> {
-        match self {
-            DatasetConfig::Gaussian(p) => p.validate(),
-            DatasetConfig::StandardNormal(p) => p.validate(),
-            DatasetConfig::EightGaussians(p) => p.validate(),
-            DatasetConfig::Gmm(p) => p.validate(),
-            DatasetConfig::Funnel(p) => p.validate(),
-            DatasetConfig::Banana(p) => p.validate(),
-        }
-    }
+    /// The density (call after [`DataSet::validate`]).
+    fn density(&self) -> Result<Box<dyn Density>>;
 
-    /// The density, after validation.
-    pub fn build(&self) -> Result<Box<dyn Density>> {
-        check(self.validate())?;
-        Ok(match self {
-            DatasetConfig::Gaussian(p) => Box::new(p.build()?),
-            DatasetConfig::StandardNormal(p) => Box::new(p.build()),
-            DatasetConfig::EightGaussians(p) => Box::new(p.build()),
-            DatasetConfig::Gmm(p) => Box::new(p.build()),
-            DatasetConfig::Funnel(p) => Box::new(p.build()),
-            DatasetConfig::Banana(p) => Box::new(p.build()),
-        })
-    }
+    /// A typical instance in `dim` dimensions (for registry-wide tests and examples).
+    fn example(dim: usize) -> Self;
+}
+
+/// Makes [`DatasetConfig`] from the registry's lines `Variant(Params) = "name";`: the enum
+/// sweep files deserialise into, its names, and the dispatch of [`DataSet`] to the variant's
+/// parameters.
+macro_rules! datasets {
+    ($($(#[doc = $doc:literal])* $variant:ident($params:ty) = $name:literal;)+) => {
+        /// A data set as named in a sweep file: `{ name = "gaussian", dim = 10 }`.
+        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "name")]
+        pub enum DatasetConfig {
+            $($(#[doc = $doc])* #[serde(rename = $name)] $variant($params),)+
+        }
+
+        impl DatasetConfig {
+            /// Every data set's name, in registry order.
+            pub const NAMES: &'static [&'static str] = &[$($name),+];
+
+            /// Every data set's example in `dim` dimensions, in registry order.
+            pub fn examples(dim: usize) -> Vec<Self> {
+                vec![$(Self::$variant(<$params as DataSet>::example(dim))),+]
+            }
+
+            /// The data set's name.
+            pub fn name(&self) -> &'static str {
+                match self { $(Self::$variant(_) => $name),+ }
+            }
+
+            /// Dimension of the sample space.
+            pub fn dim(&self) -> usize {
+                match self { $(Self::$variant(p) => p.dim()),+ }
+            }
+
+            /// Whether the noised density p_σ has a closed form (see
+            /// [`DataSet::CLOSED_FORM_NOISED`]).
+            pub fn has_closed_form_noised(&self) -> bool {
+                match self { $(Self::$variant(_) => <$params as DataSet>::CLOSED_FORM_NOISED),+ }
+            }
+
+            /// Every problem with the parameters (empty when valid).
+            pub fn validate(&self) -> Vec<ParamError> {
+                match self { $(Self::$variant(p) => DataSet::validate(p)),+ }
+            }
+
+            /// The density, after validation.
+            pub fn build(&self) -> Result<Box<dyn Density>> {
+                check(self.validate())?;
+                match self { $(Self::$variant(p) => p.density()),+ }
+            }
+        }
+    };
+}
+
+datasets! {
+    /// `gaussian`: N(0, Σ) with a seeded random covariance.
+    Gaussian(GaussianParams) = "gaussian";
+    /// `standard_normal`: N(0, I).
+    StandardNormal(StandardNormalParams) = "standard_normal";
+    /// `8gaussians`: eight modes on a circle of radius 2.
+    EightGaussians(EightGaussiansParams) = "8gaussians";
+    /// `gmm`: any isotropic or diagonal Gaussian mixture, or a preset.
+    Gmm(GmmParams) = "gmm";
+    /// `funnel`: Neal's funnel.
+    Funnel(FunnelParams) = "funnel";
+    /// `banana`: a twisted Gaussian.
+    Banana(BananaParams) = "banana";
 }
 
 /// `dim` must be at least `min`.
@@ -278,14 +266,14 @@ mod tests {
 
     #[test]
     fn every_registered_data_set_builds_and_scores() {
-        for name in DatasetConfig::NAMES {
-            let extra = if name == "gmm" {
-                "preset = \"rings\""
-            } else {
-                ""
-            };
-            let cfg = parse(&format!("name = \"{name}\"\ndim = 3\n{extra}")).unwrap();
-            assert_eq!(cfg.name(), name);
+        let examples = DatasetConfig::examples(3);
+        assert_eq!(examples.len(), DatasetConfig::NAMES.len());
+        for (cfg, name) in examples.iter().zip(DatasetConfig::NAMES) {
+            assert_eq!(cfg.name(), *name);
+            assert_eq!(cfg.dim(), 3, "{name}");
+            // Examples round-trip through a sweep file's TOML.
+            let text = toml::to_string(cfg).unwrap();
+            assert_eq!(&parse(&text).unwrap(), cfg, "{text}");
             let density = cfg.build().unwrap();
             assert_eq!(density.dim(), cfg.dim());
             let pts = testing::probe_points(density.as_ref(), 10);

@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{FullGaussian, check_dim};
-use crate::error::ParamError;
+use super::{DataSet, Density, FullGaussian, check_dim};
+use crate::error::{ParamError, Result};
 
 /// Parameters of `standard_normal`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -15,18 +15,35 @@ pub struct StandardNormalParams {
 }
 
 impl StandardNormalParams {
-    /// Every problem with the parameters.
-    pub fn validate(&self) -> Vec<ParamError> {
-        let mut errors = Vec::new();
-        check_dim(self.dim, 1, &mut errors);
-        errors
-    }
 
     /// The density.
     pub fn build(&self) -> FullGaussian {
         FullGaussian::isotropic(self.dim, 1.0)
     }
 }
+
+impl DataSet for StandardNormalParams {
+    const CLOSED_FORM_NOISED: bool = true;
+
+    fn dim(&self) -> usize {
+        self.dim
+    }
+
+    fn validate(&self) -> Vec<ParamError> {
+        let mut errors = Vec::new();
+        check_dim(self.dim, 1, &mut errors);
+        errors
+    }
+
+    fn density(&self) -> Result<Box<dyn Density>> {
+        Ok(Box::new(self.build()))
+    }
+
+    fn example(dim: usize) -> Self {
+        Self { dim }
+    }
+}
+
 
 #[cfg(test)]
 mod tests {

@@ -135,7 +135,7 @@ impl<'a> Trainer<'a> {
                 pool.len()
             )));
         }
-        let scores = if objective.uses_data_scores() {
+        let scores = if objective.caps().uses_data_scores {
             if pool_scores.len() != pool.len() {
                 return Err(Error::Tensor(
                     "the objective needs the data score of every pool point".into(),

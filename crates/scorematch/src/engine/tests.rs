@@ -168,57 +168,86 @@ fn relative_error(a: &[f64], b: &[f64]) -> f64 {
     (diff / norm.max(1e-300)).sqrt()
 }
 
-/// The f32 fused engine against the f32 reference on the same batches: the loss and the
-/// gradient of each of the first steps agree to 1e-4 (relative), for every objective, every
-/// activation with curvature, depths 1–3, noise-conditional networks and the linear model.
-#[test]
-fn fused_f32_losses_and_gradients_match_the_reference_on_the_first_steps() {
-    use crate::model::Activation;
-    use crate::train::RunSetup;
-    let objectives = [
-        "name = \"esm\"",
-        "name = \"esm\", sigma = 0.3",
-        "name = \"ism\"", // the O(h²) trace up to depth 2, the Jacobian's beyond
-        "name = \"ism\", trace = \"jacobian\"",
-        "name = \"ssm\", projections = 2",
-        "name = \"ssm-vr\", projection = \"rademacher\"",
-        "name = \"dsm\", sigma = 0.2",
-    ];
-    let mut cases: Vec<(String, String)> = Vec::new();
-    for act in Activation::ALL.iter().filter(|a| a.has_curvature()) {
-        for depth in 1..=3 {
-            for objective in objectives {
-                let model = format!(
-                    "name = \"mlp\", hidden = 16, depth = {depth}, activation = \"{}\"",
-                    act.name()
-                );
-                cases.push((objective.to_string(), model));
+/// Every objective of the registry (with its default parameters, and a few other settings)
+/// paired with every model of the registry (the MLP with each activation that has curvature
+/// and depths 1–3), as a sweep would make them: an objective that needs σ as an input gets
+/// the model's noise-conditional form, and a model without one must be refused for it.
+fn registry_runs() -> Vec<RunConfig> {
+    use crate::model::{Activation, ModelConfig};
+    use crate::objective::{NoiseConditioning, ObjectiveConfig};
+    let mut objectives = ObjectiveConfig::defaults();
+    for other in [
+        "name = \"esm\"\nsigma = 0.3",
+        "name = \"ism\"\ntrace = \"jacobian\"",
+        "name = \"ssm\"\nprojections = 2",
+        "name = \"ssm-vr\"\nprojection = \"rademacher\"",
+    ] {
+        objectives.push(toml::from_str(other).unwrap());
+    }
+    let mut models = Vec::new();
+    for model in ModelConfig::defaults() {
+        match model {
+            ModelConfig::Mlp(p) => {
+                for activation in Activation::ALL.into_iter().filter(|a| a.has_curvature()) {
+                    for depth in 1..=3 {
+                        models.push(ModelConfig::Mlp(crate::model::MlpParams {
+                            hidden: 16,
+                            depth,
+                            activation,
+                            ..p.clone()
+                        }));
+                    }
+                }
             }
+            other => models.push(other),
         }
     }
-    for objective in [
-        "name = \"dsm\", sigma = 0.2",
-        "name = \"dsm-multi\", sigma_min = 0.1, levels = 4",
-    ] {
-        cases.push((
-            objective.into(),
-            "name = \"mlp\", hidden = 16, noise_conditional = true".into(),
-        ));
+    let base: RunConfig = toml::from_str(
+        "dataset = { name = \"gaussian\", dim = 3 }\nobjective = { name = \"esm\" }\n\
+         train = { steps = 3, batch = 16, lr = 0.01, pool_size = 256 }",
+    )
+    .unwrap();
+    let mut runs = Vec::new();
+    for objective in &objectives {
+        for model in &models {
+            let mut cfg = RunConfig {
+                objective: objective.clone(),
+                model: model.clone(),
+                seed: runs.len() as u64,
+                ..base.clone()
+            };
+            if objective.caps().noise_conditioning == NoiseConditioning::Required {
+                match model.noise_conditional() {
+                    Some(conditional) => cfg.model = conditional,
+                    None => {
+                        let keys: Vec<String> = cfg.validate().into_iter().map(|e| e.key).collect();
+                        assert_eq!(keys, ["objective"], "{} on {}", objective.name(), model.name());
+                        continue;
+                    }
+                }
+            }
+            assert_eq!(cfg.validate(), [], "{cfg:?}");
+            runs.push(cfg);
+        }
     }
-    for objective in &objectives[..] {
-        cases.push((objective.to_string(), "name = \"linear\"".into()));
+    // Every objective trains at least one model.
+    for name in ObjectiveConfig::NAMES {
+        assert!(runs.iter().any(|r| r.objective.name() == *name), "{name}");
     }
-    for (k, (objective, model)) in cases.iter().enumerate() {
-        let text = format!(
-            "dataset = {{ name = \"gaussian\", dim = 3 }}\n\
-             objective = {{ {objective} }}\n\
-             model = {{ {model} }}\n\
-             train = {{ steps = 3, batch = 16, lr = 0.01, pool_size = 256 }}\n\
-             seed = {k}"
-        );
-        let mut cfg: RunConfig = toml::from_str(&text).unwrap();
-        cfg.train.kernels = Kernels::Fused;
-        let mut fused_setup = RunSetup::new(&cfg).unwrap();
+    runs
+}
+
+/// The f32 fused engine against the f32 reference on the same batches, for every objective ×
+/// model pair of the registries: the loss and the gradient of each of the first steps agree
+/// to 1e-4 (relative).
+#[test]
+fn fused_f32_losses_and_gradients_match_the_reference_on_the_first_steps() {
+    use crate::train::RunSetup;
+    for cfg in registry_runs() {
+        let what = format!("{:?}\n{:?}", cfg.objective, cfg.model);
+        let mut fused_cfg = cfg.clone();
+        fused_cfg.train.kernels = Kernels::Fused;
+        let mut fused_setup = RunSetup::new(&fused_cfg).unwrap();
         let mut fused = fused_setup.trainer().unwrap();
         let mut reference_cfg = cfg.clone();
         reference_cfg.train.kernels = Kernels::Reference;
@@ -230,16 +259,16 @@ fn fused_f32_losses_and_gradients_match_the_reference_on_the_first_steps() {
             let (loss_r, grad_r) = reference.loss_and_gradient().unwrap();
             assert!(
                 close_f32(loss_f, loss_r),
-                "{text}\nstep {step}: loss {loss_f} vs {loss_r}"
+                "{what}\nstep {step}: loss {loss_f} vs {loss_r}"
             );
-            assert_eq!(grad_f.len(), grad_r.len(), "{text}");
+            assert_eq!(grad_f.len(), grad_r.len(), "{what}");
             let err = relative_error(&grad_f, &grad_r);
-            assert!(err < 1e-4, "{text}\nstep {step}: gradient off by {err:e}");
+            assert!(err < 1e-4, "{what}\nstep {step}: gradient off by {err:e}");
             let stepped_f = fused.step(true).unwrap().unwrap();
             let stepped_r = reference.step(true).unwrap().unwrap();
             assert!(
                 close_f32(stepped_f, stepped_r),
-                "{text}\nstep {step}: loss {stepped_f} vs {stepped_r}"
+                "{what}\nstep {step}: loss {stepped_f} vs {stepped_r}"
             );
         }
     }

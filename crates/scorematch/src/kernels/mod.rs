@@ -10,6 +10,7 @@ pub(crate) mod activation;
 mod adam;
 pub(crate) mod gemm;
 mod mlp;
+pub mod rates;
 mod real;
 mod simd;
 

@@ -8,6 +8,7 @@ use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
 use super::dense::Dense;
+use super::{ModelKind, ScoreNet, TracePath};
 use crate::backend::Ctx;
 use crate::error::{ParamError, Result};
 use crate::kernels::MlpShape;
@@ -134,5 +135,74 @@ impl Linear {
         let eye = Tensor::<2>::eye(dim, &w.device()).cast(w.dtype());
         let trace = (w * eye).sum().expand([batch]);
         (self.forward(x), trace)
+    }
+}
+
+impl ModelKind for LinearParams {
+    type Net = Linear;
+
+    fn validate(&self) -> Vec<ParamError> {
+        LinearParams::validate(self)
+    }
+
+    fn activation(&self) -> Option<Activation> {
+        None
+    }
+
+    fn is_noise_conditional(&self) -> bool {
+        false
+    }
+
+    fn noise_conditional(&self) -> Option<Self> {
+        None
+    }
+
+    fn init(&self, dim: usize, pool: &[f64], ctx: &Ctx, rng: &mut Rng) -> Result<Linear> {
+        Linear::init(self, dim, pool, ctx, rng)
+    }
+}
+
+impl ScoreNet for Linear {
+    fn score(&self, x: Tensor<2>, _sigma: Option<&Tensor<2>>) -> Tensor<2> {
+        self.forward(x)
+    }
+
+    fn score_jvp(
+        &self,
+        x: Tensor<2>,
+        v: Tensor<2>,
+        _sigma: Option<&Tensor<2>>,
+    ) -> (Tensor<2>, Tensor<2>) {
+        self.forward_jvp(x, v)
+    }
+
+    /// The trace of the constant Jacobian, whatever the path asked for.
+    fn score_trace(
+        &self,
+        x: Tensor<2>,
+        _sigma: Option<&Tensor<2>>,
+        _path: TracePath,
+    ) -> (Tensor<2>, Tensor<1>) {
+        self.forward_trace(x)
+    }
+
+    fn trace_path(&self, _requested: TracePath) -> TracePath {
+        TracePath::Fast
+    }
+
+    fn shape(&self) -> MlpShape {
+        Linear::shape(self)
+    }
+
+    fn flat_params(&self) -> Result<Vec<f64>> {
+        Linear::flat_params(self)
+    }
+
+    fn with_flat_params(&self, theta: &[f64], ctx: &Ctx) -> Self {
+        Linear::with_flat_params(self, theta, ctx)
+    }
+
+    fn is_noise_conditional(&self) -> bool {
+        false
     }
 }

@@ -14,7 +14,7 @@ use burn::module::Module;
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
-use super::Activation;
+use super::{Activation, ModelKind, ScoreNet};
 use super::dense::Dense;
 use crate::backend::Ctx;
 use crate::error::{ParamError, Result};
@@ -325,5 +325,76 @@ impl Mlp {
             }
             _ => self.jacobian_trace(slopes),
         }
+    }
+}
+
+impl ModelKind for MlpParams {
+    type Net = Mlp;
+
+    fn validate(&self) -> Vec<ParamError> {
+        MlpParams::validate(self)
+    }
+
+    fn activation(&self) -> Option<Activation> {
+        Some(self.activation)
+    }
+
+    fn is_noise_conditional(&self) -> bool {
+        self.noise_conditional
+    }
+
+    fn noise_conditional(&self) -> Option<Self> {
+        Some(Self {
+            noise_conditional: true,
+            ..self.clone()
+        })
+    }
+
+    fn init(&self, dim: usize, _pool: &[f64], ctx: &Ctx, rng: &mut Rng) -> Result<Mlp> {
+        Ok(Mlp::init(self, dim, ctx, rng))
+    }
+}
+
+impl ScoreNet for Mlp {
+    fn score(&self, x: Tensor<2>, sigma: Option<&Tensor<2>>) -> Tensor<2> {
+        self.forward(x, sigma)
+    }
+
+    fn score_jvp(
+        &self,
+        x: Tensor<2>,
+        v: Tensor<2>,
+        sigma: Option<&Tensor<2>>,
+    ) -> (Tensor<2>, Tensor<2>) {
+        self.forward_jvp(x, v, sigma)
+    }
+
+    fn score_trace(
+        &self,
+        x: Tensor<2>,
+        sigma: Option<&Tensor<2>>,
+        path: TracePath,
+    ) -> (Tensor<2>, Tensor<1>) {
+        self.forward_trace(x, sigma, path)
+    }
+
+    fn trace_path(&self, requested: TracePath) -> TracePath {
+        self.resolve_trace_path(requested)
+    }
+
+    fn shape(&self) -> MlpShape {
+        Mlp::shape(self)
+    }
+
+    fn flat_params(&self) -> Result<Vec<f64>> {
+        Mlp::flat_params(self)
+    }
+
+    fn with_flat_params(&self, theta: &[f64], ctx: &Ctx) -> Self {
+        Mlp::with_flat_params(self, theta, ctx)
+    }
+
+    fn is_noise_conditional(&self) -> bool {
+        Mlp::is_noise_conditional(self)
     }
 }

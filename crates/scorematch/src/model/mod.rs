@@ -4,8 +4,9 @@
 //! `forward_trace(x) → (s, tr J)` with J = ∂s/∂x, built from ordinary tensor ops so that
 //! reverse mode gives their gradients with respect to θ (burn has no double backward).
 //!
-//! Adding a model: one file with its parameter struct and module, plus one arm in
-//! [`ModelConfig`] and [`ScoreModel`].
+//! Adding a model: one file with its parameter struct (implementing [`ModelKind`]) and its
+//! burn module (implementing [`ScoreNet`]), plus one line in the registry ([`models!`]'s
+//! call below), which makes both [`ModelConfig`] and [`ScoreModel`].
 
 mod activation;
 pub mod closed_form;
@@ -27,164 +28,227 @@ use crate::error::{ParamError, Result};
 use crate::kernels::MlpShape;
 use crate::rng::Rng;
 
-/// A model as named in a sweep file: `{ name = "mlp", hidden = 128, depth = 2 }`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "name")]
-pub enum ModelConfig {
-    /// `mlp`: D → h → … → h → D.
-    #[serde(rename = "mlp")]
-    Mlp(MlpParams),
-    /// `linear`: s(x) = A x + b.
-    #[serde(rename = "linear")]
-    Linear(LinearParams),
+/// A model's parameters as a sweep file gives them: what every model declares.
+pub trait ModelKind: Default {
+    /// The network these parameters make.
+    type Net: ScoreNet;
+
+    /// Every problem with the parameters (keys relative to the model's block).
+    fn validate(&self) -> Vec<ParamError>;
+
+    /// The activation, for models that have one (its curvature decides which objectives can
+    /// train it).
+    fn activation(&self) -> Option<Activation>;
+
+    /// Whether the network takes the noise level σ as an input.
+    fn is_noise_conditional(&self) -> bool;
+
+    /// These parameters with the network taking σ as an input, for models that can; `None`
+    /// for models that cannot.
+    fn noise_conditional(&self) -> Option<Self>;
+
+    /// A freshly initialised network for data of dimension `dim`. `pool` is the training
+    /// data (row-major `[n, dim]`), used by data-dependent initialisations.
+    fn init(&self, dim: usize, pool: &[f64], ctx: &Ctx, rng: &mut Rng) -> Result<Self::Net>;
 }
 
-impl Default for ModelConfig {
-    fn default() -> Self {
-        ModelConfig::Mlp(MlpParams::default())
-    }
-}
-
-impl ModelConfig {
-    /// Names of every model.
-    pub const NAMES: [&'static str; 2] = ["mlp", "linear"];
-
-    /// The model's name.
-    pub fn name(&self) -> &'static str {
-        match self {
-            ModelConfig::Mlp(_) => "mlp",
-            ModelConfig::Linear(_) => "linear",
-        }
-    }
-
-    /// Every problem with the parameters.
-    pub fn validate(&self) -> Vec<ParamError> {
-        match self {
-            ModelConfig::Mlp(p) => p.validate(),
-            ModelConfig::Linear(p) => p.validate(),
-        }
-    }
-
-    /// The activation, for models that have one.
-    pub fn activation(&self) -> Option<Activation> {
-        match self {
-            ModelConfig::Mlp(p) => Some(p.activation),
-            ModelConfig::Linear(_) => None,
-        }
-    }
-
-    /// Whether the model takes the noise level σ as an input.
-    pub fn is_noise_conditional(&self) -> bool {
-        matches!(self, ModelConfig::Mlp(p) if p.noise_conditional)
-    }
-
-    /// A freshly initialised model for data of dimension `dim`. `pool` is the training data
-    /// (row-major `[n, dim]`), used by data-dependent initialisations.
-    pub fn init(&self, dim: usize, pool: &[f64], ctx: &Ctx, rng: &mut Rng) -> Result<ScoreModel> {
-        crate::error::check(self.validate())?;
-        Ok(match self {
-            ModelConfig::Mlp(p) => ScoreModel::Mlp(Mlp::init(p, dim, ctx, rng)),
-            ModelConfig::Linear(p) => ScoreModel::Linear(Linear::init(p, dim, pool, ctx, rng)?),
-        })
-    }
-}
-
-/// A score network.
-#[derive(Module, Debug)]
-pub enum ScoreModel {
-    /// An MLP.
-    Mlp(Mlp),
-    /// A linear model.
-    Linear(Linear),
-}
-
-impl ScoreModel {
-    /// The trace path `requested` resolves to for this model (what a run records).
-    pub fn trace_path(&self, requested: TracePath) -> TracePath {
-        match self {
-            ScoreModel::Mlp(m) => m.resolve_trace_path(requested),
-            ScoreModel::Linear(_) => TracePath::Fast,
-        }
-    }
-
-    /// The architecture as the host kernels describe it (a linear model is an MLP without
-    /// hidden layers).
-    pub fn shape(&self) -> MlpShape {
-        match self {
-            ScoreModel::Mlp(m) => m.shape(),
-            ScoreModel::Linear(m) => m.shape(),
-        }
-    }
-
-    /// Every parameter as f64 in the host kernels' order (see [`MlpShape`]).
-    pub fn flat_params(&self) -> Result<Vec<f64>> {
-        match self {
-            ScoreModel::Mlp(m) => m.flat_params(),
-            ScoreModel::Linear(m) => m.flat_params(),
-        }
-    }
-
-    /// The same model with parameters `theta` (in [`Self::flat_params`]'s order), made on
-    /// `ctx`.
-    ///
-    /// # Panics
-    /// If `theta` is shorter than the model's parameter count.
-    pub fn with_flat_params(&self, theta: &[f64], ctx: &Ctx) -> Self {
-        match self {
-            ScoreModel::Mlp(m) => ScoreModel::Mlp(m.with_flat_params(theta, ctx)),
-            ScoreModel::Linear(m) => ScoreModel::Linear(m.with_flat_params(theta, ctx)),
-        }
-    }
-
-    /// Whether the model takes the noise level σ as an input (and needs it).
-    pub fn is_noise_conditional(&self) -> bool {
-        match self {
-            ScoreModel::Mlp(m) => m.is_noise_conditional(),
-            ScoreModel::Linear(_) => false,
-        }
-    }
-
-    /// s(x), or s(x, σ) for a noise-conditional model (σ is ignored by other models).
+/// A score network s_θ(x): what every model computes, with its input derivatives as ordinary
+/// tensor ops so that reverse mode gives their gradients with respect to θ.
+pub trait ScoreNet: Sized {
+    /// s(x), or s(x, σ) for a noise-conditional network (others ignore σ).
     ///
     /// # Shapes
     /// - `x`: `[B, D]`, `sigma`: `[B, 1]` → `[B, D]`
-    pub fn forward(&self, x: Tensor<2>, sigma: Option<&Tensor<2>>) -> Tensor<2> {
-        match self {
-            ScoreModel::Mlp(m) => m.forward(x, sigma),
-            ScoreModel::Linear(m) => m.forward(x),
-        }
-    }
+    fn score(&self, x: Tensor<2>, sigma: Option<&Tensor<2>>) -> Tensor<2>;
 
     /// s(x) and the Jacobian-vector product (∂s/∂x) v.
     ///
     /// # Shapes
     /// - `x`, `v`: `[B, D]`, `sigma`: `[B, 1]` → (`[B, D]`, `[B, D]`)
-    pub fn forward_jvp(
+    fn score_jvp(
         &self,
         x: Tensor<2>,
         v: Tensor<2>,
         sigma: Option<&Tensor<2>>,
-    ) -> (Tensor<2>, Tensor<2>) {
-        match self {
-            ScoreModel::Mlp(m) => m.forward_jvp(x, v, sigma),
-            ScoreModel::Linear(m) => m.forward_jvp(x, v),
-        }
-    }
+    ) -> (Tensor<2>, Tensor<2>);
 
-    /// s(x) and the exact trace of ∂s/∂x.
+    /// s(x) and the exact trace of ∂s/∂x, computed the way `path` resolves to.
     ///
     /// # Shapes
     /// - `x`: `[B, D]`, `sigma`: `[B, 1]` → (`[B, D]`, `[B]`)
-    pub fn forward_trace(
+    fn score_trace(
         &self,
         x: Tensor<2>,
         sigma: Option<&Tensor<2>>,
         path: TracePath,
-    ) -> (Tensor<2>, Tensor<1>) {
-        match self {
-            ScoreModel::Mlp(m) => m.forward_trace(x, sigma, path),
-            ScoreModel::Linear(m) => m.forward_trace(x),
+    ) -> (Tensor<2>, Tensor<1>);
+
+    /// The trace path `requested` resolves to for this network (what a run records).
+    fn trace_path(&self, requested: TracePath) -> TracePath;
+
+    /// The architecture as the host kernels describe it.
+    fn shape(&self) -> MlpShape;
+
+    /// Every parameter as f64 in the host kernels' order (see [`MlpShape`]).
+    fn flat_params(&self) -> Result<Vec<f64>>;
+
+    /// The same network with parameters `theta` (in [`Self::flat_params`]'s order), on
+    /// `ctx`.
+    ///
+    /// # Panics
+    /// If `theta` is shorter than the network's parameter count.
+    fn with_flat_params(&self, theta: &[f64], ctx: &Ctx) -> Self;
+
+    /// Whether the network takes σ as an input (and needs it).
+    fn is_noise_conditional(&self) -> bool;
+}
+
+/// Makes [`ModelConfig`] and [`ScoreModel`] from the registry's lines
+/// `Variant(Params => Net) = "name";`: the enum sweep files deserialise into, the burn module
+/// holding any network, their names, and the dispatch of [`ModelKind`] and [`ScoreNet`].
+macro_rules! models {
+    ($($(#[doc = $doc:literal])* $variant:ident($params:ty => $net:ty) = $name:literal;)+) => {
+        /// A model as named in a sweep file: `{ name = "mlp", hidden = 128, depth = 2 }`.
+        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "name")]
+        pub enum ModelConfig {
+            $($(#[doc = $doc])* #[serde(rename = $name)] $variant($params),)+
         }
+
+        /// A score network of any registered model.
+        #[derive(Module, Debug)]
+        pub enum ScoreModel {
+            $($(#[doc = $doc])* $variant($net),)+
+        }
+
+        impl ModelConfig {
+            /// Every model's name, in registry order.
+            pub const NAMES: &'static [&'static str] = &[$($name),+];
+
+            /// Every model with its default parameters, in registry order.
+            pub fn defaults() -> Vec<Self> {
+                vec![$(Self::$variant(<$params>::default())),+]
+            }
+
+            /// The model's name.
+            pub fn name(&self) -> &'static str {
+                match self { $(Self::$variant(_) => $name),+ }
+            }
+
+            /// Every problem with the parameters.
+            pub fn validate(&self) -> Vec<ParamError> {
+                match self { $(Self::$variant(p) => ModelKind::validate(p)),+ }
+            }
+
+            /// The activation, for models that have one.
+            pub fn activation(&self) -> Option<Activation> {
+                match self { $(Self::$variant(p) => p.activation()),+ }
+            }
+
+            /// Whether the model takes the noise level σ as an input.
+            pub fn is_noise_conditional(&self) -> bool {
+                match self { $(Self::$variant(p) => ModelKind::is_noise_conditional(p)),+ }
+            }
+
+            /// The same model taking σ as an input, where the model can.
+            pub fn noise_conditional(&self) -> Option<Self> {
+                match self { $(Self::$variant(p) => p.noise_conditional().map(Self::$variant)),+ }
+            }
+
+            /// A freshly initialised model for data of dimension `dim`. `pool` is the
+            /// training data (row-major `[n, dim]`), used by data-dependent initialisations.
+            pub fn init(
+                &self,
+                dim: usize,
+                pool: &[f64],
+                ctx: &Ctx,
+                rng: &mut Rng,
+            ) -> Result<ScoreModel> {
+                crate::error::check(self.validate())?;
+                Ok(match self {
+                    $(Self::$variant(p) => ScoreModel::$variant(p.init(dim, pool, ctx, rng)?)),+
+                })
+            }
+        }
+
+        impl ScoreModel {
+            /// s(x), or s(x, σ) for a noise-conditional model (σ is ignored by other models).
+            ///
+            /// # Shapes
+            /// - `x`: `[B, D]`, `sigma`: `[B, 1]` → `[B, D]`
+            pub fn forward(&self, x: Tensor<2>, sigma: Option<&Tensor<2>>) -> Tensor<2> {
+                match self { $(Self::$variant(m) => m.score(x, sigma)),+ }
+            }
+
+            /// s(x) and the Jacobian-vector product (∂s/∂x) v.
+            ///
+            /// # Shapes
+            /// - `x`, `v`: `[B, D]`, `sigma`: `[B, 1]` → (`[B, D]`, `[B, D]`)
+            pub fn forward_jvp(
+                &self,
+                x: Tensor<2>,
+                v: Tensor<2>,
+                sigma: Option<&Tensor<2>>,
+            ) -> (Tensor<2>, Tensor<2>) {
+                match self { $(Self::$variant(m) => m.score_jvp(x, v, sigma)),+ }
+            }
+
+            /// s(x) and the exact trace of ∂s/∂x.
+            ///
+            /// # Shapes
+            /// - `x`: `[B, D]`, `sigma`: `[B, 1]` → (`[B, D]`, `[B]`)
+            pub fn forward_trace(
+                &self,
+                x: Tensor<2>,
+                sigma: Option<&Tensor<2>>,
+                path: TracePath,
+            ) -> (Tensor<2>, Tensor<1>) {
+                match self { $(Self::$variant(m) => m.score_trace(x, sigma, path)),+ }
+            }
+
+            /// See [`ScoreNet::trace_path`].
+            pub fn trace_path(&self, requested: TracePath) -> TracePath {
+                match self { $(Self::$variant(m) => m.trace_path(requested)),+ }
+            }
+
+            /// See [`ScoreNet::shape`].
+            pub fn shape(&self) -> MlpShape {
+                match self { $(Self::$variant(m) => ScoreNet::shape(m)),+ }
+            }
+
+            /// See [`ScoreNet::flat_params`].
+            pub fn flat_params(&self) -> Result<Vec<f64>> {
+                match self { $(Self::$variant(m) => ScoreNet::flat_params(m)),+ }
+            }
+
+            /// See [`ScoreNet::with_flat_params`].
+            ///
+            /// # Panics
+            /// If `theta` is shorter than the model's parameter count.
+            pub fn with_flat_params(&self, theta: &[f64], ctx: &Ctx) -> Self {
+                match self {
+                    $(Self::$variant(m) => Self::$variant(ScoreNet::with_flat_params(m, theta, ctx))),+
+                }
+            }
+
+            /// See [`ScoreNet::is_noise_conditional`].
+            pub fn is_noise_conditional(&self) -> bool {
+                match self { $(Self::$variant(m) => ScoreNet::is_noise_conditional(m)),+ }
+            }
+        }
+    };
+}
+
+models! {
+    /// `mlp`: D → h → … → h → D.
+    Mlp(MlpParams => Mlp) = "mlp";
+    /// `linear`: s(x) = A x + b.
+    Linear(LinearParams => Linear) = "linear";
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        ModelConfig::Mlp(MlpParams::default())
     }
 }
 

@@ -6,12 +6,12 @@ use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Batch, HostStep, LossEnv, add_noise, check_sigma, fill_normals, half_mean_sq_norm,
-    host_half_mean_sq, perturb, to_real,
+    Batch, HostStep, LossEnv, NoiseConditioning, Objective, ObjectiveCaps, add_noise,
+    check_sigma, fill_normals, half_mean_sq_norm, host_half_mean_sq, perturb, to_real,
 };
 use crate::error::ParamError;
-use crate::kernels::Real;
-use crate::model::ScoreModel;
+use crate::kernels::{Pass, Real};
+use crate::model::{ScoreModel, TracePath};
 
 /// Parameters of `dsm`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -34,16 +34,33 @@ impl Default for DsmParams {
     }
 }
 
-impl DsmParams {
-    /// Every problem with the parameters.
-    pub fn validate(&self) -> Vec<ParamError> {
+impl Objective for DsmParams {
+    const CAPS: ObjectiveCaps = ObjectiveCaps {
+        differentiates_jacobian: false,
+        uses_data_scores: false,
+        noise_conditioning: NoiseConditioning::Accepted,
+    };
+
+    fn validate(&self) -> Vec<ParamError> {
         let mut errors = Vec::new();
         check_sigma("sigma", self.sigma, &mut errors);
         errors
     }
 
+    fn sigma(&self) -> Option<f64> {
+        Some(self.sigma)
+    }
+
+    fn needs_noised_density(&self) -> bool {
+        false
+    }
+
+    fn trace(&self) -> Option<TracePath> {
+        None
+    }
+
     /// ½ mean ‖σ s(x + σε) + ε‖².
-    pub fn loss(&self, model: &ScoreModel, batch: &Batch, env: &mut LossEnv<'_>) -> Tensor<1> {
+    fn loss(&self, model: &ScoreModel, batch: &Batch, env: &mut LossEnv<'_>) -> Tensor<1> {
         let (noisy, eps) = perturb(&batch.x, self.sigma, env.rng);
         let noisy = env.ctx.matrix(&noisy, batch.rows, batch.dim);
         let eps = env.ctx.matrix(&eps, batch.rows, batch.dim);
@@ -52,8 +69,12 @@ impl DsmParams {
         half_mean_sq_norm(s * self.sigma + eps)
     }
 
+    fn host_pass(&self, _trace: TracePath) -> Pass {
+        Pass::Forward
+    }
+
     /// The fused step's inputs: x + σε (and σ for a noise-conditional model), keeping ε.
-    pub(crate) fn host_inputs<T: Real>(&self, env: &mut LossEnv<'_>, step: &mut HostStep<T>) {
+    fn host_inputs<T: Real>(&self, env: &mut LossEnv<'_>, step: &mut HostStep<T>) {
         let dim = step.net.shape().dim;
         let [eps, noisy] = &mut step.scratch;
         fill_normals(env.rng, eps);
@@ -63,7 +84,7 @@ impl DsmParams {
     }
 
     /// ½ mean ‖σ s + ε‖² of a fused step, and its gradient with respect to s.
-    pub(crate) fn host_loss<T: Real>(&self, step: &mut HostStep<T>) -> f64 {
+    fn host_loss<T: Real>(&self, step: &mut HostStep<T>) -> f64 {
         let sigma = T::from_f64(self.sigma);
         let out = step.net.outputs();
         for (r, &s) in step.aux.iter_mut().zip(out.s) {

@@ -7,12 +7,12 @@ use rand::RngExt as _;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Batch, HostStep, LossEnv, add_noise, check_sigma, fill_normals, half_mean_sq_norm,
-    host_half_mean_sq, to_real,
+    Batch, HostStep, LossEnv, NoiseConditioning, Objective, ObjectiveCaps, add_noise,
+    check_sigma, fill_normals, half_mean_sq_norm, host_half_mean_sq, to_real,
 };
 use crate::error::ParamError;
-use crate::kernels::Real;
-use crate::model::ScoreModel;
+use crate::kernels::{Pass, Real};
+use crate::model::{ScoreModel, TracePath};
 use crate::rng::normals;
 
 /// Parameters of `dsm-multi`.
@@ -53,8 +53,20 @@ impl Default for DsmMultiParams {
 }
 
 impl DsmMultiParams {
-    /// Every problem with the parameters.
-    pub fn validate(&self) -> Vec<ParamError> {
+    /// The schedule σ₁ = σ_max > … > σ_L = σ_min, geometric.
+    pub fn schedule(&self) -> Vec<f64> {
+        geometric_schedule(self.sigma_max, self.sigma_min, self.levels)
+    }
+}
+
+impl Objective for DsmMultiParams {
+    const CAPS: ObjectiveCaps = ObjectiveCaps {
+        differentiates_jacobian: false,
+        uses_data_scores: false,
+        noise_conditioning: NoiseConditioning::Required,
+    };
+
+    fn validate(&self) -> Vec<ParamError> {
         let mut errors = Vec::new();
         check_sigma("sigma_min", self.sigma_min, &mut errors);
         check_sigma("sigma_max", self.sigma_max, &mut errors);
@@ -67,13 +79,20 @@ impl DsmMultiParams {
         errors
     }
 
-    /// The schedule σ₁ = σ_max > … > σ_L = σ_min, geometric.
-    pub fn schedule(&self) -> Vec<f64> {
-        geometric_schedule(self.sigma_max, self.sigma_min, self.levels)
+    fn sigma(&self) -> Option<f64> {
+        Some(self.sigma_min)
+    }
+
+    fn needs_noised_density(&self) -> bool {
+        false
+    }
+
+    fn trace(&self) -> Option<TracePath> {
+        None
     }
 
     /// ½ mean ‖σᵢ s(x̃ᵢ, σᵢ) + εᵢ‖².
-    pub fn loss(&self, model: &ScoreModel, batch: &Batch, env: &mut LossEnv<'_>) -> Tensor<1> {
+    fn loss(&self, model: &ScoreModel, batch: &Batch, env: &mut LossEnv<'_>) -> Tensor<1> {
         let schedule = self.schedule();
         let sigmas: Vec<f64> = (0..batch.rows)
             .map(|_| schedule[env.rng.random_range(0..schedule.len())])
@@ -92,11 +111,13 @@ impl DsmMultiParams {
         let s = model.forward(noisy, Some(&sigma));
         half_mean_sq_norm(s * sigma + eps)
     }
-}
 
-impl DsmMultiParams {
+    fn host_pass(&self, _trace: TracePath) -> Pass {
+        Pass::Forward
+    }
+
     /// The fused step's inputs: x + σᵢε with σᵢ drawn per sample, keeping ε.
-    pub(crate) fn host_inputs<T: Real>(&self, env: &mut LossEnv<'_>, step: &mut HostStep<T>) {
+    fn host_inputs<T: Real>(&self, env: &mut LossEnv<'_>, step: &mut HostStep<T>) {
         let schedule = self.schedule();
         let sigmas = &mut step.row_sigma;
         for s in sigmas.iter_mut() {
@@ -109,25 +130,25 @@ impl DsmMultiParams {
         to_real(eps, &mut step.aux);
         to_real(sigmas, step.net.sigma_mut());
     }
-}
 
-/// ½ mean ‖σᵢ s + ε‖² of a fused step, and its gradient with respect to s.
-pub(crate) fn host_loss<T: Real>(step: &mut HostStep<T>) -> f64 {
-    let out = step.net.outputs();
-    let d = out.s.len() / out.rows;
-    for ((r, s), &sigma) in step
-        .aux
-        .chunks_exact_mut(d)
-        .zip(out.s.chunks_exact(d))
-        .zip(out.sigma)
-    {
-        r.iter_mut().zip(s).for_each(|(r, &s)| *r = s * sigma + *r);
+    /// ½ mean ‖σᵢ s + ε‖² of a fused step, and its gradient with respect to s.
+    fn host_loss<T: Real>(&self, step: &mut HostStep<T>) -> f64 {
+        let out = step.net.outputs();
+        let d = out.s.len() / out.rows;
+        for ((r, s), &sigma) in step
+            .aux
+            .chunks_exact_mut(d)
+            .zip(out.s.chunks_exact(d))
+            .zip(out.sigma)
+        {
+            r.iter_mut().zip(s).for_each(|(r, &s)| *r = s * sigma + *r);
+        }
+        let loss = host_half_mean_sq(&step.aux, out.rows, out.grad_s);
+        for (g, &sigma) in out.grad_s.chunks_exact_mut(d).zip(out.sigma) {
+            g.iter_mut().for_each(|g| *g *= sigma);
+        }
+        loss
     }
-    let loss = host_half_mean_sq(&step.aux, out.rows, out.grad_s);
-    for (g, &sigma) in out.grad_s.chunks_exact_mut(d).zip(out.sigma) {
-        g.iter_mut().for_each(|g| *g *= sigma);
-    }
-    loss
 }
 
 /// `levels` values from `from` to `to`, geometrically spaced (one level gives `to`).

@@ -5,12 +5,12 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Batch, HostStep, LossEnv, add_noise, check_sigma, fill_normals, half_mean_sq_norm,
-    host_half_mean_sq, perturb, to_real,
+    Batch, HostStep, LossEnv, NoiseConditioning, Objective, ObjectiveCaps, add_noise,
+    check_sigma, fill_normals, half_mean_sq_norm, host_half_mean_sq, perturb, to_real,
 };
 use crate::error::ParamError;
-use crate::kernels::Real;
-use crate::model::ScoreModel;
+use crate::kernels::{Pass, Real};
+use crate::model::{ScoreModel, TracePath};
 use burn::tensor::Tensor;
 
 /// Parameters of `esm`.
@@ -22,9 +22,14 @@ pub struct EsmParams {
     pub sigma: Option<f64>,
 }
 
-impl EsmParams {
-    /// Every problem with the parameters.
-    pub fn validate(&self) -> Vec<ParamError> {
+impl Objective for EsmParams {
+    const CAPS: ObjectiveCaps = ObjectiveCaps {
+        differentiates_jacobian: false,
+        uses_data_scores: true,
+        noise_conditioning: NoiseConditioning::Refused,
+    };
+
+    fn validate(&self) -> Vec<ParamError> {
         let mut errors = Vec::new();
         if let Some(sigma) = self.sigma {
             check_sigma("sigma", sigma, &mut errors);
@@ -32,8 +37,20 @@ impl EsmParams {
         errors
     }
 
+    fn sigma(&self) -> Option<f64> {
+        self.sigma
+    }
+
+    fn needs_noised_density(&self) -> bool {
+        self.sigma.is_some()
+    }
+
+    fn trace(&self) -> Option<TracePath> {
+        None
+    }
+
     /// ½ mean ‖s(x) − target‖².
-    pub fn loss(&self, model: &ScoreModel, batch: &Batch, env: &mut LossEnv<'_>) -> Tensor<1> {
+    fn loss(&self, model: &ScoreModel, batch: &Batch, env: &mut LossEnv<'_>) -> Tensor<1> {
         let (x, target) = match (self.sigma, env.noised) {
             (Some(sigma), Some(noised)) => {
                 let (noisy, _) = perturb(&batch.x, sigma, env.rng);
@@ -49,7 +66,11 @@ impl EsmParams {
 
     /// The fused step's inputs: on noised data, x + σε and the noised score as the target
     /// (on clean data the gathered batch and its scores are already in place).
-    pub(crate) fn host_inputs<T: Real>(&self, env: &mut LossEnv<'_>, step: &mut HostStep<T>) {
+    fn host_pass(&self, _trace: TracePath) -> Pass {
+        Pass::Forward
+    }
+
+    fn host_inputs<T: Real>(&self, env: &mut LossEnv<'_>, step: &mut HostStep<T>) {
         if let (Some(sigma), Some(noised)) = (self.sigma, env.noised) {
             let dim = step.net.shape().dim;
             let [eps, noisy] = &mut step.scratch;
@@ -62,13 +83,13 @@ impl EsmParams {
             to_real(eps, &mut step.aux);
         }
     }
-}
 
-/// ½ mean ‖s − target‖² of a fused step, and its gradient with respect to s.
-pub(crate) fn host_loss<T: Real>(step: &mut HostStep<T>) -> f64 {
-    let out = step.net.outputs();
-    for (r, &s) in step.aux.iter_mut().zip(out.s) {
-        *r = s - *r;
+    /// ½ mean ‖s − target‖² of a fused step, and its gradient with respect to s.
+    fn host_loss<T: Real>(&self, step: &mut HostStep<T>) -> f64 {
+        let out = step.net.outputs();
+        for (r, &s) in step.aux.iter_mut().zip(out.s) {
+            *r = s - *r;
+        }
+        host_half_mean_sq(&step.aux, out.rows, out.grad_s)
     }
-    host_half_mean_sq(&step.aux, out.rows, out.grad_s)
 }

@@ -4,8 +4,12 @@
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
-use super::{Batch, HostStep, LossEnv, half_mean_sq_norm, host_half_mean_sq};
-use crate::kernels::Real;
+use super::{
+    Batch, HostStep, LossEnv, NoiseConditioning, Objective, ObjectiveCaps, half_mean_sq_norm,
+    host_half_mean_sq,
+};
+use crate::error::ParamError;
+use crate::kernels::{Pass, Real};
 use crate::model::{ScoreModel, TracePath};
 
 /// Parameters of `ism`.
@@ -17,20 +21,50 @@ pub struct IsmParams {
     pub trace: TracePath,
 }
 
-impl IsmParams {
+impl Objective for IsmParams {
+    const CAPS: ObjectiveCaps = ObjectiveCaps {
+        differentiates_jacobian: true,
+        uses_data_scores: false,
+        noise_conditioning: NoiseConditioning::Refused,
+    };
+
+    fn validate(&self) -> Vec<ParamError> {
+        Vec::new()
+    }
+
+    fn sigma(&self) -> Option<f64> {
+        None
+    }
+
+    fn needs_noised_density(&self) -> bool {
+        false
+    }
+
+    fn trace(&self) -> Option<TracePath> {
+        Some(self.trace)
+    }
+
     /// ½ mean ‖s(x)‖² + mean tr(∂s/∂x).
-    pub fn loss(&self, model: &ScoreModel, batch: &Batch, env: &mut LossEnv<'_>) -> Tensor<1> {
+    fn loss(&self, model: &ScoreModel, batch: &Batch, env: &mut LossEnv<'_>) -> Tensor<1> {
         let x = env.ctx.matrix(&batch.x, batch.rows, batch.dim);
         let (s, trace) = model.forward_trace(x, None, self.trace);
         half_mean_sq_norm(s) + trace.mean()
     }
-}
 
-/// ½ mean ‖s‖² + mean tr J of a fused step, and its gradients with respect to s and tr J.
-pub(crate) fn host_loss<T: Real>(step: &mut HostStep<T>) -> f64 {
-    let out = step.net.outputs();
-    let inv = 1.0 / out.rows as f64;
-    let trace: f64 = out.trace.iter().map(|t| t.to_f64()).sum();
-    out.grad_trace.fill(T::from_f64(inv));
-    host_half_mean_sq(out.s, out.rows, out.grad_s) + trace * inv
+    fn host_pass(&self, trace: TracePath) -> Pass {
+        Pass::Trace {
+            columns: trace == TracePath::Jacobian,
+        }
+    }
+
+    fn host_inputs<T: Real>(&self, _env: &mut LossEnv<'_>, _step: &mut HostStep<T>) {}
+
+    /// ½ mean ‖s‖² + mean tr J of a fused step, and its gradients with respect to s and tr J.
+    fn host_loss<T: Real>(&self, step: &mut HostStep<T>) -> f64 {
+        let out = step.net.outputs();
+        let inv = 1.0 / out.rows as f64;
+        let trace: f64 = out.trace.iter().map(|t| t.to_f64()).sum();
+        out.grad_trace.fill(T::from_f64(inv));
+        host_half_mean_sq(out.s, out.rows, out.grad_s) + trace * inv
+    }
 }

@@ -1,12 +1,15 @@
-//! Score-matching objectives. Each returns the batch mean of its per-sample loss as a
-//! one-element tensor on the training device, ready for `backward()`.
+//! Score-matching objectives. Each is a parameter struct implementing [`Objective`]: its
+//! loss as burn tensor ops (the batch mean, a one-element tensor ready for `backward()`), the
+//! same loss on the host for the fused engine, and what it needs from the model and the data.
 //!
-//! Adding an objective: one file with its parameter struct and loss, plus one arm in
-//! [`ObjectiveConfig`].
+//! Adding an objective: one file with its parameter struct and its [`Objective`] impl, plus
+//! one line in the registry at the end of this file. Validation, both engines, the runner,
+//! the docs' name lists and the registry-wide tests pick it up from there.
 
 mod dsm;
 mod dsm_multi;
 mod esm;
+mod host;
 mod ism;
 mod ssm;
 mod ssm_vr;
@@ -14,17 +17,19 @@ mod ssm_vr;
 pub use dsm::DsmParams;
 pub use dsm_multi::{DsmMultiParams, geometric_schedule};
 pub use esm::EsmParams;
+pub use host::HostStep;
+pub(crate) use host::{add_noise, fill_normals, host_half_mean_sq, to_real};
 pub use ism::IsmParams;
 pub use ssm::{Projection, SsmParams};
+pub use ssm_vr::SsmVrParams;
 
 use burn::tensor::Tensor;
-use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
 use crate::backend::Ctx;
 use crate::data::Density;
 use crate::error::ParamError;
-use crate::kernels::{MlpKernel, Pass, Real};
+use crate::kernels::{Pass, Real};
 use crate::model::{ScoreModel, TracePath};
 use crate::rng::Rng;
 
@@ -51,228 +56,151 @@ pub struct LossEnv<'a> {
     pub noised: Option<&'a dyn Density>,
 }
 
-/// The host side of a fused training step: the network's buffers, and what the loss keeps of
-/// the batch between the forward pass and the loss.
-#[derive(Clone, Debug)]
-pub struct HostStep<T> {
-    /// The network pass (inputs, outputs and their gradients).
-    pub net: MlpKernel<T>,
-    /// Targets (ESM) or noise ε (DSM), `[B, D]`.
-    aux: Vec<T>,
-    /// Host scratch in f64, `[B, D]` each: noise draws and noisy points / targets.
-    scratch: [Vec<f64>; 2],
-    /// Per-sample noise levels in f64, `[B]`.
-    row_sigma: Vec<f64>,
+/// How an objective treats a noise-conditional model s_θ(x, σ).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoiseConditioning {
+    /// Its loss has no noise level to give the model.
+    Refused,
+    /// It feeds its σ to the model when the model takes one.
+    Accepted,
+    /// It draws σ per sample and needs a model that takes it.
+    Required,
 }
 
-impl<T: Real> HostStep<T> {
-    /// The buffers a batch is gathered into: the network's inputs x `[B, D]` and the data
-    /// scores at x `[B, D]` (kept for the loss).
-    pub fn batch_buffers(&mut self) -> (&mut [T], &mut [T]) {
-        (self.net.x_mut(), &mut self.aux)
-    }
-
-    /// Buffers for `net`'s batch.
-    pub fn new(net: MlpKernel<T>) -> Self {
-        let n = net.rows() * net.shape().dim;
-        Self {
-            aux: vec![T::ZERO; n],
-            scratch: [vec![0.0; n], vec![0.0; n]],
-            row_sigma: vec![0.0; net.rows()],
-            net,
-        }
-    }
+/// What an objective needs from the model and the data. Every objective states each field:
+/// none is assumed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ObjectiveCaps {
+    /// The loss contains the network's Jacobian, so the activation's second derivative must
+    /// not vanish.
+    pub differentiates_jacobian: bool,
+    /// The loss uses the exact data score ∇log p of the batch.
+    pub uses_data_scores: bool,
+    /// Whether σ goes to a noise-conditional model.
+    pub noise_conditioning: NoiseConditioning,
 }
 
-/// Fills `out` with standard normal draws: the same numbers as [`crate::rng::normals`].
-pub(crate) fn fill_normals(rng: &mut Rng, out: &mut [f64]) {
-    // A local copy keeps the generator's state in registers through the loop.
-    let mut local = rng.clone();
-    for (v, x) in out.iter_mut().zip(StandardNormal.sample_iter(&mut local)) {
-        *v = x;
-    }
-    *rng = local;
-}
+/// A score-matching objective: its parameters, what it needs, and its loss in both engines.
+pub trait Objective {
+    /// What the objective needs from the model and the data.
+    const CAPS: ObjectiveCaps;
 
-/// Converts host f64 values into the kernels' precision.
-pub(crate) fn to_real<T: Real>(src: &[f64], dst: &mut [T]) {
-    dst.iter_mut()
-        .zip(src)
-        .for_each(|(d, &s)| *d = T::from_f64(s));
-}
-
-/// x ← x + σ_r ε row by row (rows of `dim`, σ_r = `sigma(r)`), computed in f64; the noisy
-/// points are also left in `noisy`.
-pub(crate) fn add_noise<T: Real>(
-    x: &mut [T],
-    eps: &[f64],
-    dim: usize,
-    sigma: impl Fn(usize) -> f64,
-    noisy: &mut [f64],
-) {
-    for (r, ((x, e), n)) in x
-        .chunks_exact_mut(dim)
-        .zip(eps.chunks_exact(dim))
-        .zip(noisy.chunks_exact_mut(dim))
-        .enumerate()
-    {
-        let s = sigma(r);
-        for ((x, &e), n) in x.iter_mut().zip(e).zip(n) {
-            *n = x.to_f64() + s * e;
-            *x = T::from_f64(*n);
-        }
-    }
-}
-
-/// ½ mean ‖r‖² over the rows of `r` (f64 sum), with ∂/∂r = r / rows written to `grad`.
-pub(crate) fn host_half_mean_sq<T: Real>(r: &[T], rows: usize, grad: &mut [T]) -> f64 {
-    let inv = T::from_f64(1.0 / rows as f64);
-    let mut total = 0.0;
-    for (g, &v) in grad.iter_mut().zip(r) {
-        total += v.to_f64() * v.to_f64();
-        *g = v * inv;
-    }
-    0.5 * total / rows as f64
-}
-
-/// An objective as named in a sweep file: `"esm"` or `{ name = "dsm", sigma = 0.1 }`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "name")]
-pub enum ObjectiveConfig {
-    /// `esm`: explicit score matching against the analytic score.
-    #[serde(rename = "esm")]
-    Esm(EsmParams),
-    /// `ism`: implicit (Hyvärinen) score matching with the exact trace.
-    #[serde(rename = "ism")]
-    Ism(IsmParams),
-    /// `ssm`: sliced score matching.
-    #[serde(rename = "ssm")]
-    Ssm(SsmParams),
-    /// `ssm-vr`: sliced score matching with variance reduction.
-    #[serde(rename = "ssm-vr")]
-    SsmVr(SsmParams),
-    /// `dsm`: denoising score matching at one noise level.
-    #[serde(rename = "dsm")]
-    Dsm(DsmParams),
-    /// `dsm-multi`: denoising score matching over a geometric schedule of noise levels.
-    #[serde(rename = "dsm-multi")]
-    DsmMulti(DsmMultiParams),
-}
-
-impl ObjectiveConfig {
-    /// Names of every objective.
-    pub const NAMES: [&'static str; 6] = ["esm", "ism", "ssm", "ssm-vr", "dsm", "dsm-multi"];
-
-    /// The objective's name.
-    pub fn name(&self) -> &'static str {
-        match self {
-            ObjectiveConfig::Esm(_) => "esm",
-            ObjectiveConfig::Ism(_) => "ism",
-            ObjectiveConfig::Ssm(_) => "ssm",
-            ObjectiveConfig::SsmVr(_) => "ssm-vr",
-            ObjectiveConfig::Dsm(_) => "dsm",
-            ObjectiveConfig::DsmMulti(_) => "dsm-multi",
-        }
-    }
-
-    /// Every problem with the parameters.
-    pub fn validate(&self) -> Vec<ParamError> {
-        match self {
-            ObjectiveConfig::Esm(p) => p.validate(),
-            ObjectiveConfig::Ism(_) => Vec::new(),
-            ObjectiveConfig::Ssm(p) | ObjectiveConfig::SsmVr(p) => p.validate(),
-            ObjectiveConfig::Dsm(p) => p.validate(),
-            ObjectiveConfig::DsmMulti(p) => p.validate(),
-        }
-    }
+    /// Every problem with the parameters (keys relative to the objective's block).
+    fn validate(&self) -> Vec<ParamError>;
 
     /// The noise level σ whose noised density p_σ the objective targets (the smallest one for
     /// a schedule); `None` for objectives on the clean data. This is the CSV's `sigma`.
-    pub fn sigma(&self) -> Option<f64> {
-        match self {
-            ObjectiveConfig::Esm(p) => p.sigma,
-            ObjectiveConfig::Dsm(p) => Some(p.sigma),
-            ObjectiveConfig::DsmMulti(p) => Some(p.sigma_min),
-            ObjectiveConfig::Ism(_) | ObjectiveConfig::Ssm(_) | ObjectiveConfig::SsmVr(_) => None,
-        }
-    }
+    fn sigma(&self) -> Option<f64>;
 
-    /// Whether the loss contains the network's Jacobian (so act″ must not vanish).
-    pub fn differentiates_jacobian(&self) -> bool {
-        matches!(
-            self,
-            ObjectiveConfig::Ism(_) | ObjectiveConfig::Ssm(_) | ObjectiveConfig::SsmVr(_)
-        )
-    }
+    /// Whether the loss needs the closed-form noised density p_σ (targets ∇log p_σ).
+    fn needs_noised_density(&self) -> bool;
 
-    /// Whether the loss may use the data score ∇log p of the batch (ESM).
-    pub fn uses_data_scores(&self) -> bool {
-        matches!(self, ObjectiveConfig::Esm(_))
-    }
-
-    /// Whether the objective feeds σ to a noise-conditional model.
-    pub fn supports_noise_conditional(&self) -> bool {
-        matches!(self, ObjectiveConfig::Dsm(_) | ObjectiveConfig::DsmMulti(_))
-    }
+    /// The exact-trace path asked for, for objectives whose loss has the Jacobian's trace.
+    fn trace(&self) -> Option<TracePath>;
 
     /// The batch-mean loss.
     ///
     /// # Shapes
     /// - `batch`: `[B, D]` on the host → `[1]` on `env.ctx`'s device
-    pub fn loss(&self, model: &ScoreModel, batch: &Batch, env: &mut LossEnv<'_>) -> Tensor<1> {
-        match self {
-            ObjectiveConfig::Esm(p) => p.loss(model, batch, env),
-            ObjectiveConfig::Ism(p) => p.loss(model, batch, env),
-            ObjectiveConfig::Ssm(p) => ssm::loss(p, model, batch, env),
-            ObjectiveConfig::SsmVr(p) => ssm_vr::loss(p, model, batch, env),
-            ObjectiveConfig::Dsm(p) => p.loss(model, batch, env),
-            ObjectiveConfig::DsmMulti(p) => p.loss(model, batch, env),
-        }
-    }
-}
+    fn loss(&self, model: &ScoreModel, batch: &Batch, env: &mut LossEnv<'_>) -> Tensor<1>;
 
-impl ObjectiveConfig {
-    /// The network pass the objective's fused form needs; `trace` is the resolved trace path
-    /// of the model (ISM).
-    pub fn host_pass(&self, trace: TracePath) -> Pass {
-        match self {
-            ObjectiveConfig::Esm(_) | ObjectiveConfig::Dsm(_) | ObjectiveConfig::DsmMulti(_) => {
-                Pass::Forward
-            }
-            ObjectiveConfig::Ism(_) => Pass::Trace {
-                columns: trace == TracePath::Jacobian,
-            },
-            ObjectiveConfig::Ssm(p) | ObjectiveConfig::SsmVr(p) => Pass::Projected {
-                per_row: p.projections,
-            },
-        }
-    }
+    /// The network pass the fused form needs; `trace` is the model's resolved trace path.
+    fn host_pass(&self, trace: TracePath) -> Pass;
 
     /// Completes the network inputs of a fused step whose batch was gathered into
     /// [`HostStep::batch_buffers`], drawing noise and projections from `env.rng` exactly as
-    /// [`Self::loss`] does.
-    pub fn host_inputs<T: Real>(&self, env: &mut LossEnv<'_>, step: &mut HostStep<T>) {
-        match self {
-            ObjectiveConfig::Esm(p) => p.host_inputs(env, step),
-            ObjectiveConfig::Ism(_) => {}
-            ObjectiveConfig::Ssm(p) | ObjectiveConfig::SsmVr(p) => ssm::host_inputs(p, env, step),
-            ObjectiveConfig::Dsm(p) => p.host_inputs(env, step),
-            ObjectiveConfig::DsmMulti(p) => p.host_inputs(env, step),
-        }
-    }
+    /// [`Objective::loss`] does.
+    fn host_inputs<T: Real>(&self, env: &mut LossEnv<'_>, step: &mut HostStep<T>);
 
     /// The batch-mean loss of a fused step from the network's outputs, with its gradients
     /// with respect to those outputs written into the network's buffers.
-    pub fn host_loss<T: Real>(&self, step: &mut HostStep<T>) -> f64 {
-        match self {
-            ObjectiveConfig::Esm(_) => esm::host_loss(step),
-            ObjectiveConfig::Ism(_) => ism::host_loss(step),
-            ObjectiveConfig::Ssm(_) => ssm::host_loss(step),
-            ObjectiveConfig::SsmVr(_) => ssm_vr::host_loss(step),
-            ObjectiveConfig::Dsm(p) => p.host_loss(step),
-            ObjectiveConfig::DsmMulti(_) => dsm_multi::host_loss(step),
+    fn host_loss<T: Real>(&self, step: &mut HostStep<T>) -> f64;
+}
+
+/// Makes [`ObjectiveConfig`] from the registry's lines `Variant(Params) = "name";`: the enum
+/// sweep files deserialise into, its names and capabilities, and the dispatch of every
+/// [`Objective`] method to the variant's parameters.
+macro_rules! objectives {
+    ($($(#[doc = $doc:literal])* $variant:ident($params:ty) = $name:literal;)+) => {
+        /// An objective as named in a sweep file: `"esm"` or `{ name = "dsm", sigma = 0.1 }`.
+        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "name")]
+        pub enum ObjectiveConfig {
+            $($(#[doc = $doc])* #[serde(rename = $name)] $variant($params),)+
         }
-    }
+
+        impl ObjectiveConfig {
+            /// Every objective's name, in registry order.
+            pub const NAMES: &'static [&'static str] = &[$($name),+];
+
+            /// Every objective's name and capabilities, in registry order.
+            pub const CAPS: &'static [(&'static str, ObjectiveCaps)] =
+                &[$(($name, <$params as Objective>::CAPS)),+];
+
+            /// Every objective with its default parameters, in registry order.
+            pub fn defaults() -> Vec<Self> {
+                vec![$(Self::$variant(<$params>::default())),+]
+            }
+
+            /// The objective's name.
+            pub fn name(&self) -> &'static str {
+                match self { $(Self::$variant(_) => $name),+ }
+            }
+
+            /// What the objective needs from the model and the data.
+            pub fn caps(&self) -> ObjectiveCaps {
+                match self { $(Self::$variant(_) => <$params as Objective>::CAPS),+ }
+            }
+
+            /// See [`Objective::validate`].
+            pub fn validate(&self) -> Vec<ParamError> {
+                match self { $(Self::$variant(p) => p.validate()),+ }
+            }
+
+            /// See [`Objective::sigma`].
+            pub fn sigma(&self) -> Option<f64> {
+                match self { $(Self::$variant(p) => p.sigma()),+ }
+            }
+
+            /// See [`Objective::needs_noised_density`].
+            pub fn needs_noised_density(&self) -> bool {
+                match self { $(Self::$variant(p) => p.needs_noised_density()),+ }
+            }
+
+            /// See [`Objective::trace`].
+            pub fn trace(&self) -> Option<TracePath> {
+                match self { $(Self::$variant(p) => p.trace()),+ }
+            }
+
+            /// See [`Objective::loss`].
+            ///
+            /// # Shapes
+            /// - `batch`: `[B, D]` on the host → `[1]` on `env.ctx`'s device
+            pub fn loss(
+                &self,
+                model: &ScoreModel,
+                batch: &Batch,
+                env: &mut LossEnv<'_>,
+            ) -> Tensor<1> {
+                match self { $(Self::$variant(p) => p.loss(model, batch, env)),+ }
+            }
+
+            /// See [`Objective::host_pass`].
+            pub fn host_pass(&self, trace: TracePath) -> Pass {
+                match self { $(Self::$variant(p) => p.host_pass(trace)),+ }
+            }
+
+            /// See [`Objective::host_inputs`].
+            pub fn host_inputs<T: Real>(&self, env: &mut LossEnv<'_>, step: &mut HostStep<T>) {
+                match self { $(Self::$variant(p) => p.host_inputs(env, step)),+ }
+            }
+
+            /// See [`Objective::host_loss`].
+            pub fn host_loss<T: Real>(&self, step: &mut HostStep<T>) -> f64 {
+                match self { $(Self::$variant(p) => p.host_loss(step)),+ }
+            }
+        }
+    };
 }
 
 /// σ must be a positive finite number.
@@ -298,6 +226,21 @@ pub(crate) fn perturb(x: &[f64], sigma: f64, rng: &mut Rng) -> (Vec<f64>, Vec<f6
     let eps = crate::rng::normals(rng, x.len());
     let noisy = x.iter().zip(&eps).map(|(x, e)| x + sigma * e).collect();
     (noisy, eps)
+}
+
+objectives! {
+    /// `esm`: explicit score matching against the analytic score.
+    Esm(EsmParams) = "esm";
+    /// `ism`: implicit (Hyvärinen) score matching with the exact trace.
+    Ism(IsmParams) = "ism";
+    /// `ssm`: sliced score matching.
+    Ssm(SsmParams) = "ssm";
+    /// `ssm-vr`: sliced score matching with variance reduction.
+    SsmVr(SsmVrParams) = "ssm-vr";
+    /// `dsm`: denoising score matching at one noise level.
+    Dsm(DsmParams) = "dsm";
+    /// `dsm-multi`: denoising score matching over a geometric schedule of noise levels.
+    DsmMulti(DsmMultiParams) = "dsm-multi";
 }
 
 #[cfg(test)]

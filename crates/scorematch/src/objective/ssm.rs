@@ -5,10 +5,12 @@ use burn::tensor::Tensor;
 use rand::RngExt as _;
 use serde::{Deserialize, Serialize};
 
-use super::{Batch, HostStep, LossEnv, fill_normals, to_real};
+use super::{
+    Batch, HostStep, LossEnv, NoiseConditioning, Objective, ObjectiveCaps, fill_normals, to_real,
+};
 use crate::error::ParamError;
-use crate::kernels::Real;
-use crate::model::ScoreModel;
+use crate::kernels::{Pass, Real};
+use crate::model::{ScoreModel, TracePath};
 use crate::rng::{Rng, normals};
 
 /// The law of the projection vectors.
@@ -69,14 +71,85 @@ impl Default for SsmParams {
     }
 }
 
+/// What both sliced objectives need: the Jacobian, through projections, and nothing else.
+pub(super) const SLICED_CAPS: ObjectiveCaps = ObjectiveCaps {
+    differentiates_jacobian: true,
+    uses_data_scores: false,
+    noise_conditioning: NoiseConditioning::Refused,
+};
+
 impl SsmParams {
-    /// Every problem with the parameters.
-    pub fn validate(&self) -> Vec<ParamError> {
+    /// Every problem with the parameters (shared by `ssm` and `ssm-vr`).
+    pub(super) fn check(&self) -> Vec<ParamError> {
         if self.projections == 0 {
             vec![ParamError::new("projections", "must be at least 1")]
         } else {
             Vec::new()
         }
+    }
+
+    /// The projected tangent pass with this many directions per sample.
+    pub(super) fn pass(&self) -> Pass {
+        Pass::Projected {
+            per_row: self.projections,
+        }
+    }
+}
+
+impl Objective for SsmParams {
+    const CAPS: ObjectiveCaps = SLICED_CAPS;
+
+    fn validate(&self) -> Vec<ParamError> {
+        self.check()
+    }
+
+    fn sigma(&self) -> Option<f64> {
+        None
+    }
+
+    fn needs_noised_density(&self) -> bool {
+        false
+    }
+
+    fn trace(&self) -> Option<TracePath> {
+        None
+    }
+
+    /// mean vᵀJv + ½ mean (vᵀs)².
+    fn loss(&self, model: &ScoreModel, batch: &Batch, env: &mut LossEnv<'_>) -> Tensor<1> {
+        let (s, v, vjv) = projected_terms(self, model, batch, env);
+        vjv + (v * s).sum_dim(1).powi_scalar(2).mean() * 0.5
+    }
+
+    fn host_pass(&self, _trace: TracePath) -> Pass {
+        self.pass()
+    }
+
+    fn host_inputs<T: Real>(&self, env: &mut LossEnv<'_>, step: &mut HostStep<T>) {
+        host_directions(self, env, step);
+    }
+
+    /// mean vᵀJv + ½ mean (vᵀs)² of a fused step, and its gradients.
+    fn host_loss<T: Real>(&self, step: &mut HostStep<T>) -> f64 {
+        host_projected_loss(step, |s, v, rows, grad_s| {
+            let d = s.len() / rows;
+            let n = v.len() / d;
+            let inv = T::from_f64(1.0 / n as f64);
+            grad_s.fill(T::ZERO);
+            let mut total = 0.0;
+            for (j, v) in v.chunks_exact(d).enumerate() {
+                let b = j % rows;
+                let s_b = &s[b * d..(b + 1) * d];
+                let q: T = v.iter().zip(s_b).fold(T::ZERO, |acc, (&a, &b)| acc + a * b);
+                total += q.to_f64() * q.to_f64();
+                let scale = q * inv;
+                grad_s[b * d..(b + 1) * d]
+                    .iter_mut()
+                    .zip(v)
+                    .for_each(|(g, &v)| *g += scale * v);
+            }
+            0.5 * total / n as f64
+        })
     }
 }
 
@@ -85,7 +158,7 @@ impl SsmParams {
 ///
 /// # Shapes
 /// - `batch`: `[B, D]` → (s `[K·B, D]`, v `[K·B, D]`, mean vᵀJv `[1]`)
-pub(crate) fn projected_terms(
+pub(super) fn projected_terms(
     params: &SsmParams,
     model: &ScoreModel,
     batch: &Batch,
@@ -105,20 +178,9 @@ pub(crate) fn projected_terms(
     (s, v, vjv)
 }
 
-/// mean vᵀJv + ½ mean (vᵀs)².
-pub(crate) fn loss(
-    params: &SsmParams,
-    model: &ScoreModel,
-    batch: &Batch,
-    env: &mut LossEnv<'_>,
-) -> Tensor<1> {
-    let (s, v, vjv) = projected_terms(params, model, batch, env);
-    vjv + (v * s).sum_dim(1).powi_scalar(2).mean() * 0.5
-}
-
 /// The fused step's inputs: `projections` directions per sample (row k·B + b for sample b,
 /// the order of the repeated batch in [`projected_terms`]).
-pub(crate) fn host_inputs<T: Real>(
+pub(super) fn host_directions<T: Real>(
     params: &SsmParams,
     env: &mut LossEnv<'_>,
     step: &mut HostStep<T>,
@@ -131,7 +193,7 @@ pub(crate) fn host_inputs<T: Real>(
 
 /// Σ_j (v_j · J v_j) / (K·B) and its gradient with respect to each v_j · J v_j;
 /// `score_term` adds the score part and its gradient. Returns the loss.
-pub(crate) fn host_projected_loss<T: Real>(
+pub(super) fn host_projected_loss<T: Real>(
     step: &mut HostStep<T>,
     score_term: impl FnOnce(&[T], &[T], usize, &mut [T]) -> f64,
 ) -> f64 {
@@ -140,27 +202,4 @@ pub(crate) fn host_projected_loss<T: Real>(
     let total: f64 = out.vjv.iter().map(|v| v.to_f64()).sum();
     out.grad_vjv.fill(T::from_f64(1.0 / n as f64));
     total / n as f64 + score_term(out.s, out.v, out.rows, out.grad_s)
-}
-
-/// mean vᵀJv + ½ mean (vᵀs)² of a fused step, and its gradients.
-pub(crate) fn host_loss<T: Real>(step: &mut HostStep<T>) -> f64 {
-    host_projected_loss(step, |s, v, rows, grad_s| {
-        let d = s.len() / rows;
-        let n = v.len() / d;
-        let inv = T::from_f64(1.0 / n as f64);
-        grad_s.fill(T::ZERO);
-        let mut total = 0.0;
-        for (j, v) in v.chunks_exact(d).enumerate() {
-            let b = j % rows;
-            let s_b = &s[b * d..(b + 1) * d];
-            let q: T = v.iter().zip(s_b).fold(T::ZERO, |acc, (&a, &b)| acc + a * b);
-            total += q.to_f64() * q.to_f64();
-            let scale = q * inv;
-            grad_s[b * d..(b + 1) * d]
-                .iter_mut()
-                .zip(v)
-                .for_each(|(g, &v)| *g += scale * v);
-        }
-        0.5 * total / n as f64
-    })
 }

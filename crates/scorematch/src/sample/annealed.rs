@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use super::init::InitialDistribution;
 use super::langevin::langevin_steps;
-use super::{ScoreFn, Ticker, check_positive, denoise, prefixed};
+use super::{Sampler, ScoreFn, Ticker, check_positive, denoise, prefixed};
 use crate::error::{ParamError, Result};
 use crate::objective::geometric_schedule;
 use crate::rng::Rng;
@@ -150,5 +150,32 @@ impl AnnealedParams {
             denoise(&mut x, score, last)?;
         }
         Ok(x)
+    }
+}
+
+impl Sampler for AnnealedParams {
+    const NEEDS_NOISE_CONDITIONAL: bool = true;
+
+    fn validate(&self) -> Vec<ParamError> {
+        AnnealedParams::validate(self)
+    }
+
+    fn needs_score_sigma(&self) -> bool {
+        false
+    }
+
+    fn total_steps(&self) -> usize {
+        AnnealedParams::total_steps(self)
+    }
+
+    fn draw(
+        &self,
+        score: &dyn ScoreFn,
+        _sigma: Option<f64>,
+        n: usize,
+        rng: &mut Rng,
+        ticker: &mut Ticker<'_>,
+    ) -> Result<Option<Vec<f64>>> {
+        self.sample(score, n, rng, ticker).map(Some)
     }
 }

@@ -17,7 +17,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::init::InitialDistribution;
-use super::{ScoreFn, Ticker, denoise, prefixed};
+use super::{Sampler, ScoreFn, Ticker, denoise, prefixed};
 use crate::error::{Error, ParamError, Result};
 use crate::rng::{Rng, normals};
 
@@ -135,4 +135,31 @@ pub(super) fn langevin_steps(
         }
     }
     Ok(true)
+}
+
+impl Sampler for LangevinParams {
+    const NEEDS_NOISE_CONDITIONAL: bool = false;
+
+    fn validate(&self) -> Vec<ParamError> {
+        LangevinParams::validate(self)
+    }
+
+    fn needs_score_sigma(&self) -> bool {
+        self.denoise
+    }
+
+    fn total_steps(&self) -> usize {
+        self.steps
+    }
+
+    fn draw(
+        &self,
+        score: &dyn ScoreFn,
+        sigma: Option<f64>,
+        n: usize,
+        rng: &mut Rng,
+        ticker: &mut Ticker<'_>,
+    ) -> Result<Option<Vec<f64>>> {
+        self.sample(score, sigma, n, rng, ticker).map(Some)
+    }
 }

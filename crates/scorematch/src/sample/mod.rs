@@ -18,8 +18,8 @@
 //! and need a noise-conditional model; `langevin` evaluates it at the noise level it was
 //! trained for (the objective's σ; none for scores of the clean data).
 //!
-//! Adding a sampler: one file with its parameter struct and sampling function, plus one arm
-//! in [`SamplerConfig`].
+//! Adding a sampler: one file with its parameter struct (implementing [`Sampler`]), plus one
+//! line in the registry ([`SamplerConfig`]).
 
 mod annealed;
 mod evaluate;
@@ -34,6 +34,8 @@ pub use annealed::AnnealedParams;
 pub use evaluate::{SampleReport, Sampled, sample_and_evaluate};
 pub use init::{InitialDistribution, NormalInit, UniformInit};
 pub use langevin::LangevinParams;
+pub use probability_flow::ProbabilityFlowParams;
+pub use reverse_sde::ReverseSdeParams;
 pub use score::{ExactScore, ModelScore, ScoreFn};
 pub use ve_sde::VeSdeParams;
 
@@ -80,25 +82,144 @@ impl<'a> Ticker<'a> {
 #[serde(deny_unknown_fields)]
 pub struct NoSampler {}
 
-/// A sampler as named in a run file: `{ name = "langevin", steps = 1000 }`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "name")]
-pub enum SamplerConfig {
+/// A sampler's parameters as a run file gives them: what every sampler declares.
+pub trait Sampler: Default {
+    /// Whether it evaluates the score at noise levels of its own (and so needs a
+    /// noise-conditional model).
+    const NEEDS_NOISE_CONDITIONAL: bool;
+
+    /// Every problem with the parameters (keys relative to the sampler's block).
+    fn validate(&self) -> Vec<ParamError>;
+
+    /// Whether it needs the noise level the score was trained at (Langevin's denoising step).
+    fn needs_score_sigma(&self) -> bool;
+
+    /// Score evaluations of one run of the sampler.
+    fn total_steps(&self) -> usize;
+
+    /// `n` samples from `score` (`None` for a sampler that draws none). `sigma` is the noise
+    /// level the score was trained at. A sampler that diverges stops and returns its
+    /// non-finite state.
+    ///
+    /// # Shapes
+    /// - returns `[n, score.dim()]`, row-major
+    fn draw(
+        &self,
+        score: &dyn ScoreFn,
+        sigma: Option<f64>,
+        n: usize,
+        rng: &mut Rng,
+        ticker: &mut Ticker<'_>,
+    ) -> Result<Option<Vec<f64>>>;
+}
+
+impl Sampler for NoSampler {
+    const NEEDS_NOISE_CONDITIONAL: bool = false;
+
+    fn validate(&self) -> Vec<ParamError> {
+        Vec::new()
+    }
+
+    fn needs_score_sigma(&self) -> bool {
+        false
+    }
+
+    fn total_steps(&self) -> usize {
+        0
+    }
+
+    fn draw(
+        &self,
+        _score: &dyn ScoreFn,
+        _sigma: Option<f64>,
+        _n: usize,
+        _rng: &mut Rng,
+        _ticker: &mut Ticker<'_>,
+    ) -> Result<Option<Vec<f64>>> {
+        Ok(None)
+    }
+}
+
+/// Makes [`SamplerConfig`] from the registry's lines `Variant(Params) = "name";`: the enum run
+/// files deserialise into, its names, and the dispatch of [`Sampler`] to the variant's
+/// parameters.
+macro_rules! samplers {
+    ($($(#[doc = $doc:literal])* $variant:ident($params:ty) = $name:literal;)+) => {
+        /// A sampler as named in a run file: `{ name = "langevin", steps = 1000 }`.
+        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "name")]
+        pub enum SamplerConfig {
+            $($(#[doc = $doc])* #[serde(rename = $name)] $variant($params),)+
+        }
+
+        impl SamplerConfig {
+            /// Every sampler's name, in registry order.
+            pub const NAMES: &'static [&'static str] = &[$($name),+];
+
+            /// Every sampler with its default parameters, in registry order.
+            pub fn defaults() -> Vec<Self> {
+                vec![$(Self::$variant(<$params>::default())),+]
+            }
+
+            /// The sampler's name.
+            pub fn name(&self) -> &'static str {
+                match self { $(Self::$variant(_) => $name),+ }
+            }
+
+            /// Every problem with the parameters.
+            pub fn validate(&self) -> Vec<ParamError> {
+                match self { $(Self::$variant(p) => Sampler::validate(p)),+ }
+            }
+
+            /// See [`Sampler::NEEDS_NOISE_CONDITIONAL`].
+            pub fn needs_noise_conditional(&self) -> bool {
+                match self { $(Self::$variant(_) => <$params as Sampler>::NEEDS_NOISE_CONDITIONAL),+ }
+            }
+
+            /// See [`Sampler::needs_score_sigma`].
+            pub fn needs_score_sigma(&self) -> bool {
+                match self { $(Self::$variant(p) => p.needs_score_sigma()),+ }
+            }
+
+            /// Score evaluations of one run of the sampler (0 for `none`).
+            pub fn total_steps(&self) -> usize {
+                match self { $(Self::$variant(p) => p.total_steps()),+ }
+            }
+
+            /// `n` samples from `score`, or `None` for `none`. `sigma` is the noise level the
+            /// score was trained at (`langevin` evaluates the score there; the other samplers
+            /// use their own schedules). A sampler that diverges stops and returns its
+            /// non-finite state.
+            ///
+            /// # Shapes
+            /// - returns `[n, score.dim()]`, row-major
+            pub fn sample(
+                &self,
+                score: &dyn ScoreFn,
+                sigma: Option<f64>,
+                n: usize,
+                rng: &mut Rng,
+                progress: &mut dyn SampleProgress,
+            ) -> Result<Option<Vec<f64>>> {
+                crate::error::check(self.validate())?;
+                let mut ticker = Ticker::new(self.total_steps(), progress);
+                match self { $(Self::$variant(p) => p.draw(score, sigma, n, rng, &mut ticker)),+ }
+            }
+        }
+    };
+}
+
+samplers! {
     /// `none`: no sampling (the default).
-    #[serde(rename = "none")]
-    None(NoSampler),
+    None(NoSampler) = "none";
     /// `langevin`: unadjusted Langevin dynamics at one noise level.
-    #[serde(rename = "langevin")]
-    Langevin(LangevinParams),
+    Langevin(LangevinParams) = "langevin";
     /// `annealed`: annealed Langevin dynamics over a geometric σ schedule.
-    #[serde(rename = "annealed")]
-    Annealed(AnnealedParams),
+    Annealed(AnnealedParams) = "annealed";
     /// `reverse_sde`: Euler–Maruyama on the reverse-time variance-exploding SDE.
-    #[serde(rename = "reverse_sde")]
-    ReverseSde(VeSdeParams),
+    ReverseSde(ReverseSdeParams) = "reverse_sde";
     /// `probability_flow`: Heun on the probability-flow ODE of the variance-exploding SDE.
-    #[serde(rename = "probability_flow")]
-    ProbabilityFlow(VeSdeParams),
+    ProbabilityFlow(ProbabilityFlowParams) = "probability_flow";
 }
 
 impl Default for SamplerConfig {
@@ -108,92 +229,9 @@ impl Default for SamplerConfig {
 }
 
 impl SamplerConfig {
-    /// Names of every sampler.
-    pub const NAMES: [&'static str; 5] = [
-        "none",
-        "langevin",
-        "annealed",
-        "reverse_sde",
-        "probability_flow",
-    ];
-
-    /// The sampler's name.
-    pub fn name(&self) -> &'static str {
-        match self {
-            SamplerConfig::None(_) => "none",
-            SamplerConfig::Langevin(_) => "langevin",
-            SamplerConfig::Annealed(_) => "annealed",
-            SamplerConfig::ReverseSde(_) => "reverse_sde",
-            SamplerConfig::ProbabilityFlow(_) => "probability_flow",
-        }
-    }
-
     /// Whether this is `none` (no sampling).
     pub fn is_none(&self) -> bool {
         matches!(self, SamplerConfig::None(_))
-    }
-
-    /// Every problem with the parameters.
-    pub fn validate(&self) -> Vec<ParamError> {
-        match self {
-            SamplerConfig::None(_) => Vec::new(),
-            SamplerConfig::Langevin(p) => p.validate(),
-            SamplerConfig::Annealed(p) => p.validate(),
-            SamplerConfig::ReverseSde(p) | SamplerConfig::ProbabilityFlow(p) => p.validate(),
-        }
-    }
-
-    /// Whether the sampler evaluates the score at noise levels of its own (and so needs a
-    /// noise-conditional model).
-    pub fn needs_noise_conditional(&self) -> bool {
-        matches!(
-            self,
-            SamplerConfig::Annealed(_)
-                | SamplerConfig::ReverseSde(_)
-                | SamplerConfig::ProbabilityFlow(_)
-        )
-    }
-
-    /// Whether the sampler needs the noise level the score was trained at (Langevin's
-    /// denoising step).
-    pub fn needs_score_sigma(&self) -> bool {
-        matches!(self, SamplerConfig::Langevin(p) if p.denoise)
-    }
-
-    /// Score evaluations of one run of the sampler (0 for `none`).
-    pub fn total_steps(&self) -> usize {
-        match self {
-            SamplerConfig::None(_) => 0,
-            SamplerConfig::Langevin(p) => p.steps,
-            SamplerConfig::Annealed(p) => p.total_steps(),
-            SamplerConfig::ReverseSde(p) | SamplerConfig::ProbabilityFlow(p) => p.steps,
-        }
-    }
-
-    /// `n` samples from `score`, or `None` for `none`. `sigma` is the noise level the score
-    /// was trained at (`langevin` evaluates the score there; the other samplers use their own
-    /// schedules). A sampler that diverges stops and returns its non-finite state.
-    ///
-    /// # Shapes
-    /// - returns `[n, score.dim()]`, row-major
-    pub fn sample(
-        &self,
-        score: &dyn ScoreFn,
-        sigma: Option<f64>,
-        n: usize,
-        rng: &mut Rng,
-        progress: &mut dyn SampleProgress,
-    ) -> Result<Option<Vec<f64>>> {
-        crate::error::check(self.validate())?;
-        let mut ticker = Ticker::new(self.total_steps(), progress);
-        let t = &mut ticker;
-        Ok(Some(match self {
-            SamplerConfig::None(_) => return Ok(None),
-            SamplerConfig::Langevin(p) => p.sample(score, sigma, n, rng, t)?,
-            SamplerConfig::Annealed(p) => p.sample(score, n, rng, t)?,
-            SamplerConfig::ReverseSde(p) => reverse_sde::sample(p, score, n, rng, t)?,
-            SamplerConfig::ProbabilityFlow(p) => probability_flow::sample(p, score, n, rng, t)?,
-        }))
     }
 }
 

@@ -9,7 +9,6 @@ use crate::data::Density;
 use crate::engine::{Trainer, TrainingData};
 use crate::error::{Result, check};
 use crate::model::{ScoreModel, TracePath};
-use crate::objective::ObjectiveConfig;
 use crate::rng::{Stream, rng};
 
 /// A run ready to train.
@@ -40,7 +39,7 @@ impl<'c> RunSetup<'c> {
         let ctx = Ctx::new(cfg.backend.device()?.autodiff(), cfg.train.precision);
         let density = cfg.dataset.build()?;
         let pool = density.sample(cfg.train.pool_size, &mut rng(cfg.seed, Stream::Pool));
-        let pool_scores = if cfg.objective.uses_data_scores() {
+        let pool_scores = if cfg.objective.caps().uses_data_scores {
             density.scores(&pool)
         } else {
             Vec::new()
@@ -49,10 +48,7 @@ impl<'c> RunSetup<'c> {
         let model = cfg
             .model
             .init(density.dim(), &pool, &ctx, &mut rng(cfg.seed, Stream::Init))?;
-        let trace_path = match &cfg.objective {
-            ObjectiveConfig::Ism(p) => Some(model.trace_path(p.trace)),
-            _ => None,
-        };
+        let trace_path = cfg.objective.trace().map(|t| model.trace_path(t));
         Ok(Self {
             cfg,
             ctx,

@@ -19,7 +19,16 @@ pub enum Role {
     Info,
 }
 
-/// One column of `runs.csv`.
+/// Which way a metric improves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Better {
+    /// Smaller values are better (divergences, distances, times).
+    Lower,
+    /// Larger values are better (mode coverage, throughput).
+    Higher,
+}
+
+/// One column of `runs.csv`, and how the summaries, the report and `compare` present it.
 #[derive(Clone, Copy, Debug)]
 pub struct Column {
     /// Header name.
@@ -28,307 +37,129 @@ pub struct Column {
     pub path: &'static str,
     /// What it is about.
     pub role: Role,
-    /// What it means.
+    /// What it means (README's column table is checked against it).
     pub doc: &'static str,
+    /// Whether it is one of the leading columns, in a fixed order, that every table starts
+    /// with (the rest follow, also in order).
+    pub leading: bool,
+    /// Short name in tables.
+    pub label: &'static str,
+    /// Long name on figure axes.
+    pub axis: &'static str,
+    /// Which way a metric improves (`None`: not a quality, e.g. a count).
+    pub better: Option<Better>,
+    /// Shown in `summary.md`.
+    pub in_summary: bool,
+    /// Shown in the report page's table.
+    pub on_page: bool,
+    /// Plotted in the report's figures (against σ, the dimension and the wall time).
+    pub plotted: bool,
 }
 
-const fn col(name: &'static str, path: &'static str, role: Role, doc: &'static str) -> Column {
+const fn column_of(name: &'static str, path: &'static str, role: Role, doc: &'static str) -> Column {
     Column {
         name,
         path,
         role,
         doc,
+        leading: false,
+        label: name,
+        axis: name,
+        better: None,
+        in_summary: false,
+        on_page: false,
+        plotted: false,
     }
 }
 
-/// Every column, in order: the fixed leading columns, then the extras.
-pub const COLUMNS: &[Column] = &[
-    col(
-        "run_id",
-        "run_id",
-        Role::Id,
-        "hash of the run's resolved configuration; its directory is runs/<run_id>/",
-    ),
-    col(
-        "sweep",
-        "sweep",
-        Role::Info,
-        "name of the sweep that ran it",
-    ),
-    col(
-        "status",
-        "status",
-        Role::Info,
-        "ok; diverged (the loss or the final Fisher divergence became non-finite, training stopped); failed (error or panic)",
-    ),
-    col(
-        "error",
-        "error",
-        Role::Info,
-        "why the run diverged or failed; empty when ok",
-    ),
-    col("dataset", "config.dataset.name", Role::Param, "data set"),
-    col("dim", "derived.dim", Role::Param, "dimension D of the data"),
-    col("model", "config.model.name", Role::Param, "score model"),
-    col(
-        "objective",
-        "config.objective.name",
-        Role::Param,
-        "training objective",
-    ),
-    col(
-        "sigma",
-        "derived.sigma",
-        Role::Param,
-        "noise level σ the objective targets (dsm; esm with sigma; smallest level of dsm-multi); empty for objectives on clean data",
-    ),
-    col("backend", "config.backend", Role::Param, "burn backend"),
-    col(
-        "seed",
-        "config.seed",
-        Role::Param,
-        "run seed (initialisation, training pool, batches, noise)",
-    ),
-    col(
-        "steps",
-        "config.train.steps",
-        Role::Param,
-        "optimiser steps asked for",
-    ),
-    col("batch", "config.train.batch", Role::Param, "batch size"),
-    col("lr", "config.train.lr", Role::Param, "Adam learning rate"),
-    col(
-        "final_loss",
-        "report.final_loss",
-        Role::Metric,
-        "last recorded training loss (DSM losses use the λ(σ)=σ² weighting ½‖σ s(x̃)+ε‖²)",
-    ),
-    col(
-        "fisher_init",
-        "report.fisher_init",
-        Role::Metric,
-        "Fisher divergence ½E_p‖s_θ − ∇log p‖² of the initial model",
-    ),
-    col(
-        "fisher",
-        "report.fisher",
-        Role::Metric,
-        "Fisher divergence against p after training; empty if diverged",
-    ),
-    col(
-        "fisher_sigma_init",
-        "report.fisher_sigma_init",
-        Role::Metric,
-        "Fisher divergence against the noised data p_σ of the initial model (objectives with σ, data sets with a closed-form p_σ)",
-    ),
-    col(
-        "fisher_sigma",
-        "report.fisher_sigma",
-        Role::Metric,
-        "Fisher divergence against p_σ after training",
-    ),
-    col(
-        "train_s",
-        "report.train_seconds",
-        Role::Metric,
-        "wall time of the training loop in seconds (evaluation excluded)",
-    ),
-    col(
-        "steps_per_sec",
-        "report.steps_per_sec",
-        Role::Metric,
-        "optimiser steps per second",
-    ),
-    col(
-        "sampler",
-        "report.sample.sampler",
-        Role::Param,
-        "sampler run after training (langevin, annealed, reverse_sde, probability_flow); empty without one",
-    ),
-    col(
-        "sample_mmd",
-        "report.sample.metrics.sample_mmd",
-        Role::Metric,
-        "unbiased MMD² (RBF kernel, median-heuristic bandwidth) between the samples and fresh data samples",
-    ),
-    col(
-        "sample_energy",
-        "report.sample.metrics.sample_energy",
-        Role::Metric,
-        "energy distance between the samples and fresh data samples",
-    ),
-    col(
-        "sample_swd",
-        "report.sample.metrics.sample_swd",
-        Role::Metric,
-        "sliced Wasserstein-2 distance (random directions) between the samples and fresh data samples",
-    ),
-    col(
-        "mode_coverage",
-        "report.sample.metrics.mode_coverage",
-        Role::Metric,
-        "mixtures: fraction of modes with at least one sample within 3 std",
-    ),
-    col(
-        "mode_weight_tv",
-        "report.sample.metrics.mode_weight_tv",
-        Role::Metric,
-        "mixtures: total-variation distance between the samples' mode weights (nearest mode) and the true weights",
-    ),
-    col(
-        "far_fraction",
-        "report.sample.metrics.far_fraction",
-        Role::Metric,
-        "mixtures: fraction of samples farther than 3 std from every mode",
-    ),
-    col(
-        "sample_mmd_multi",
-        "report.sample.metrics.sample_mmd_multi",
-        Role::Metric,
-        "unbiased MMD² with a sum of RBF kernels over fixed bandwidths",
-    ),
-    col(
-        "sample_s",
-        "report.sample.sample_seconds",
-        Role::Metric,
-        "wall time of sampling in seconds",
-    ),
-    col(
-        "config_id",
-        "config_id",
-        Role::Id,
-        "hash of the configuration without its seed: the seeds of one configuration share it",
-    ),
-    col(
-        "steps_done",
-        "report.steps_done",
-        Role::Metric,
-        "optimiser steps taken (fewer than steps if diverged)",
-    ),
-    col(
-        "activation",
-        "config.model.activation",
-        Role::Param,
-        "MLP nonlinearity",
-    ),
-    col(
-        "hidden",
-        "config.model.hidden",
-        Role::Param,
-        "MLP hidden width",
-    ),
-    col(
-        "depth",
-        "config.model.depth",
-        Role::Param,
-        "MLP hidden layers",
-    ),
-    col(
-        "noise_conditional",
-        "config.model.noise_conditional",
-        Role::Param,
-        "whether the MLP takes σ as an input",
-    ),
-    col(
-        "projections",
-        "config.objective.projections",
-        Role::Param,
-        "random projections per sample (ssm, ssm-vr)",
-    ),
-    col(
-        "projection",
-        "config.objective.projection",
-        Role::Param,
-        "law of the projections (ssm, ssm-vr)",
-    ),
-    col(
-        "sigma_max",
-        "config.objective.sigma_max",
-        Role::Param,
-        "largest noise level (dsm-multi)",
-    ),
-    col(
-        "levels",
-        "config.objective.levels",
-        Role::Param,
-        "number of noise levels (dsm-multi)",
-    ),
-    col(
-        "trace",
-        "config.objective.trace",
-        Role::Param,
-        "exact-trace path asked for (ism)",
-    ),
-    col(
-        "trace_path",
-        "report.trace_path",
-        Role::Info,
-        "exact-trace path ISM used",
-    ),
-    col(
-        "kernels",
-        "report.kernels",
-        Role::Info,
-        "training engine that ran the steps: fused (host kernels) or reference (burn)",
-    ),
-    col(
-        "data_seed",
-        "config.dataset.data_seed",
-        Role::Param,
-        "seed of the data set's own randomness (gaussian covariance)",
-    ),
-    col(
-        "precision",
-        "config.train.precision",
-        Role::Param,
-        "float precision",
-    ),
-    col(
-        "pool_size",
-        "config.train.pool_size",
-        Role::Param,
-        "size of the training pool batches are drawn from",
-    ),
-    col(
-        "eval_samples",
-        "config.train.eval_samples",
-        Role::Param,
-        "size of the evaluation set for Fisher divergences",
-    ),
-    col(
-        "eval_seed",
-        "config.train.eval_seed",
-        Role::Param,
-        "seed of the evaluation set",
-    ),
-    col(
-        "grad_clip",
-        "config.train.grad_clip",
-        Role::Param,
-        "gradient-norm clipping; empty when off",
-    ),
-    col(
-        "log_every",
-        "config.train.log_every",
-        Role::Param,
-        "loss recorded every this many steps",
-    ),
-    col(
-        "threads",
-        "threads",
-        Role::Info,
-        "threads the run's tensor work used",
-    ),
-    col(
-        "version",
-        "version",
-        Role::Info,
-        "scorematch version that ran it",
-    ),
-];
+const fn id(name: &'static str, path: &'static str, doc: &'static str) -> Column {
+    column_of(name, path, Role::Id, doc)
+}
+
+const fn info(name: &'static str, path: &'static str, doc: &'static str) -> Column {
+    column_of(name, path, Role::Info, doc)
+}
+
+const fn param(name: &'static str, path: &'static str, doc: &'static str) -> Column {
+    column_of(name, path, Role::Param, doc)
+}
+
+const fn metric(name: &'static str, path: &'static str, doc: &'static str) -> Column {
+    column_of(name, path, Role::Metric, doc)
+}
+
+impl Column {
+    const fn leading(self) -> Self {
+        Column {
+            leading: true,
+            ..self
+        }
+    }
+
+    const fn labelled(self, label: &'static str, axis: &'static str) -> Self {
+        Column {
+            label,
+            axis,
+            ..self
+        }
+    }
+
+    const fn lower_is_better(self) -> Self {
+        Column {
+            better: Some(Better::Lower),
+            ..self
+        }
+    }
+
+    const fn higher_is_better(self) -> Self {
+        Column {
+            better: Some(Better::Higher),
+            ..self
+        }
+    }
+
+    const fn in_summary(self) -> Self {
+        Column {
+            in_summary: true,
+            ..self
+        }
+    }
+
+    const fn on_page(self) -> Self {
+        Column {
+            on_page: true,
+            ..self
+        }
+    }
+
+    const fn plotted(self) -> Self {
+        Column {
+            plotted: true,
+            ..self
+        }
+    }
+}
+
+mod table;
+
+pub use table::COLUMNS;
+
 
 /// How many columns lead the table in a fixed order (`run_id` … `steps_per_sec`).
-pub const LEADING: usize = 21;
+pub const LEADING: usize = {
+    let mut n = 0;
+    while n < COLUMNS.len() && COLUMNS[n].leading {
+        n += 1;
+    }
+    n
+};
+
+/// The metrics with a flag set, in column order (`|c| c.plotted`, …).
+pub fn metrics(flag: fn(&Column) -> bool) -> impl Iterator<Item = &'static Column> {
+    COLUMNS
+        .iter()
+        .filter(move |c| c.role == Role::Metric && flag(c))
+}
 
 /// Whether a parameter column whose values are `values` tells runs apart: a leading
 /// parameter that takes more than one value, or an extra one that takes more than one
@@ -475,38 +306,42 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    const LEADING_NAMES: [&str; 21] = [
-        "run_id",
-        "sweep",
-        "status",
-        "error",
-        "dataset",
-        "dim",
-        "model",
-        "objective",
-        "sigma",
-        "backend",
-        "seed",
-        "steps",
-        "batch",
-        "lr",
-        "final_loss",
-        "fisher_init",
-        "fisher",
-        "fisher_sigma_init",
-        "fisher_sigma",
-        "train_s",
-        "steps_per_sec",
-    ];
-
     #[test]
-    fn leading_columns_come_first_in_order_and_names_are_unique() {
-        assert_eq!(header()[..LEADING_NAMES.len()], LEADING_NAMES);
-        assert_eq!(super::LEADING, LEADING_NAMES.len());
+    fn leading_columns_come_first_and_names_are_unique() {
+        assert!(COLUMNS[..LEADING].iter().all(|c| c.leading));
+        assert!(COLUMNS[LEADING..].iter().all(|c| !c.leading));
+        assert_eq!(header()[..3], ["run_id", "sweep", "status"]);
         let mut names = header();
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), COLUMNS.len());
+        // Every metric says which way it improves, or is a count; what is shown has a label.
+        for c in COLUMNS.iter().filter(|c| c.role == Role::Metric) {
+            assert!(c.better.is_some() || c.name == "steps_done", "{}", c.name);
+            if c.in_summary || c.on_page || c.plotted {
+                assert_ne!(c.label, c.name, "{}", c.name);
+            }
+        }
+    }
+
+    /// README's table of the `runs.csv` columns, as the registry makes it.
+    fn readme_table() -> String {
+        let mut t = String::from("| column | meaning |\n| --- | --- |\n");
+        for c in COLUMNS {
+            t.push_str(&format!("| `{}` | {} |\n", c.name, c.doc));
+        }
+        t
+    }
+
+    #[test]
+    fn readme_lists_every_column_in_order_with_its_meaning() {
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
+            .unwrap();
+        let table = readme_table();
+        assert!(
+            readme.contains(&table),
+            "README's `runs.csv` column table is out of date; it should read:\n{table}"
+        );
     }
 
     #[test]

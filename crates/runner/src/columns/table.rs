@@ -1,0 +1,347 @@
+//! The column table of `runs.csv`: every column in order, with its meaning and how it is
+//! presented.
+
+use super::{Column, id, info, metric, param};
+
+/// Every column, in order: the leading columns, then the extras. The one place columns are
+/// defined: a new configuration field or report value is one entry here.
+pub const COLUMNS: &[Column] = &[
+    id(
+        "run_id",
+        "run_id",
+        "hash of the run's resolved configuration; its directory is runs/<run_id>/",
+    )
+    .leading(),
+    info(
+        "sweep",
+        "sweep",
+        "name of the sweep that ran it",
+    )
+    .leading(),
+    info(
+        "status",
+        "status",
+        "ok; diverged (the loss or the final Fisher divergence became non-finite, training stopped); failed (error or panic)",
+    )
+    .leading(),
+    info(
+        "error",
+        "error",
+        "why the run diverged or failed; empty when ok",
+    )
+    .leading(),
+    param(
+        "dataset",
+        "config.dataset.name",
+        "data set",
+    )
+    .leading(),
+    param(
+        "dim",
+        "derived.dim",
+        "dimension D of the data",
+    )
+    .leading(),
+    param(
+        "model",
+        "config.model.name",
+        "score model",
+    )
+    .leading(),
+    param(
+        "objective",
+        "config.objective.name",
+        "training objective",
+    )
+    .leading(),
+    param(
+        "sigma",
+        "derived.sigma",
+        "noise level σ the objective targets (dsm; esm with sigma; smallest level of dsm-multi); empty for objectives on clean data",
+    )
+    .leading(),
+    param(
+        "backend",
+        "config.backend",
+        "burn backend",
+    )
+    .leading(),
+    param(
+        "seed",
+        "config.seed",
+        "run seed (initialisation, training pool, batches, noise)",
+    )
+    .leading(),
+    param(
+        "steps",
+        "config.train.steps",
+        "optimiser steps asked for",
+    )
+    .leading(),
+    param(
+        "batch",
+        "config.train.batch",
+        "batch size",
+    )
+    .leading(),
+    param(
+        "lr",
+        "config.train.lr",
+        "Adam learning rate",
+    )
+    .leading(),
+    metric(
+        "final_loss",
+        "report.final_loss",
+        "last recorded training loss (DSM losses use the λ(σ)=σ² weighting ½‖σ s(x̃)+ε‖²)",
+    )
+    .leading()
+    .labelled("final loss", "final training loss")
+    .lower_is_better()
+    .in_summary()
+    .on_page(),
+    metric(
+        "fisher_init",
+        "report.fisher_init",
+        "Fisher divergence ½E_p‖s_θ − ∇log p‖² of the initial model",
+    )
+    .leading()
+    .labelled("Fisher at init", "Fisher divergence to p at initialisation")
+    .lower_is_better()
+    .in_summary()
+    .on_page(),
+    metric(
+        "fisher",
+        "report.fisher",
+        "Fisher divergence against p after training; empty if diverged",
+    )
+    .leading()
+    .labelled("Fisher", "Fisher divergence to p")
+    .lower_is_better()
+    .in_summary()
+    .on_page()
+    .plotted(),
+    metric(
+        "fisher_sigma_init",
+        "report.fisher_sigma_init",
+        "Fisher divergence against the noised data p_σ of the initial model (objectives with σ, data sets with a closed-form p_σ)",
+    )
+    .leading()
+    .labelled("Fisher vs p_σ at init", "Fisher divergence to p_σ at initialisation")
+    .lower_is_better(),
+    metric(
+        "fisher_sigma",
+        "report.fisher_sigma",
+        "Fisher divergence against p_σ after training",
+    )
+    .leading()
+    .labelled("Fisher vs p_σ", "Fisher divergence to p_σ")
+    .lower_is_better()
+    .in_summary()
+    .on_page()
+    .plotted(),
+    metric(
+        "train_s",
+        "report.train_seconds",
+        "wall time of the training loop in seconds (evaluation excluded)",
+    )
+    .leading()
+    .labelled("train s", "training wall time (s)")
+    .lower_is_better()
+    .on_page(),
+    metric(
+        "steps_per_sec",
+        "report.steps_per_sec",
+        "optimiser steps per second",
+    )
+    .leading()
+    .labelled("steps/s", "optimiser steps per second")
+    .higher_is_better()
+    .in_summary(),
+    param(
+        "sampler",
+        "report.sample.sampler",
+        "sampler run after training (langevin, annealed, reverse_sde, probability_flow); empty without one",
+    ),
+    metric(
+        "sample_mmd",
+        "report.sample.metrics.sample_mmd",
+        "unbiased MMD² (RBF kernel, median-heuristic bandwidth) between the samples and fresh data samples",
+    )
+    .labelled("MMD²", "MMD² of samples")
+    .lower_is_better()
+    .on_page()
+    .plotted(),
+    metric(
+        "sample_energy",
+        "report.sample.metrics.sample_energy",
+        "energy distance between the samples and fresh data samples",
+    )
+    .labelled("energy", "energy distance of samples")
+    .lower_is_better()
+    .on_page()
+    .plotted(),
+    metric(
+        "sample_swd",
+        "report.sample.metrics.sample_swd",
+        "sliced Wasserstein-2 distance (random directions) between the samples and fresh data samples",
+    )
+    .labelled("SWD", "sliced Wasserstein-2 of samples")
+    .lower_is_better()
+    .on_page()
+    .plotted(),
+    metric(
+        "mode_coverage",
+        "report.sample.metrics.mode_coverage",
+        "mixtures: fraction of modes with at least one sample within 3 std",
+    )
+    .labelled("mode coverage", "mode coverage")
+    .higher_is_better()
+    .on_page()
+    .plotted(),
+    metric(
+        "mode_weight_tv",
+        "report.sample.metrics.mode_weight_tv",
+        "mixtures: total-variation distance between the samples' mode weights (nearest mode) and the true weights",
+    )
+    .labelled("mode TV", "mode-weight TV distance")
+    .lower_is_better()
+    .on_page()
+    .plotted(),
+    metric(
+        "far_fraction",
+        "report.sample.metrics.far_fraction",
+        "mixtures: fraction of samples farther than 3 std from every mode",
+    )
+    .labelled("far fraction", "fraction of samples far from modes")
+    .lower_is_better()
+    .on_page()
+    .plotted(),
+    metric(
+        "sample_mmd_multi",
+        "report.sample.metrics.sample_mmd_multi",
+        "unbiased MMD² with a sum of RBF kernels over fixed bandwidths",
+    )
+    .labelled("MMD² (multi)", "multi-bandwidth MMD² of samples")
+    .lower_is_better()
+    .on_page()
+    .plotted(),
+    metric(
+        "sample_s",
+        "report.sample.sample_seconds",
+        "wall time of sampling in seconds",
+    )
+    .labelled("sample s", "sampling wall time (s)")
+    .lower_is_better(),
+    id(
+        "config_id",
+        "config_id",
+        "hash of the configuration without its seed: the seeds of one configuration share it",
+    ),
+    metric(
+        "steps_done",
+        "report.steps_done",
+        "optimiser steps taken (fewer than steps if diverged)",
+    )
+    .labelled("steps done", "optimiser steps taken"),
+    param(
+        "activation",
+        "config.model.activation",
+        "MLP nonlinearity",
+    ),
+    param(
+        "hidden",
+        "config.model.hidden",
+        "MLP hidden width",
+    ),
+    param(
+        "depth",
+        "config.model.depth",
+        "MLP hidden layers",
+    ),
+    param(
+        "noise_conditional",
+        "config.model.noise_conditional",
+        "whether the MLP takes σ as an input",
+    ),
+    param(
+        "projections",
+        "config.objective.projections",
+        "random projections per sample (ssm, ssm-vr)",
+    ),
+    param(
+        "projection",
+        "config.objective.projection",
+        "law of the projections (ssm, ssm-vr)",
+    ),
+    param(
+        "sigma_max",
+        "config.objective.sigma_max",
+        "largest noise level (dsm-multi)",
+    ),
+    param(
+        "levels",
+        "config.objective.levels",
+        "number of noise levels (dsm-multi)",
+    ),
+    param(
+        "trace",
+        "config.objective.trace",
+        "exact-trace path asked for (ism)",
+    ),
+    info(
+        "trace_path",
+        "report.trace_path",
+        "exact-trace path ISM used",
+    ),
+    info(
+        "kernels",
+        "report.kernels",
+        "training engine that ran the steps: fused (host kernels) or reference (burn)",
+    ),
+    param(
+        "data_seed",
+        "config.dataset.data_seed",
+        "seed of the data set's own randomness (gaussian covariance)",
+    ),
+    param(
+        "precision",
+        "config.train.precision",
+        "float precision",
+    ),
+    param(
+        "pool_size",
+        "config.train.pool_size",
+        "size of the training pool batches are drawn from",
+    ),
+    param(
+        "eval_samples",
+        "config.train.eval_samples",
+        "size of the evaluation set for Fisher divergences",
+    ),
+    param(
+        "eval_seed",
+        "config.train.eval_seed",
+        "seed of the evaluation set",
+    ),
+    param(
+        "grad_clip",
+        "config.train.grad_clip",
+        "gradient-norm clipping; empty when off",
+    ),
+    param(
+        "log_every",
+        "config.train.log_every",
+        "loss recorded every this many steps",
+    ),
+    info(
+        "threads",
+        "threads",
+        "threads the run's tensor work used",
+    ),
+    info(
+        "version",
+        "version",
+        "scorematch version that ran it",
+    ),
+];
