@@ -211,15 +211,17 @@ fn assert_fields_show_the_best_runs(out: &Path, names: &BTreeSet<String>) {
     let mut r = csv::Reader::from_path(out.join("runs.csv")).unwrap();
     let header = r.headers().unwrap().clone();
     let col = |n: &str| header.iter().position(|h| h == n).unwrap();
-    let mut best: std::collections::BTreeMap<(String, String), (f64, String)> =
-        Default::default();
+    let mut best: std::collections::BTreeMap<(String, String), (f64, String)> = Default::default();
     for rec in r.records() {
         let rec = rec.unwrap();
         if &rec[col("dim")] != "2" {
             continue;
         }
         let fisher: f64 = rec[col("fisher")].parse().unwrap();
-        let key = (rec[col("dataset")].to_string(), rec[col("objective")].to_string());
+        let key = (
+            rec[col("dataset")].to_string(),
+            rec[col("objective")].to_string(),
+        );
         let entry = best.entry(key).or_insert((f64::INFINITY, String::new()));
         if fisher < entry.0 {
             *entry = (fisher, rec[col("run_id")].to_string());
@@ -256,6 +258,8 @@ fn shapes(svg: &str) -> Vec<Element> {
                 .split("\" ")
                 .filter_map(|kv| {
                     let (k, v) = kv.trim().split_once("=\"")?;
+                    // The last attribute ends the element: `"/>`.
+                    let v = v.trim_end().trim_end_matches('>').trim_end_matches('/');
                     Some((k.to_string(), v.trim_end_matches('"').to_string()))
                 })
                 .collect();
@@ -306,7 +310,8 @@ fn assert_every_series_is_drawn(path: &Path) {
             && e.attr("x1") == e.attr("x2")
             && e.attr("y1") != e.attr("y2")
     });
-    let caps = count(&|e| e.tag == "line" && e.attr("stroke") == dsm && e.attr("y1") == e.attr("y2"));
+    let caps =
+        count(&|e| e.tag == "line" && e.attr("stroke") == dsm && e.attr("y1") == e.attr("y2"));
     assert_eq!((bars, caps), (2, 4), "{}: dsm error bars", path.display());
     // ESM: a dashed horizontal line across the plot (many short segments at one height) and
     // the fainter dashes of its ±1 sd band.
@@ -314,12 +319,29 @@ fn assert_every_series_is_drawn(path: &Path) {
         .iter()
         .filter(|e| e.tag == "polyline" && e.attr("stroke") == esm && e.attr("stroke-width") == "2")
         .collect();
-    assert!(dashes.len() > 20, "{}: {} esm dashes", path.display(), dashes.len());
+    assert!(
+        dashes.len() > 20,
+        "{}: {} esm dashes",
+        path.display(),
+        dashes.len()
+    );
     let heights: BTreeSet<&str> = dashes
         .iter()
-        .map(|e| e.attr("points").split_whitespace().next().unwrap().split(',').nth(1).unwrap())
+        .map(|e| {
+            e.attr("points")
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .split(',')
+                .nth(1)
+                .unwrap()
+        })
         .collect();
-    assert!(heights.len() <= 2, "{}: esm dashes at {heights:?}", path.display()); // + legend
+    assert!(
+        heights.len() <= 2,
+        "{}: esm dashes at {heights:?}",
+        path.display()
+    ); // + legend
     assert!(
         count(&|e| e.attr("stroke") == esm && e.attr("opacity") == "0.7") > 20,
         "{}: no sd band for esm",

@@ -128,7 +128,12 @@ objective = [{ name = "ism", trace = ["jacobian", "fast"] }, "ssm"]
     for dim in ["2", "100"] {
         for seed in ["0", "1", "2"] {
             let fisher = |trace: &str| {
-                let keys = [("dim", dim), ("seed", seed), ("objective", "ism"), ("trace", trace)];
+                let keys = [
+                    ("dim", dim),
+                    ("seed", seed),
+                    ("objective", "ism"),
+                    ("trace", trace),
+                ];
                 num(select(&rows, &keys)[0], "fisher")
             };
             let (jacobian, fast) = (fisher("jacobian"), fisher("fast"));

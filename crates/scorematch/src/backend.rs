@@ -125,7 +125,8 @@ fn wgpu_device() -> Result<Device> {
 /// rather than a run that never ends.
 #[cfg(feature = "wgpu")]
 fn acquire_wgpu() -> std::result::Result<Device, String> {
-    let fix = "install a Vulkan driver (e.g. Debian's mesa-vulkan-drivers, a CPU fallback) or                use flex or ndarray";
+    let fix = "install a Vulkan driver (e.g. Debian's mesa-vulkan-drivers, a CPU fallback) or \
+               use flex or ndarray";
     let (device, setup) = Device::wgpu_options()
         .init_with_setup()
         .map_err(|e| format!("no wgpu adapter: {e} ({fix})"))?;

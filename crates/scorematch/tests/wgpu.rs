@@ -153,10 +153,17 @@ fn assert_same_gradients(a: &RunConfig, b: &RunConfig, what: &str) {
             "{what}: batch {batch}: loss {loss_a} vs {loss_b}"
         );
         assert_eq!(grad_a.len(), grad_b.len(), "{what}");
-        let diff: f64 = grad_a.iter().zip(&grad_b).map(|(x, y)| (x - y).powi(2)).sum();
+        let diff: f64 = grad_a
+            .iter()
+            .zip(&grad_b)
+            .map(|(x, y)| (x - y).powi(2))
+            .sum();
         let norm: f64 = grad_a.iter().map(|x| x * x).sum();
         let err = (diff / norm).sqrt();
-        assert!(err < 1e-4, "{what}: batch {batch}: gradients differ by {err:e}");
+        assert!(
+            err < 1e-4,
+            "{what}: batch {batch}: gradients differ by {err:e}"
+        );
         trainer_a.step(false).unwrap();
         trainer_b.step(false).unwrap();
     }

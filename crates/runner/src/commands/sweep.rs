@@ -38,7 +38,8 @@ pub fn sweep(args: SweepArgs, multi: Option<MultiProgress>) -> Result<ExitCode> 
         command_line: std::env::args().collect::<Vec<_>>().join(" "),
     };
     let executed = execute_plan(loaded, &ex, multi)?;
-    if report && !executed.interrupted {
+    // Nothing to draw when nothing could run (refused environment) or the sweep was stopped.
+    if report && !executed.interrupted && !executed.jobs.is_empty() {
         match crate::report::write_site(&ex.out, &Default::default()) {
             Ok(index) => println!("report: {}", index.display()),
             Err(e) => eprintln!("warning: no report written: {e:#}"),
