@@ -4,12 +4,73 @@ use serde::{Deserialize, Serialize};
 
 use crate::backend::{Backend, Precision};
 use crate::data::DatasetConfig;
-use crate::engine::Kernels;
 use crate::error::ParamError;
 use crate::metric::SampleMetricsConfig;
 use crate::model::{LinearInit, ModelConfig, TracePath};
 use crate::objective::{NoiseConditioning, ObjectiveConfig};
 use crate::sample::SamplerConfig;
+
+/// Which implementation computes the training steps.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kernels {
+    /// The fused host kernels where the backend allows them (flex), else the reference
+    /// (the default).
+    #[default]
+    Auto,
+    /// The fused host kernels (flex only).
+    Fused,
+    /// burn tensor ops with autodiff and burn's Adam.
+    Reference,
+}
+
+impl Kernels {
+    /// Every choice.
+    pub const ALL: [Kernels; 3] = [Kernels::Auto, Kernels::Fused, Kernels::Reference];
+
+    /// The name used in configuration files and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kernels::Auto => "auto",
+            Kernels::Fused => "fused",
+            Kernels::Reference => "reference",
+        }
+    }
+
+    /// Whether this is the default choice (auto).
+    pub fn is_auto(&self) -> bool {
+        *self == Kernels::Auto
+    }
+
+    /// Whether `backend` keeps its tensors in host memory, where the fused kernels run.
+    pub fn fused_available(backend: Backend) -> bool {
+        backend == Backend::Flex
+    }
+
+    /// The implementation a run on `backend` uses: never `Auto`.
+    pub fn resolve(self, backend: Backend) -> Kernels {
+        match self {
+            Kernels::Auto if Self::fused_available(backend) => Kernels::Fused,
+            Kernels::Auto => Kernels::Reference,
+            chosen => chosen,
+        }
+    }
+
+    /// Every problem with this choice on `backend` (keys relative to the train block).
+    pub fn validate(self, backend: Backend) -> Vec<ParamError> {
+        if self == Kernels::Fused && !Self::fused_available(backend) {
+            vec![ParamError::new(
+                "kernels",
+                format!(
+                    "the fused kernels run on flex only, not {} (use auto or reference)",
+                    backend.name()
+                ),
+            )]
+        } else {
+            Vec::new()
+        }
+    }
+}
 
 /// Training and evaluation settings shared by every objective.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

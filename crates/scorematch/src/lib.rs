@@ -16,6 +16,7 @@ pub mod kernels;
 pub mod metric;
 pub mod model;
 pub mod objective;
+pub mod progress;
 pub mod rng;
 pub mod sample;
 pub mod train;

@@ -5,8 +5,48 @@ use std::fmt::Write as _;
 
 use super::Summary;
 use super::markdown::table;
-use super::site::{Made, Section};
 
+
+/// The sections of the page, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Section {
+    /// Metrics against σ.
+    Sigma,
+    /// Metrics against the dimension.
+    Dim,
+    /// Metrics against wall time.
+    Time,
+    /// Score fields and samples of 2-D runs.
+    Fields,
+    /// Loss curves.
+    Losses,
+}
+
+impl Section {
+    /// The section's heading.
+    pub fn heading(self) -> &'static str {
+        match self {
+            Section::Sigma => "Metrics against the noise level σ",
+            Section::Dim => "Metrics against the dimension",
+            Section::Time => "Metrics against wall time",
+            Section::Fields => "Score fields and samples (2-D data)",
+            Section::Losses => "Training loss",
+        }
+    }
+}
+
+/// A figure written to the report: `<stem>.png` and `<stem>.svg`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Made {
+    /// File name without extension.
+    pub stem: String,
+    /// Where it goes on the page.
+    pub section: Section,
+    /// Short title (image alt text).
+    pub title: String,
+    /// What it shows and from which runs.
+    pub caption: String,
+}
 
 const STYLE: &str = "body{font-family:sans-serif;max-width:1300px;margin:1em auto;padding:0 1em;\
 color:#222}table{border-collapse:collapse;font-size:13px}th,td{border:1px solid #ccc;\

@@ -4,6 +4,7 @@
 //! Outputs are [`Output`]s written from one [`Summary`]; the figures and the HTML page are
 //! written by [`write_site`] into `<dir>/report/`.
 
+pub mod compare;
 mod contour;
 mod field_plot;
 mod figure;

@@ -4,13 +4,13 @@
 //! four lanes wide. [`vectorized`] detects AVX2 + FMA at run time and then runs the same
 //! closure compiled for them (eight lanes). The arithmetic in the kernels avoids `mul_add`, so
 //! both versions give the same bits.
-#![allow(unsafe_code)]
 
 /// Runs `f`, compiled for AVX2 + FMA when the CPU supports them.
 ///
 /// `f` should be a small closure that calls `#[inline(always)]` functions, so that the whole
 /// loop nest is inlined into the feature-enabled copy.
 #[inline(always)]
+#[allow(unsafe_code)] // the call of the AVX2 + FMA copy; see SAFETY below
 pub(crate) fn vectorized<R>(f: impl FnOnce() -> R) -> R {
     #[cfg(target_arch = "x86_64")]
     {

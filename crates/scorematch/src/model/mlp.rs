@@ -18,7 +18,7 @@ use super::{Activation, ModelKind, ScoreNet};
 use super::dense::Dense;
 use crate::backend::Ctx;
 use crate::error::{ParamError, Result};
-use crate::kernels::MlpShape;
+use super::MlpShape;
 use crate::rng::Rng;
 
 /// Parameters of `mlp`.

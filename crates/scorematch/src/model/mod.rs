@@ -13,11 +13,13 @@ pub mod closed_form;
 mod dense;
 mod linear;
 mod mlp;
+mod shape;
 
 pub use activation::Activation;
 pub use dense::Dense;
 pub use linear::{Linear, LinearInit, LinearParams};
 pub use mlp::{Mlp, MlpParams, TracePath};
+pub use shape::MlpShape;
 
 use burn::module::Module;
 use burn::tensor::Tensor;
@@ -25,7 +27,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::backend::Ctx;
 use crate::error::{ParamError, Result};
-use crate::kernels::MlpShape;
 use crate::rng::Rng;
 
 /// A model's parameters as a sweep file gives them: what every model declares.

@@ -178,7 +178,7 @@ fn geometric_schedule_runs_from_max_to_min() {
 
 #[test]
 fn every_registered_objective_parses_and_reports_its_name() {
-    for name in ObjectiveConfig::NAMES {
+    for &name in ObjectiveConfig::NAMES {
         let obj = parse(&format!("name = \"{name}\""));
         assert_eq!(obj.name(), name);
         assert!(obj.validate().is_empty());

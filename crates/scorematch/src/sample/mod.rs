@@ -43,15 +43,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{ParamError, Result};
 use crate::rng::Rng;
-use crate::train::NoProgress;
+pub use crate::progress::SampleProgress;
 
-/// Receives progress while a sampler runs.
-pub trait SampleProgress {
-    /// Called after each score evaluation (1-based) with the sampler's total.
-    fn step(&mut self, _step: usize, _total: usize) {}
-}
-
-impl SampleProgress for NoProgress {}
 
 /// Counts a sampler's steps and reports them.
 pub struct Ticker<'a> {

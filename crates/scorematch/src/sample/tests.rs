@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::config::RunConfig;
+use crate::progress::NoProgress;
 use crate::data::{DatasetConfig, Density, GaussianParams};
 use crate::metric::{SampleMetrics, SampleMetricsConfig};
 use crate::rng::{Stream, rng};
@@ -59,7 +60,7 @@ impl SampleProgress for Count {
 fn every_registered_sampler_parses_builds_and_samples() {
     let g = density("name = \"gaussian\"\ndim = 2");
     let score = ExactScore::new(g.as_ref());
-    for name in SamplerConfig::NAMES {
+    for &name in SamplerConfig::NAMES {
         let extra = match name {
             "langevin" => "steps = 20",
             "annealed" => "levels = 3\nsteps_per_level = 5",
@@ -99,7 +100,7 @@ fn unknown_samplers_and_bad_parameters_name_their_keys() {
     let err = toml::from_str::<SamplerConfig>("name = \"ula\"")
         .unwrap_err()
         .to_string();
-    for name in SamplerConfig::NAMES {
+    for &name in SamplerConfig::NAMES {
         assert!(err.contains(name), "{err}");
     }
     let err = toml::from_str::<SamplerConfig>("name = \"langevin\"\nstep = 0.1")

@@ -15,22 +15,9 @@ use crate::error::Result;
 use crate::metric::fisher_divergence;
 use crate::model::{ScoreModel, TracePath};
 use crate::rng::{Stream, normals, rng};
-use crate::sample::{ModelScore, SampleProgress, SampleReport, sample_and_evaluate};
-
-/// Receives progress during training.
-pub trait Progress {
-    /// Called after each optimiser step (1-based) with the run's total steps.
-    fn step(&mut self, _step: usize, _total: usize) {}
-    /// Called with each recorded loss value.
-    fn loss(&mut self, _step: usize, _loss: f64) {}
-    /// Called after each sampler step (1-based) with the sampler's total steps.
-    fn sample_step(&mut self, _step: usize, _total: usize) {}
-    /// Whether the caller wants the run abandoned: checked after every optimiser step, and
-    /// training then ends with [`Error::Interrupted`](crate::Error::Interrupted).
-    fn stop_requested(&self) -> bool {
-        false
-    }
-}
+pub use crate::progress::{NoProgress, Progress};
+use crate::progress::SampleProgress;
+use crate::sample::{ModelScore, SampleReport, sample_and_evaluate};
 
 /// Forwards a sampler's progress to [`Progress::sample_step`].
 struct SamplerSteps<'a>(&'a mut dyn Progress);
@@ -41,10 +28,6 @@ impl SampleProgress for SamplerSteps<'_> {
     }
 }
 
-/// Ignores progress.
-pub struct NoProgress;
-
-impl Progress for NoProgress {}
 
 /// How a run ended.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -1,0 +1,217 @@
+//! The forward pass: primal rows and tangent rows through every layer, and the trace where
+//! the pass asks for it.
+
+use super::rows::{add_bias, row_dots};
+use super::MlpKernel;
+use crate::kernels::activation::{Act, with_act};
+use crate::kernels::gemm::{Mat, MatMut};
+use crate::kernels::{Real, vectorized};
+
+impl<T: Real> MlpKernel<T> {
+    /// s(x) and, as the pass asks, J v or tr J, at parameters `theta`.
+    ///
+    /// # Panics
+    /// If `theta` does not have [`MlpShape::param_count`] entries.
+    pub fn forward(&mut self, theta: &[T]) {
+        assert_eq!(
+            theta.len(),
+            self.shape.param_count(),
+            "θ has the wrong length"
+        );
+        let threads = rayon::current_num_threads();
+        self.fill_input();
+        let (b, all, d) = (self.rows, self.rows + self.tangent_rows, self.shape.dim);
+        let depth = self.shape.widths.len();
+        for l in 0..depth {
+            let (fan_in, fan_out) = self.shape.layer(l);
+            let (w, bias) = self.shape.params(theta, l);
+            let prev = if l == 0 {
+                &self.input
+            } else {
+                &self.act[l - 1]
+            };
+            self.gemm.matmul(
+                MatMut::rows(&mut self.raw[l], all, fan_out),
+                Mat::rows(prev, all, fan_in),
+                Mat::rows(w, fan_in, fan_out),
+                false,
+                threads,
+            );
+            let raw = &self.raw[l];
+            let act = &mut self.act[l];
+            let slope = &mut self.slope[l];
+            let act_fn = self.shape.activation;
+            if self.curvature.is_empty() {
+                vectorized(
+                    #[inline(always)]
+                    || with_act!(act_fn, A => primal_rows::<A, T>(raw, bias, act, slope)),
+                );
+            } else {
+                let curvature = &mut self.curvature[l];
+                vectorized(
+                    #[inline(always)]
+                    || with_act!(act_fn, A => primal_rows_curved::<A, T>(raw, bias, act, slope, curvature)),
+                );
+                vectorized(
+                    #[inline(always)]
+                    || tangent_rows(&raw[b * fan_out..], slope, &mut act[b * fan_out..]),
+                );
+            }
+        }
+        let (fan_in, _) = self.shape.layer(depth);
+        let (w, bias) = self.shape.params(theta, depth);
+        let last = if depth == 0 {
+            &self.input
+        } else {
+            &self.act[depth - 1]
+        };
+        let out_rows = if self.projected { b } else { all };
+        self.gemm.matmul(
+            MatMut::rows(&mut self.out, out_rows, d),
+            Mat::rows(last, out_rows, fan_in),
+            Mat::rows(w, fan_in, d),
+            false,
+            threads,
+        );
+        if self.projected {
+            // a = v W_oᵀ, vᵀ(J v) = t_L · a.
+            let k_b = self.tangent_rows;
+            self.gemm.matmul(
+                MatMut::rows(&mut self.projection, k_b, fan_in),
+                Mat::rows(&self.v, k_b, d),
+                Mat::rows(w, fan_in, d).t(),
+                false,
+                threads,
+            );
+            let (t, a, vjv) = (&last[b * fan_in..], &self.projection, &mut self.vjv);
+            vectorized(
+                #[inline(always)]
+                || row_dots(t, a, fan_in, vjv),
+            );
+        }
+        let score = &mut self.out[..b * d];
+        vectorized(
+            #[inline(always)]
+            || add_bias(score, bias),
+        );
+        if self.shape.noise_conditional {
+            for (row, &s) in score.chunks_exact_mut(d).zip(&self.sigma) {
+                row.iter_mut().for_each(|v| *v = *v / s);
+            }
+        }
+        if self.trace_method.is_some() {
+            self.compute_trace(theta);
+        }
+    }
+
+    /// Copies x, v and ln σ into the network input.
+    pub(super) fn fill_input(&mut self) {
+        let (d, n_in, b) = (self.shape.dim, self.shape.inputs(), self.rows);
+        if n_in == d {
+            self.input[..b * d].copy_from_slice(&self.x);
+        } else {
+            for ((row, x), s) in self
+                .input
+                .chunks_exact_mut(n_in)
+                .zip(self.x.chunks_exact(d))
+                .zip(&self.sigma)
+            {
+                row[..d].copy_from_slice(x);
+                row[d] = s.ln();
+            }
+        }
+        if !self.v.is_empty() {
+            self.input[b * d..].copy_from_slice(&self.v);
+        }
+    }
+}
+
+/// Elements per step of the activation loops: four AVX2 vectors of f32, whose independent
+/// dependency chains the CPU interleaves.
+const LANES: usize = 32;
+
+/// h = f(raw + bias), f′ for the primal rows.
+#[inline(always)]
+pub(super) fn primal_rows<A: Act, T: Real>(raw: &[T], bias: &[T], act: &mut [T], slope: &mut [T]) {
+    let h = bias.len();
+    for ((r, a), s) in raw
+        .chunks_exact(h)
+        .zip(act.chunks_exact_mut(h))
+        .zip(slope.chunks_exact_mut(h))
+    {
+        let (r, r_tail) = r.as_chunks::<LANES>();
+        let (b, b_tail) = bias.as_chunks::<LANES>();
+        let (a, a_tail) = a.as_chunks_mut::<LANES>();
+        let (s, s_tail) = s.as_chunks_mut::<LANES>();
+        for (((r, b), a), s) in r.iter().zip(b).zip(a.iter_mut()).zip(s.iter_mut()) {
+            for i in 0..LANES {
+                (a[i], s[i]) = A::value_slope(r[i] + b[i]);
+            }
+        }
+        for (((&r, &b), a), s) in r_tail
+            .iter()
+            .zip(b_tail)
+            .zip(a_tail.iter_mut())
+            .zip(s_tail.iter_mut())
+        {
+            (*a, *s) = A::value_slope(r + b);
+        }
+    }
+}
+
+/// h = f(raw + bias), f′ and f″ for the primal rows.
+#[inline(always)]
+pub(super) fn primal_rows_curved<A: Act, T: Real>(
+    raw: &[T],
+    bias: &[T],
+    act: &mut [T],
+    slope: &mut [T],
+    curvature: &mut [T],
+) {
+    let h = bias.len();
+    for (((r, a), s), c) in raw
+        .chunks_exact(h)
+        .zip(act.chunks_exact_mut(h))
+        .zip(slope.chunks_exact_mut(h))
+        .zip(curvature.chunks_exact_mut(h))
+    {
+        let (r, r_tail) = r.as_chunks::<LANES>();
+        let (b, b_tail) = bias.as_chunks::<LANES>();
+        let (a, a_tail) = a.as_chunks_mut::<LANES>();
+        let (s, s_tail) = s.as_chunks_mut::<LANES>();
+        let (c, c_tail) = c.as_chunks_mut::<LANES>();
+        for ((((r, b), a), s), c) in r
+            .iter()
+            .zip(b)
+            .zip(a.iter_mut())
+            .zip(s.iter_mut())
+            .zip(c.iter_mut())
+        {
+            for i in 0..LANES {
+                (a[i], s[i], c[i]) = A::value_slope_curvature(r[i] + b[i]);
+            }
+        }
+        for ((((&r, &b), a), s), c) in r_tail
+            .iter()
+            .zip(b_tail)
+            .zip(a_tail.iter_mut())
+            .zip(s_tail.iter_mut())
+            .zip(c_tail.iter_mut())
+        {
+            (*a, *s, *c) = A::value_slope_curvature(r + b);
+        }
+    }
+}
+
+/// t = f′ ⊙ u for every tangent row (row k·B + b uses sample b's f′).
+#[inline(always)]
+pub(super) fn tangent_rows<T: Real>(u: &[T], slope: &[T], t: &mut [T]) {
+    for (u, t) in u
+        .chunks_exact(slope.len())
+        .zip(t.chunks_exact_mut(slope.len()))
+    {
+        for ((&u, &s), t) in u.iter().zip(slope).zip(t.iter_mut()) {
+            *t = s * u;
+        }
+    }
+}

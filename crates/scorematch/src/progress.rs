@@ -1,0 +1,29 @@
+//! What a caller sees of a run while it trains and samples, and how it asks it to stop.
+
+/// Receives progress during training.
+pub trait Progress {
+    /// Called after each optimiser step (1-based) with the run's total steps.
+    fn step(&mut self, _step: usize, _total: usize) {}
+    /// Called with each recorded loss value.
+    fn loss(&mut self, _step: usize, _loss: f64) {}
+    /// Called after each sampler step (1-based) with the sampler's total steps.
+    fn sample_step(&mut self, _step: usize, _total: usize) {}
+    /// Whether the caller wants the run abandoned: checked after every optimiser step, and
+    /// training then ends with [`Error::Interrupted`](crate::Error::Interrupted).
+    fn stop_requested(&self) -> bool {
+        false
+    }
+}
+
+/// Receives progress while a sampler runs.
+pub trait SampleProgress {
+    /// Called after each score evaluation (1-based) with the sampler's total.
+    fn step(&mut self, _step: usize, _total: usize) {}
+}
+
+/// Ignores progress.
+pub struct NoProgress;
+
+impl Progress for NoProgress {}
+
+impl SampleProgress for NoProgress {}
