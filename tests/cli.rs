@@ -485,7 +485,9 @@ fn report_aggregates_over_seeds() {
     ok(&out);
     let md_out = text(&out.stdout);
     assert!(
-        md_out.contains("| objective |") && md_out.contains("| runs | Fisher |"),
+        md_out.contains(
+            "| objective | runs | final loss | Fisher at init | Fisher | Fisher vs p_σ | steps/s |"
+        ),
         "{md_out}"
     );
     let (_, runs) = read_csv(&dir.join("runs.csv"));

@@ -122,7 +122,9 @@ mod tests {
             threads: 2,
         };
         assert_eq!(BenchCase::parse(&case.spec()).unwrap(), case);
-        let err = BenchCase::parse("essm/gaussian/2/flex/1").unwrap_err().to_string();
+        let err = BenchCase::parse("essm/gaussian/2/flex/1")
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("unknown benchmark objective `essm` (expected one of: esm, ism, ssm, ssm_vr, dsm, dsm_multi"), "{err}");
         assert!(BenchCase::parse("esm/gausian/2/flex/1").is_err());
         assert!(BenchCase::parse("esm/gaussian/two/flex/1").is_err());

@@ -23,7 +23,9 @@ pub use measure::{
     memory_case, peak_rss_mib, run_case, spawn_memory_case, thread_cpu_seconds,
 };
 pub use peers::{Comparison, PeerRow, compare, peer_cases, print_table, read_peers, write_csv};
-pub use suite::{GemmRow, MemoryRow, ScalingRow, SuiteOptions, SuiteReport, machine, load_average, run_suite};
+pub use suite::{
+    GemmRow, MemoryRow, ScalingRow, SuiteOptions, SuiteReport, load_average, machine, run_suite,
+};
 
 /// Size of the pool batches are drawn from.
 pub const POOL: usize = 65_536;
@@ -33,4 +35,3 @@ pub const BATCH: usize = 256;
 pub const WARMUP: usize = 50;
 /// The loss is read back every this many steps, as in training.
 pub const LOG_EVERY: usize = 50;
-

@@ -10,8 +10,8 @@ use scorematch::Backend;
 use scorematch::kernels::rates::{fma_peak_rate, gemm_rate};
 
 use super::{
-    BATCH, BenchCase, BenchSettings, Comparison, compare, concurrent_scaling,
-    peer_cases, print_table, read_peers, run_case, spawn_memory_case, write_csv,
+    BATCH, BenchCase, BenchSettings, Comparison, compare, concurrent_scaling, peer_cases,
+    print_table, read_peers, run_case, spawn_memory_case, write_csv,
 };
 
 /// What a benchmark suite runs.

@@ -56,7 +56,12 @@ pub struct Column {
     pub plotted: bool,
 }
 
-const fn column_of(name: &'static str, path: &'static str, role: Role, doc: &'static str) -> Column {
+const fn column_of(
+    name: &'static str,
+    path: &'static str,
+    role: Role,
+    doc: &'static str,
+) -> Column {
     Column {
         name,
         path,
@@ -143,7 +148,6 @@ impl Column {
 mod table;
 
 pub use table::COLUMNS;
-
 
 /// How many columns lead the table in a fixed order (`run_id` … `steps_per_sec`).
 pub const LEADING: usize = {
@@ -335,8 +339,9 @@ mod tests {
 
     #[test]
     fn readme_lists_every_column_in_order_with_its_meaning() {
-        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
-            .unwrap();
+        let readme =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
+                .unwrap();
         let table = readme_table();
         assert!(
             readme.contains(&table),

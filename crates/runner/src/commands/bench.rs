@@ -2,9 +2,9 @@
 
 use std::process::ExitCode;
 
+use crate::bench::{BenchCase, BenchSettings, MEMORY_LINE, SuiteOptions, memory_case, run_suite};
 use anyhow::{Context as _, Result};
 use scorematch::Backend;
-use crate::bench::{BenchCase, BenchSettings, MEMORY_LINE, SuiteOptions, memory_case, run_suite};
 
 use crate::cli::BenchArgs;
 

@@ -56,4 +56,3 @@ pub fn compare_command(args: CompareArgs) -> Result<ExitCode> {
         ExitCode::SUCCESS
     })
 }
-

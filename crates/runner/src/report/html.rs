@@ -6,7 +6,6 @@ use std::fmt::Write as _;
 use super::Summary;
 use super::markdown::table;
 
-
 /// The sections of the page, in order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Section {

@@ -7,7 +7,6 @@ use anyhow::Result;
 use super::{Output, Stat, Summary, readable};
 use crate::columns::{self, Column};
 
-
 /// Writes `summary.md`.
 pub struct SummaryMarkdown;
 

@@ -27,19 +27,19 @@ pub struct Family {
 pub const FAMILIES: [Family; 4] = [
     Family {
         key: "dataset",
-        names: &DatasetConfig::NAMES,
+        names: DatasetConfig::NAMES,
     },
     Family {
         key: "model",
-        names: &ModelConfig::NAMES,
+        names: ModelConfig::NAMES,
     },
     Family {
         key: "objective",
-        names: &ObjectiveConfig::NAMES,
+        names: ObjectiveConfig::NAMES,
     },
     Family {
         key: "sampler",
-        names: &SamplerConfig::NAMES,
+        names: SamplerConfig::NAMES,
     },
 ];
 

@@ -37,7 +37,6 @@ fn default_curvature() -> f64 {
 }
 
 impl BananaParams {
-
     /// The density.
     pub fn build(&self) -> Banana {
         Banana {
@@ -72,10 +71,13 @@ impl DataSet for BananaParams {
     }
 
     fn example(dim: usize) -> Self {
-        Self { dim, width: default_width(), curvature: default_curvature() }
+        Self {
+            dim,
+            width: default_width(),
+            curvature: default_curvature(),
+        }
     }
 }
-
 
 /// The twisted Gaussian.
 #[derive(Clone, Debug)]

@@ -22,7 +22,6 @@ fn two() -> usize {
 }
 
 impl EightGaussiansParams {
-
     /// The density.
     pub fn build(&self) -> Gmm {
         let centres: Vec<[f64; 2]> = (0..8)
@@ -56,7 +55,6 @@ impl DataSet for EightGaussiansParams {
         Self { dim }
     }
 }
-
 
 #[cfg(test)]
 mod tests {

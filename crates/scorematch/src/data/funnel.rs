@@ -29,7 +29,6 @@ fn three() -> f64 {
 }
 
 impl FunnelParams {
-
     /// The density.
     pub fn build(&self) -> Funnel {
         Funnel {
@@ -60,10 +59,12 @@ impl DataSet for FunnelParams {
     }
 
     fn example(dim: usize) -> Self {
-        Self { dim, scale: three() }
+        Self {
+            dim,
+            scale: three(),
+        }
     }
 }
-
 
 /// Neal's funnel.
 #[derive(Clone, Debug)]

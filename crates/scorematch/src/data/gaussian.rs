@@ -21,7 +21,6 @@ pub struct GaussianParams {
 }
 
 impl GaussianParams {
-
     /// The covariance Σ = G Gᵀ/(2D) + 0.1 I.
     pub fn covariance(&self) -> DMatrix<f64> {
         let d = self.dim;
@@ -61,7 +60,6 @@ impl DataSet for GaussianParams {
         Self { dim, data_seed: 0 }
     }
 }
-
 
 /// A zero-mean Gaussian N(0, Σ) with a full covariance.
 #[derive(Clone, Debug)]

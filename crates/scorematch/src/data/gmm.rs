@@ -72,7 +72,6 @@ impl GmmParams {
         }
     }
 
-
     /// The density (call after [`GmmParams::validate`]).
     pub fn build(&self) -> Gmm {
         let d = self.dim();
@@ -179,10 +178,13 @@ impl DataSet for GmmParams {
     }
 
     fn example(dim: usize) -> Self {
-        Self { preset: Some(GmmPreset::Rings), dim: Some(dim), components: Vec::new() }
+        Self {
+            preset: Some(GmmPreset::Rings),
+            dim: Some(dim),
+            components: Vec::new(),
+        }
     }
 }
-
 
 /// Equal-weight isotropic modes centred at `centres` in the first two coordinates of `dim`.
 pub(crate) fn planar_modes(centres: &[[f64; 2]], std: f64, dim: usize) -> Vec<Mode> {

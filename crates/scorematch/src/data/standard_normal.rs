@@ -15,7 +15,6 @@ pub struct StandardNormalParams {
 }
 
 impl StandardNormalParams {
-
     /// The density.
     pub fn build(&self) -> FullGaussian {
         FullGaussian::isotropic(self.dim, 1.0)
@@ -43,7 +42,6 @@ impl DataSet for StandardNormalParams {
         Self { dim }
     }
 }
-
 
 #[cfg(test)]
 mod tests {

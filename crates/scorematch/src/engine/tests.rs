@@ -221,7 +221,13 @@ fn registry_runs() -> Vec<RunConfig> {
                     Some(conditional) => cfg.model = conditional,
                     None => {
                         let keys: Vec<String> = cfg.validate().into_iter().map(|e| e.key).collect();
-                        assert_eq!(keys, ["objective"], "{} on {}", objective.name(), model.name());
+                        assert_eq!(
+                            keys,
+                            ["objective"],
+                            "{} on {}",
+                            objective.name(),
+                            model.name()
+                        );
                         continue;
                     }
                 }

@@ -7,11 +7,11 @@ use burn::module::Module;
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
+use super::MlpShape;
 use super::dense::Dense;
 use super::{ModelKind, ScoreNet, TracePath};
 use crate::backend::Ctx;
 use crate::error::{ParamError, Result};
-use super::MlpShape;
 use crate::model::Activation;
 use crate::model::closed_form::gaussian_closed_form;
 use crate::rng::Rng;

@@ -14,11 +14,11 @@ use burn::module::Module;
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
-use super::{Activation, ModelKind, ScoreNet};
+use super::MlpShape;
 use super::dense::Dense;
+use super::{Activation, ModelKind, ScoreNet};
 use crate::backend::Ctx;
 use crate::error::{ParamError, Result};
-use super::MlpShape;
 use crate::rng::Rng;
 
 /// Parameters of `mlp`.

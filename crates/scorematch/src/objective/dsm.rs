@@ -6,8 +6,8 @@ use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Batch, HostStep, LossEnv, NoiseConditioning, Objective, ObjectiveCaps, add_noise,
-    check_sigma, fill_normals, half_mean_sq_norm, host_half_mean_sq, perturb, to_real,
+    Batch, HostStep, LossEnv, NoiseConditioning, Objective, ObjectiveCaps, add_noise, check_sigma,
+    fill_normals, half_mean_sq_norm, host_half_mean_sq, perturb, to_real,
 };
 use crate::error::ParamError;
 use crate::kernels::{Pass, Real};

@@ -7,8 +7,8 @@ use rand::RngExt as _;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Batch, HostStep, LossEnv, NoiseConditioning, Objective, ObjectiveCaps, add_noise,
-    check_sigma, fill_normals, half_mean_sq_norm, host_half_mean_sq, to_real,
+    Batch, HostStep, LossEnv, NoiseConditioning, Objective, ObjectiveCaps, add_noise, check_sigma,
+    fill_normals, half_mean_sq_norm, host_half_mean_sq, to_real,
 };
 use crate::error::ParamError;
 use crate::kernels::{Pass, Real};

@@ -90,4 +90,3 @@ pub(crate) fn host_half_mean_sq<T: Real>(r: &[T], rows: usize, grad: &mut [T]) -
     }
     0.5 * total / rows as f64
 }
-

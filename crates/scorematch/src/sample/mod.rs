@@ -42,9 +42,8 @@ pub use ve_sde::VeSdeParams;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ParamError, Result};
-use crate::rng::Rng;
 pub use crate::progress::SampleProgress;
-
+use crate::rng::Rng;
 
 /// Counts a sampler's steps and reports them.
 pub struct Ticker<'a> {

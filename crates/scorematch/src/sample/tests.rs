@@ -2,9 +2,9 @@
 
 use super::*;
 use crate::config::RunConfig;
-use crate::progress::NoProgress;
 use crate::data::{DatasetConfig, Density, GaussianParams};
 use crate::metric::{SampleMetrics, SampleMetricsConfig};
+use crate::progress::NoProgress;
 use crate::rng::{Stream, rng};
 
 fn sampler(s: &str) -> SamplerConfig {

@@ -14,9 +14,9 @@ use crate::engine::Kernels;
 use crate::error::Result;
 use crate::metric::fisher_divergence;
 use crate::model::{ScoreModel, TracePath};
-use crate::rng::{Stream, normals, rng};
-pub use crate::progress::{NoProgress, Progress};
 use crate::progress::SampleProgress;
+pub use crate::progress::{NoProgress, Progress};
+use crate::rng::{Stream, normals, rng};
 use crate::sample::{ModelScore, SampleReport, sample_and_evaluate};
 
 /// Forwards a sampler's progress to [`Progress::sample_step`].
@@ -27,7 +27,6 @@ impl SampleProgress for SamplerSteps<'_> {
         self.0.sample_step(step, total);
     }
 }
-
 
 /// How a run ended.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -8,14 +8,14 @@ use std::path::Path;
 use anyhow::{Context as _, Result, bail};
 use scorematch::RunConfig;
 
+use super::{median_norm, slug};
 use crate::columns::Table;
 use crate::report::contour::Grid;
 use crate::report::field_plot::{self, FieldPlot, Layer};
-use crate::store::artifacts::{FIELD_FILE, SAMPLES_FILE, ScoreField, read_samples};
-use crate::store::CONFIG_FILE;
-use super::{median_norm, slug};
 use crate::report::html::{Made, Section};
 use crate::report::readable;
+use crate::store::CONFIG_FILE;
+use crate::store::artifacts::{FIELD_FILE, SAMPLES_FILE, ScoreField, read_samples};
 
 use super::SiteOptions;
 
@@ -91,7 +91,11 @@ pub(super) fn choose(dir: &Path, table: &Table, asked: &[String]) -> Result<Vec<
 }
 
 /// Score fields and samples of the chosen 2-D runs.
-pub(super) fn field_plots(dir: &Path, table: &Table, opts: &SiteOptions) -> Result<Vec<(FieldPlot, Made)>> {
+pub(super) fn field_plots(
+    dir: &Path,
+    table: &Table,
+    opts: &SiteOptions,
+) -> Result<Vec<(FieldPlot, Made)>> {
     let mut out = Vec::new();
     for chosen in choose(dir, table, &opts.runs)? {
         let run_dir = dir.join("runs").join(&chosen.id);

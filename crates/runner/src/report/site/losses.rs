@@ -4,12 +4,12 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
+use super::{by_dataset, label, param, series_params, slug};
 use crate::columns::Table;
+use crate::report::Summary;
+use crate::report::html::{Made, Section};
 use crate::report::loss_plot::{Curve, LossPlot, Panel};
 use crate::store::LOSS_FILE;
-use super::{by_dataset, label, param, series_params, slug};
-use crate::report::html::{Made, Section};
-use crate::report::Summary;
 
 /// Loss curves of every run that has one, one figure per data set, one panel per objective.
 pub(super) fn loss_plots(dir: &Path, table: &Table, summary: &Summary) -> Vec<(LossPlot, Made)> {

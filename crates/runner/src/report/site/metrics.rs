@@ -3,9 +3,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::report::metric_plot::{MetricPlot, Point, Series};
 use super::{by_dataset, label, param, series_params, slug, stat};
 use crate::report::html::{Made, Section};
+use crate::report::metric_plot::{MetricPlot, Point, Series};
 use crate::report::{Group, Summary};
 
 /// The x axes metrics are plotted against: a parameter column or the wall-time metric.
@@ -44,7 +44,9 @@ pub(super) fn metric_plots(summary: &Summary) -> Vec<(MetricPlot, Made)> {
             } else {
                 series_params(summary, &groups, &[axis, "dataset"])
             };
-            for (metric, metric_name) in crate::columns::metrics(|c| c.plotted).map(|c| (c.name, c.axis)) {
+            for (metric, metric_name) in
+                crate::columns::metrics(|c| c.plotted).map(|c| (c.name, c.axis))
+            {
                 let mut series: BTreeMap<String, Vec<Point>> = BTreeMap::new();
                 let mut refs: BTreeMap<String, Vec<Point>> = BTreeMap::new();
                 let mut runs = 0;

@@ -91,7 +91,13 @@ pub(super) fn band_product<T: Real, const NR: usize>(
 /// C = A B for a narrow C whose A is stored by rows: each C[i, j] is one dot product of row i
 /// of A with column j of B (`bt`, `[n, k]`), over 32-wide blocks.
 #[inline(always)]
-pub(super) fn narrow_product<T: Real>(c: &mut [T], n: usize, a: Mat<'_, T>, bt: &[T], accumulate: bool) {
+pub(super) fn narrow_product<T: Real>(
+    c: &mut [T],
+    n: usize,
+    a: Mat<'_, T>,
+    bt: &[T],
+    accumulate: bool,
+) {
     let k = a.cols;
     for (i, row) in c.chunks_exact_mut(n).enumerate() {
         let a_row = &a.data[i * a.row_stride..i * a.row_stride + k];

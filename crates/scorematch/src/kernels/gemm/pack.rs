@@ -1,6 +1,6 @@
 //! Packing the operands of a product into the panel layout the micro-kernels read.
 
-use super::{Mat, MR};
+use super::{MR, Mat};
 use crate::kernels::Real;
 
 /// Grows `buf` to at least `len` elements.

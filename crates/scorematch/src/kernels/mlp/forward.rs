@@ -1,8 +1,8 @@
 //! The forward pass: primal rows and tangent rows through every layer, and the trace where
 //! the pass asks for it.
 
-use super::rows::{add_bias, row_dots};
 use super::MlpKernel;
+use super::rows::{add_bias, row_dots};
 use crate::kernels::activation::{Act, with_act};
 use crate::kernels::gemm::{Mat, MatMut};
 use crate::kernels::{Real, vectorized};

@@ -311,4 +311,3 @@ impl<T: Real> MlpKernel<T> {
         macs
     }
 }
-

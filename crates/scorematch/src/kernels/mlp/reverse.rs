@@ -171,7 +171,13 @@ impl<T: Real> MlpKernel<T> {
 
 /// Reverse mode through t = f′(z) ⊙ u: g_z = f′ g_h + f″ Σ_k g_t ⊙ u, then g_u = f′ g_t.
 #[inline(always)]
-pub(super) fn tangent_grads<T: Real>(primal: &mut [T], tangent: &mut [T], slope: &[T], curv: &[T], u: &[T]) {
+pub(super) fn tangent_grads<T: Real>(
+    primal: &mut [T],
+    tangent: &mut [T],
+    slope: &[T],
+    curv: &[T],
+    u: &[T],
+) {
     scale_rows(primal, slope);
     let n = slope.len();
     for (g_t, u) in tangent.chunks_exact_mut(n).zip(u.chunks_exact(n)) {
