@@ -328,6 +328,16 @@ mod tests {
         }
     }
 
+    #[test]
+    fn every_sample_metric_of_the_library_has_a_shown_and_plotted_column() {
+        for &metric in scorematch::metric::SampleMetric::ALL {
+            let c = column(metric.column())
+                .unwrap_or_else(|| panic!("no column for the sample metric {}", metric.name()));
+            assert_eq!(c.role, Role::Metric, "{}", c.name);
+            assert!(c.on_page && c.plotted && c.better.is_some(), "{}", c.name);
+        }
+    }
+
     /// README's table of the `runs.csv` columns, as the registry makes it.
     fn readme_table() -> String {
         let mut t = String::from("| column | meaning |\n| --- | --- |\n");

@@ -7,6 +7,17 @@ use rayon::prelude::*;
 use scorematch::RunStatus;
 use std::sync::Arc;
 
+/// `jobs` CPU runs at a time on `cores` cores, one GPU run, nothing stopping them.
+fn options(jobs: usize, cores: usize, threads: Option<usize>) -> ExecOptions {
+    ExecOptions {
+        jobs,
+        cores,
+        threads,
+        gpu_jobs: 1,
+        stop: Stop::new(),
+    }
+}
+
 /// Seed 1 panics on a pool thread, seed 2 returns an error, others end fine.
 fn fake_train(config: &RunConfig, progress: &mut dyn Progress) -> scorematch::Result<Finished> {
     progress.loss(1, 0.5);
@@ -75,13 +86,7 @@ fn panics_and_errors_are_recorded_and_the_other_runs_go_on() {
     let jobs = esm_jobs(5, |_| "flex");
     let dir = tempfile::tempdir().unwrap();
     let store = Store::create(dir.path()).unwrap();
-    let opts = ExecOptions {
-        jobs: 2,
-        cores: 4,
-        threads: None,
-        gpu_jobs: 1,
-        stop: Stop::new(),
-    };
+    let opts = options(2, 4, None);
     let s = execute_with(fake_train, &jobs, &store, &opts, &monitor::LogMonitor, 0);
     assert_eq!((s.ok, s.failed, s.diverged, s.not_saved), (3, 2, 0, 0));
     assert_eq!((s.workers, s.threads, s.steps), (2, 2, 30));
@@ -138,13 +143,7 @@ fn gpu_runs_never_exceed_gpu_jobs_while_cpu_runs_go_on() {
     let jobs = esm_jobs(12, |seed| if seed % 2 == 0 { "wgpu" } else { "flex" });
     let dir = tempfile::tempdir().unwrap();
     let store = Store::create(dir.path()).unwrap();
-    let opts = ExecOptions {
-        jobs: 3,
-        cores: 3,
-        threads: None,
-        gpu_jobs: 1,
-        stop: Stop::new(),
-    };
+    let opts = options(3, 3, None);
     let s = execute_with(
         counting_train,
         &jobs,
@@ -163,13 +162,7 @@ fn gpu_runs_never_exceed_gpu_jobs_while_cpu_runs_go_on() {
 
 #[test]
 fn each_run_gets_its_share_of_the_cores() {
-    let opts = |jobs, cores, threads| ExecOptions {
-        jobs,
-        cores,
-        threads,
-        gpu_jobs: 1,
-        stop: Stop::new(),
-    };
+    let opts = options;
     assert_eq!(opts(2, 2, None).layout(10), (2, 1));
     assert_eq!(opts(2, 2, None).layout(1), (1, 2));
     assert_eq!(opts(3, 8, None).layout(10), (3, 2));
@@ -204,13 +197,7 @@ fn a_stop_abandons_the_run_in_flight_and_starts_no_other() {
     let jobs = esm_jobs(4, |_| "flex");
     let dir = tempfile::tempdir().unwrap();
     let store = Store::create(dir.path()).unwrap();
-    let opts = ExecOptions {
-        jobs: 1,
-        cores: 1,
-        threads: None,
-        gpu_jobs: 1,
-        stop: Stop::new(),
-    };
+    let opts = options(1, 1, None);
     let summary = std::thread::scope(|s| {
         s.spawn(|| {
             while STARTED[1].load(Ordering::SeqCst) == 0 {
@@ -254,13 +241,7 @@ fn a_run_that_cannot_be_saved_stops_the_execution() {
         TRAINED.fetch_add(1, Ordering::SeqCst);
         Ok(fake_report(0.25))
     }
-    let opts = ExecOptions {
-        jobs: 1,
-        cores: 1,
-        threads: None,
-        gpu_jobs: 1,
-        stop: Stop::new(),
-    };
+    let opts = options(1, 1, None);
     let s = execute_with(counting, &jobs, &store, &opts, &monitor::LogMonitor, 0);
     assert_eq!(TRAINED.load(Ordering::SeqCst), 1, "training went on");
     assert_eq!((s.ok, s.not_saved), (1, 1));

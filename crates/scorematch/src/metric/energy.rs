@@ -9,6 +9,7 @@
 //! in units of distance. Cost: (n + m)²/2 distances.
 
 use super::mmd::{row, sq_dist};
+use super::sample_quality::MetricInputs;
 
 /// The energy distance between the rows of `x` and `y`.
 ///
@@ -37,6 +38,11 @@ pub fn energy_distance(x: &[f64], y: &[f64], dim: usize) -> f64 {
         }
     }
     2.0 * cross / (n * m) as f64 - within(x, n) - within(y, m)
+}
+
+/// `sample_energy`: the energy distance of the samples to the reference sample.
+pub(super) fn value(i: &MetricInputs<'_>) -> Option<f64> {
+    Some(energy_distance(i.samples, i.reference, i.dim))
 }
 
 #[cfg(test)]

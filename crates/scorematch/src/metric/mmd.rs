@@ -13,6 +13,8 @@
 //! Cost: (n + m)²/2 distances, each used for every bandwidth; n = m = 1000 takes about
 //! 40 ms per bandwidth in the test build.
 
+use super::sample_quality::MetricInputs;
+
 /// Pairs used at most by [`median_bandwidth`]: the median is taken over the first this many
 /// points.
 pub const MEDIAN_POINTS: usize = 1000;
@@ -90,6 +92,22 @@ pub(crate) fn row(x: &[f64], i: usize, dim: usize) -> &[f64] {
 /// ‖a − b‖².
 pub(crate) fn sq_dist(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(u, v)| (u - v) * (u - v)).sum()
+}
+
+/// `sample_mmd`: MMD² with the median-heuristic bandwidth of the reference sample.
+pub(super) fn median_heuristic_value(i: &MetricInputs<'_>) -> Option<f64> {
+    let bandwidth = median_bandwidth(i.reference, i.dim);
+    Some(mmd2_unbiased(i.samples, i.reference, i.dim, &[bandwidth]))
+}
+
+/// `sample_mmd_multi`: MMD² with the kernels of the settings' bandwidths summed.
+pub(super) fn multi_bandwidth_value(i: &MetricInputs<'_>) -> Option<f64> {
+    Some(mmd2_unbiased(
+        i.samples,
+        i.reference,
+        i.dim,
+        &i.cfg.mmd_bandwidths,
+    ))
 }
 
 #[cfg(test)]

@@ -2,8 +2,9 @@
 //! energy distance, sliced Wasserstein, mode statistics). The sample metrics run on the host
 //! in f64.
 //!
-//! Adding a sample metric: one file with its function, plus one arm in [`SampleMetric`] (and
-//! its field in [`SampleMetrics`]).
+//! Adding a sample metric: one file with its function from [`MetricInputs`], plus one line in
+//! the registry of `sample_quality.rs` (which makes [`SampleMetric`] and [`SampleMetrics`]),
+//! plus its column in the runner's column registry.
 
 mod energy;
 mod fisher;
@@ -16,5 +17,7 @@ pub use energy::energy_distance;
 pub use fisher::fisher_divergence;
 pub use mmd::{MEDIAN_POINTS, median_bandwidth, mmd2_unbiased};
 pub use modes::{ModeStats, mode_statistics};
-pub use sample_quality::{SampleMetric, SampleMetrics, SampleMetricsConfig, sample_metrics};
+pub use sample_quality::{
+    MetricInputs, SampleMetric, SampleMetrics, SampleMetricsConfig, sample_metrics,
+};
 pub use swd::{random_directions, sliced_wasserstein2, wasserstein2_sq_sorted};

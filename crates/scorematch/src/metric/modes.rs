@@ -20,6 +20,7 @@
 //! sampler has `far_fraction` ≈ 1 − P(χ²_D ≤ R²) when the modes are well separated.
 
 use super::mmd::row;
+use super::sample_quality::MetricInputs;
 use crate::data::Mode;
 
 /// Mode statistics of one sample.
@@ -85,6 +86,21 @@ pub fn mode_statistics(x: &[f64], dim: usize, modes: &[Mode], radius: f64) -> Mo
         weight_tv,
         far_fraction: far as f64 / n as f64,
     }
+}
+
+/// `mode_coverage` (densities with modes).
+pub(super) fn coverage_value(i: &MetricInputs<'_>) -> Option<f64> {
+    i.modes.map(|s| s.coverage)
+}
+
+/// `mode_weight_tv` (densities with modes).
+pub(super) fn weight_tv_value(i: &MetricInputs<'_>) -> Option<f64> {
+    i.modes.map(|s| s.weight_tv)
+}
+
+/// `far_fraction` (densities with modes).
+pub(super) fn far_fraction_value(i: &MetricInputs<'_>) -> Option<f64> {
+    i.modes.map(|s| s.far_fraction)
 }
 
 #[cfg(test)]

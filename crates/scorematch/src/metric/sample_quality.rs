@@ -21,93 +21,109 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::energy::energy_distance;
-use super::mmd::{median_bandwidth, mmd2_unbiased};
 use super::modes::{ModeStats, mode_statistics};
-use super::swd::{random_directions, sliced_wasserstein2};
+use super::swd::random_directions;
+use super::{energy, mmd, modes, swd};
 use crate::data::Density;
 use crate::error::ParamError;
 use crate::rng::{Stream, rng};
 
-/// A sample-quality metric, as named in `sample_metrics.metrics`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SampleMetric {
-    /// `mmd`: unbiased MMD², RBF kernel with the median-heuristic bandwidth of the reference.
-    Mmd,
-    /// `mmd_multi`: unbiased MMD², sum of RBF kernels over `mmd_bandwidths`.
-    MmdMulti,
-    /// `energy`: energy distance.
-    Energy,
-    /// `swd`: sliced Wasserstein-2 distance over `swd_directions` random directions.
-    Swd,
-    /// `mode_coverage`: fraction of the mixture's modes with a sample within `mode_radius`
-    /// standard deviations (mixtures only).
-    ModeCoverage,
-    /// `mode_weight_tv`: total variation between empirical and true mode weights (mixtures
-    /// only).
-    ModeWeightTv,
-    /// `far_fraction`: fraction of samples beyond `mode_radius` std of every mode (mixtures
-    /// only).
-    FarFraction,
+/// What a metric's value is computed from: the samples, the reference sample drawn from the
+/// data density, and what the settings derive from them once for all metrics.
+pub struct MetricInputs<'a> {
+    /// The generated samples, `[n, dim]`.
+    pub samples: &'a [f64],
+    /// The reference sample from the data density, `[m, dim]`.
+    pub reference: &'a [f64],
+    /// Dimension.
+    pub dim: usize,
+    /// The sliced Wasserstein distance's random unit directions, `[k, dim]`.
+    pub directions: &'a [f64],
+    /// Mode statistics of the samples, for densities with modes (when a metric needs them).
+    pub modes: Option<&'a ModeStats>,
+    /// The settings.
+    pub cfg: &'a SampleMetricsConfig,
 }
 
-impl SampleMetric {
-    /// Every metric, in the order of the CSV columns.
-    pub const ALL: [SampleMetric; 7] = [
-        SampleMetric::Mmd,
-        SampleMetric::MmdMulti,
-        SampleMetric::Energy,
-        SampleMetric::Swd,
-        SampleMetric::ModeCoverage,
-        SampleMetric::ModeWeightTv,
-        SampleMetric::FarFraction,
-    ];
-
-    /// Names of every metric.
-    pub const NAMES: [&'static str; 7] = [
-        "mmd",
-        "mmd_multi",
-        "energy",
-        "swd",
-        "mode_coverage",
-        "mode_weight_tv",
-        "far_fraction",
-    ];
-
-    /// The metric's name in run files.
-    pub fn name(self) -> &'static str {
-        match self {
-            SampleMetric::Mmd => "mmd",
-            SampleMetric::MmdMulti => "mmd_multi",
-            SampleMetric::Energy => "energy",
-            SampleMetric::Swd => "swd",
-            SampleMetric::ModeCoverage => "mode_coverage",
-            SampleMetric::ModeWeightTv => "mode_weight_tv",
-            SampleMetric::FarFraction => "far_fraction",
+/// Makes [`SampleMetric`] and [`SampleMetrics`] from the registry's lines
+/// `Variant(column) = "name", modes: bool, value: function;`: the names run files use, the
+/// CSV column each fills (a field of [`SampleMetrics`]), whether it needs the density's modes,
+/// and the function (in the metric's own file) that computes it from [`MetricInputs`].
+macro_rules! sample_metrics {
+    ($($(#[doc = $doc:literal])* $variant:ident($column:ident) = $name:literal,
+        modes: $modes:literal, value: $value:path;)+) => {
+        /// A sample-quality metric, as named in `sample_metrics.metrics`.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum SampleMetric {
+            $($(#[doc = $doc])* #[serde(rename = $name)] $variant,)+
         }
-    }
 
-    /// The CSV column the metric fills (the field of [`SampleMetrics`]).
-    pub fn column(self) -> &'static str {
-        match self {
-            SampleMetric::Mmd => "sample_mmd",
-            SampleMetric::MmdMulti => "sample_mmd_multi",
-            SampleMetric::Energy => "sample_energy",
-            SampleMetric::Swd => "sample_swd",
-            SampleMetric::ModeCoverage => "mode_coverage",
-            SampleMetric::ModeWeightTv => "mode_weight_tv",
-            SampleMetric::FarFraction => "far_fraction",
+        impl SampleMetric {
+            /// Every metric, in the order of the CSV columns.
+            pub const ALL: &'static [SampleMetric] = &[$(SampleMetric::$variant),+];
+
+            /// Names of every metric.
+            pub const NAMES: &'static [&'static str] = &[$($name),+];
+
+            /// The metric's name in run files.
+            pub fn name(self) -> &'static str {
+                match self { $(SampleMetric::$variant => $name),+ }
+            }
+
+            /// The CSV column the metric fills (the field of [`SampleMetrics`]).
+            pub fn column(self) -> &'static str {
+                match self { $(SampleMetric::$variant => stringify!($column)),+ }
+            }
+
+            /// Whether the metric needs the density's modes (mixtures only).
+            pub fn needs_modes(self) -> bool {
+                match self { $(SampleMetric::$variant => $modes),+ }
+            }
+
+            /// The metric's value (`None` where it does not apply).
+            fn value(self, inputs: &MetricInputs<'_>) -> Option<f64> {
+                match self { $(SampleMetric::$variant => $value(inputs)),+ }
+            }
         }
-    }
 
-    /// Whether the metric needs the density's modes (mixtures only).
-    pub fn needs_modes(self) -> bool {
-        matches!(
-            self,
-            SampleMetric::ModeCoverage | SampleMetric::ModeWeightTv | SampleMetric::FarFraction
-        )
-    }
+        /// The sample-quality numbers of one run; `None` where a metric was not requested,
+        /// does not apply (mode metrics on a density without modes) or could not be computed.
+        #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+        pub struct SampleMetrics {
+            $($(#[doc = $doc])* pub $column: Option<f64>,)+
+        }
+
+        impl SampleMetrics {
+            /// The value of `metric`.
+            pub fn get(&self, metric: SampleMetric) -> Option<f64> {
+                match metric { $(SampleMetric::$variant => self.$column),+ }
+            }
+
+            fn slot(&mut self, metric: SampleMetric) -> &mut Option<f64> {
+                match metric { $(SampleMetric::$variant => &mut self.$column),+ }
+            }
+        }
+    };
+}
+
+sample_metrics! {
+    /// `mmd`: unbiased MMD², RBF kernel with the median-heuristic bandwidth of the reference.
+    Mmd(sample_mmd) = "mmd", modes: false, value: mmd::median_heuristic_value;
+    /// `mmd_multi`: unbiased MMD², sum of RBF kernels over `mmd_bandwidths`.
+    MmdMulti(sample_mmd_multi) = "mmd_multi", modes: false, value: mmd::multi_bandwidth_value;
+    /// `energy`: energy distance.
+    Energy(sample_energy) = "energy", modes: false, value: energy::value;
+    /// `swd`: sliced Wasserstein-2 distance over `swd_directions` random directions.
+    Swd(sample_swd) = "swd", modes: false, value: swd::value;
+    /// `mode_coverage`: fraction of the mixture's modes with a sample within `mode_radius`
+    /// standard deviations (mixtures only).
+    ModeCoverage(mode_coverage) = "mode_coverage", modes: true, value: modes::coverage_value;
+    /// `mode_weight_tv`: total variation between empirical and true mode weights (mixtures
+    /// only).
+    ModeWeightTv(mode_weight_tv) = "mode_weight_tv", modes: true, value: modes::weight_tv_value;
+    /// `far_fraction`: fraction of samples beyond `mode_radius` std of every mode (mixtures
+    /// only).
+    FarFraction(far_fraction) = "far_fraction", modes: true, value: modes::far_fraction_value;
 }
 
 /// Settings of the sample-quality evaluation that follows a sampler.
@@ -213,53 +229,6 @@ impl SampleMetricsConfig {
     }
 }
 
-/// The sample-quality numbers of one run; `None` where a metric was not requested, does not
-/// apply (mode metrics on a density without modes) or could not be computed.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct SampleMetrics {
-    /// Unbiased MMD², median-heuristic RBF kernel.
-    pub sample_mmd: Option<f64>,
-    /// Unbiased MMD², summed RBF kernels over the fixed bandwidths.
-    pub sample_mmd_multi: Option<f64>,
-    /// Energy distance.
-    pub sample_energy: Option<f64>,
-    /// Sliced Wasserstein-2 distance.
-    pub sample_swd: Option<f64>,
-    /// Fraction of modes covered.
-    pub mode_coverage: Option<f64>,
-    /// Total variation between empirical and true mode weights.
-    pub mode_weight_tv: Option<f64>,
-    /// Fraction of samples far from every mode.
-    pub far_fraction: Option<f64>,
-}
-
-impl SampleMetrics {
-    /// The value of `metric`.
-    pub fn get(&self, metric: SampleMetric) -> Option<f64> {
-        match metric {
-            SampleMetric::Mmd => self.sample_mmd,
-            SampleMetric::MmdMulti => self.sample_mmd_multi,
-            SampleMetric::Energy => self.sample_energy,
-            SampleMetric::Swd => self.sample_swd,
-            SampleMetric::ModeCoverage => self.mode_coverage,
-            SampleMetric::ModeWeightTv => self.mode_weight_tv,
-            SampleMetric::FarFraction => self.far_fraction,
-        }
-    }
-
-    fn slot(&mut self, metric: SampleMetric) -> &mut Option<f64> {
-        match metric {
-            SampleMetric::Mmd => &mut self.sample_mmd,
-            SampleMetric::MmdMulti => &mut self.sample_mmd_multi,
-            SampleMetric::Energy => &mut self.sample_energy,
-            SampleMetric::Swd => &mut self.sample_swd,
-            SampleMetric::ModeCoverage => &mut self.mode_coverage,
-            SampleMetric::ModeWeightTv => &mut self.mode_weight_tv,
-            SampleMetric::FarFraction => &mut self.far_fraction,
-        }
-    }
-}
-
 /// The requested metrics of `samples` against a reference sample of `density`.
 ///
 /// `samples` should be finite; a metric that comes out non-finite is left `None`.
@@ -282,25 +251,17 @@ pub fn sample_metrics(
     } else {
         None
     };
+    let inputs = MetricInputs {
+        samples,
+        reference: &reference,
+        dim,
+        directions: &directions,
+        modes: mode_stats.as_ref(),
+        cfg,
+    };
     let mut out = SampleMetrics::default();
     for &metric in &cfg.metrics {
-        let value = match metric {
-            SampleMetric::Mmd => Some(mmd2_unbiased(
-                samples,
-                &reference,
-                dim,
-                &[median_bandwidth(&reference, dim)],
-            )),
-            SampleMetric::MmdMulti => {
-                Some(mmd2_unbiased(samples, &reference, dim, &cfg.mmd_bandwidths))
-            }
-            SampleMetric::Energy => Some(energy_distance(samples, &reference, dim)),
-            SampleMetric::Swd => Some(sliced_wasserstein2(samples, &reference, dim, &directions)),
-            SampleMetric::ModeCoverage => mode_stats.map(|s| s.coverage),
-            SampleMetric::ModeWeightTv => mode_stats.map(|s| s.weight_tv),
-            SampleMetric::FarFraction => mode_stats.map(|s| s.far_fraction),
-        };
-        *out.slot(metric) = value.filter(|v| v.is_finite());
+        *out.slot(metric) = metric.value(&inputs).filter(|v| v.is_finite());
     }
     out
 }
@@ -322,7 +283,7 @@ mod tests {
     fn every_registered_metric_parses_and_fills_its_column_only() {
         let gmm = density("name = \"8gaussians\"");
         let x = gmm.sample(300, &mut rng(1, Stream::Sampler));
-        for (metric, name) in SampleMetric::ALL.into_iter().zip(SampleMetric::NAMES) {
+        for (&metric, &name) in SampleMetric::ALL.iter().zip(SampleMetric::NAMES) {
             assert_eq!(metric.name(), name);
             let cfg: SampleMetricsConfig = toml::from_str(&format!(
                 "reference_samples = 300\nswd_directions = 8\nmetrics = [\"{name}\"]"
@@ -330,7 +291,7 @@ mod tests {
             .unwrap();
             assert!(cfg.validate().is_empty());
             let m = sample_metrics(&x, gmm.as_ref(), &cfg);
-            for other in SampleMetric::ALL {
+            for &other in SampleMetric::ALL {
                 assert_eq!(m.get(other).is_some(), other == metric, "{name}: {m:?}");
             }
         }
@@ -340,7 +301,7 @@ mod tests {
             density("name = \"standard_normal\"\ndim = 2").as_ref(),
             &small(),
         );
-        for metric in SampleMetric::ALL {
+        for &metric in SampleMetric::ALL {
             assert_eq!(m.get(metric).is_none(), metric.needs_modes(), "{m:?}");
         }
     }

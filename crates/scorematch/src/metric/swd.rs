@@ -8,6 +8,7 @@
 //! (0, 1), i.e. sorted matching (sizes may differ: the breakpoints i/n and j/m are merged).
 //! In units of distance; a pure shift c gives SW₂ = ‖c‖/√D.
 
+use super::sample_quality::MetricInputs;
 use rand_distr::{Distribution, StandardNormal};
 
 use super::mmd::row;
@@ -76,6 +77,16 @@ pub fn wasserstein2_sq_sorted(a: &[f64], b: &[f64]) -> f64 {
         }
     }
     total / (n * m) as f64
+}
+
+/// `sample_swd`: the sliced Wasserstein-2 distance along the shared directions.
+pub(super) fn value(i: &MetricInputs<'_>) -> Option<f64> {
+    Some(sliced_wasserstein2(
+        i.samples,
+        i.reference,
+        i.dim,
+        i.directions,
+    ))
 }
 
 #[cfg(test)]

@@ -236,7 +236,7 @@ fn a_run_with_a_sampler_reports_its_samples_and_keeps_them() {
     let samples = t.samples.unwrap();
     assert_eq!(samples.len(), 600);
     assert!(samples.iter().all(|v| v.is_finite()));
-    for metric in crate::metric::SampleMetric::ALL {
+    for &metric in crate::metric::SampleMetric::ALL {
         assert!(
             s.metrics.get(metric).is_some_and(f64::is_finite),
             "{metric:?}"
