@@ -35,9 +35,9 @@ pub struct SuiteOptions {
     pub gemm_probe: bool,
     /// Timing settings.
     pub settings: BenchSettings,
-    /// A driver that handles [`MEMORY_ARG`], to measure peak memory of one run per objective
+    /// A driver that handles [`MEMORY_ARG`](super::MEMORY_ARG), to measure peak memory of one run per objective
     /// at D = 100 in a child process (skipped if `None`).
-    /// (The program and the arguments before [`MEMORY_ARG`].)
+    /// (The program and the arguments before [`MEMORY_ARG`](super::MEMORY_ARG).)
     pub memory_driver: Option<(std::path::PathBuf, Vec<String>)>,
     /// Measure two concurrent single-thread runs against one (ESM and ISM at D = 2 and 100).
     pub scaling: bool,

@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use anyhow::{Context as _, Result};
 use signal_hook::consts::{SIGINT, SIGTERM};
 
-/// Why a sweep stops early: a signal's number, or [`Stop::SAVE_FAILED`].
+/// Why a sweep stops early: the number of the signal that stopped it, or a run that could not
+/// be saved.
 #[derive(Clone, Debug, Default)]
 pub struct Stop {
     reason: Arc<AtomicUsize>,

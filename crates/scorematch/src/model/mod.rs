@@ -5,7 +5,7 @@
 //! reverse mode gives their gradients with respect to θ (burn has no double backward).
 //!
 //! Adding a model: one file with its parameter struct (implementing [`ModelKind`]) and its
-//! burn module (implementing [`ScoreNet`]), plus one line in the registry ([`models!`]'s
+//! burn module (implementing [`ScoreNet`]), plus one line in the registry (`models!`'s
 //! call below), which makes both [`ModelConfig`] and [`ScoreModel`].
 
 mod activation;

@@ -25,10 +25,14 @@ mod annealed;
 mod evaluate;
 mod init;
 mod langevin;
+mod score;
+
+// First: its `ve_sde_sampler!` makes the parameter types of the two samplers below.
+#[macro_use]
+pub mod ve_sde;
+
 pub mod probability_flow;
 pub mod reverse_sde;
-mod score;
-pub mod ve_sde;
 
 pub use annealed::AnnealedParams;
 pub use evaluate::{SampleReport, Sampled, sample_and_evaluate};

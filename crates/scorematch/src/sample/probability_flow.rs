@@ -16,43 +16,14 @@
 //! 1.2e-4 per point. The only randomness is the starting point.
 //! See [`super::ve_sde`] for σ(t), g(t) and the prior.
 
-use serde::{Deserialize, Serialize};
-
 use super::ve_sde::VeSdeParams;
-use super::{Sampler, ScoreFn, Ticker};
-use crate::error::{ParamError, Result};
+use super::{ScoreFn, Ticker};
+use crate::error::Result;
 use crate::rng::Rng;
 
-/// Parameters of `probability_flow`: those of the variance-exploding SDE ([`VeSdeParams`]).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct ProbabilityFlowParams(pub VeSdeParams);
-
-impl Sampler for ProbabilityFlowParams {
-    const NEEDS_NOISE_CONDITIONAL: bool = true;
-
-    fn validate(&self) -> Vec<ParamError> {
-        self.0.validate()
-    }
-
-    fn needs_score_sigma(&self) -> bool {
-        false
-    }
-
-    fn total_steps(&self) -> usize {
-        self.0.steps
-    }
-
-    fn draw(
-        &self,
-        score: &dyn ScoreFn,
-        _sigma: Option<f64>,
-        n: usize,
-        rng: &mut Rng,
-        ticker: &mut Ticker<'_>,
-    ) -> Result<Option<Vec<f64>>> {
-        sample(&self.0, score, n, rng, ticker).map(Some)
-    }
+ve_sde_sampler! {
+    /// Parameters of `probability_flow`: those of the variance-exploding SDE ([`VeSdeParams`]).
+    ProbabilityFlowParams => sample
 }
 
 /// `n` samples of the probability-flow ODE; stops early (returning the non-finite state) if a

@@ -12,43 +12,14 @@
 //! with the exact score of a 3-D Gaussian, σ from 20 to 0.01 and 500 steps, the covariance
 //! of 10⁴ samples is within 2.2% (Frobenius) of Σ, the size of its sampling noise.
 
-use serde::{Deserialize, Serialize};
-
 use super::ve_sde::VeSdeParams;
-use super::{Sampler, ScoreFn, Ticker};
-use crate::error::{ParamError, Result};
+use super::{ScoreFn, Ticker};
+use crate::error::Result;
 use crate::rng::{Rng, normals};
 
-/// Parameters of `reverse_sde`: those of the variance-exploding SDE ([`VeSdeParams`]).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct ReverseSdeParams(pub VeSdeParams);
-
-impl Sampler for ReverseSdeParams {
-    const NEEDS_NOISE_CONDITIONAL: bool = true;
-
-    fn validate(&self) -> Vec<ParamError> {
-        self.0.validate()
-    }
-
-    fn needs_score_sigma(&self) -> bool {
-        false
-    }
-
-    fn total_steps(&self) -> usize {
-        self.0.steps
-    }
-
-    fn draw(
-        &self,
-        score: &dyn ScoreFn,
-        _sigma: Option<f64>,
-        n: usize,
-        rng: &mut Rng,
-        ticker: &mut Ticker<'_>,
-    ) -> Result<Option<Vec<f64>>> {
-        sample(&self.0, score, n, rng, ticker).map(Some)
-    }
+ve_sde_sampler! {
+    /// Parameters of `reverse_sde`: those of the variance-exploding SDE ([`VeSdeParams`]).
+    ReverseSdeParams => sample
 }
 
 /// `n` samples of the reverse SDE; stops early (returning the non-finite state) if a chain

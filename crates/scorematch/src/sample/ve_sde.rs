@@ -16,6 +16,45 @@ use super::{ScoreFn, Ticker, check_positive, denoise};
 use crate::error::{ParamError, Result};
 use crate::rng::{Rng, normals};
 
+/// A sampler on the variance-exploding SDE: a parameter type wrapping [`VeSdeParams`] whose
+/// [`Sampler`](super::Sampler) impl draws with `$sample` (the reverse SDE and the
+/// probability-flow ODE differ only there).
+macro_rules! ve_sde_sampler {
+    ($(#[doc = $doc:literal])* $ty:ident => $sample:ident) => {
+        $(#[doc = $doc])*
+        #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+        #[serde(transparent)]
+        pub struct $ty(pub VeSdeParams);
+
+        impl super::Sampler for $ty {
+            const NEEDS_NOISE_CONDITIONAL: bool = true;
+
+            fn validate(&self) -> Vec<crate::error::ParamError> {
+                self.0.validate()
+            }
+
+            fn needs_score_sigma(&self) -> bool {
+                false
+            }
+
+            fn total_steps(&self) -> usize {
+                self.0.steps
+            }
+
+            fn draw(
+                &self,
+                score: &dyn ScoreFn,
+                _sigma: Option<f64>,
+                n: usize,
+                rng: &mut Rng,
+                ticker: &mut Ticker<'_>,
+            ) -> Result<Option<Vec<f64>>> {
+                $sample(&self.0, score, n, rng, ticker).map(Some)
+            }
+        }
+    };
+}
+
 /// Parameters of `reverse_sde` and `probability_flow`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

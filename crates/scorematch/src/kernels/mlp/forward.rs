@@ -11,7 +11,7 @@ impl<T: Real> MlpKernel<T> {
     /// s(x) and, as the pass asks, J v or tr J, at parameters `theta`.
     ///
     /// # Panics
-    /// If `theta` does not have [`MlpShape::param_count`] entries.
+    /// If `theta` does not have [`MlpShape::param_count`](crate::model::MlpShape::param_count) entries.
     pub fn forward(&mut self, theta: &[T]) {
         assert_eq!(
             theta.len(),

@@ -12,7 +12,7 @@ impl<T: Real> MlpKernel<T> {
     /// (overwritten). Call after [`Self::forward`] at the same `theta`.
     ///
     /// # Panics
-    /// If `theta` or `grad` do not have [`MlpShape::param_count`] entries.
+    /// If `theta` or `grad` do not have [`MlpShape::param_count`](crate::model::MlpShape::param_count) entries.
     pub fn backward(&mut self, theta: &[T], grad: &mut [T]) {
         let count = self.shape.param_count();
         assert!(
