@@ -47,18 +47,21 @@ pub fn write_site(dir: &Path, opts: &SiteOptions) -> Result<PathBuf> {
     let store = Store::create(dir)?;
     let staged = store.tmp_name(REPORT_DIR);
     fs::create_dir_all(&staged).with_context(|| format!("creating {}", staged.display()))?;
-    let result = fill(dir, &staged, &table, &summary, opts);
+    let dest = dir.join(REPORT_DIR);
+    let result = fill(dir, &staged, &table, &summary, opts).and_then(|()| {
+        // Processes sharing the directory swap their reports in one at a time.
+        let _lock = store.lock()?;
+        if dest.exists() {
+            let old = store.tmp_name("report-old");
+            fs::rename(&dest, &old).with_context(|| format!("moving {} aside", dest.display()))?;
+            let _ = fs::remove_dir_all(&old);
+        }
+        fs::rename(&staged, &dest).with_context(|| format!("creating {}", dest.display()))
+    });
     if let Err(e) = result {
         let _ = fs::remove_dir_all(&staged);
         return Err(e);
     }
-    let dest = dir.join(REPORT_DIR);
-    if dest.exists() {
-        let old = store.tmp_name("report-old");
-        fs::rename(&dest, &old).with_context(|| format!("moving {} aside", dest.display()))?;
-        let _ = fs::remove_dir_all(&old);
-    }
-    fs::rename(&staged, &dest).with_context(|| format!("creating {}", dest.display()))?;
     Ok(dest.join(INDEX))
 }
 
