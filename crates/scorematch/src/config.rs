@@ -42,33 +42,38 @@ impl Kernels {
         *self == Kernels::Auto
     }
 
-    /// Whether `backend` keeps its tensors in host memory, where the fused kernels run.
-    pub fn fused_available(backend: Backend) -> bool {
-        backend == Backend::Flex
+    /// Whether the fused kernels can run `model` on `backend`: the backend keeps its tensors
+    /// in host memory (flex) and the kernels cover the model.
+    pub fn fused_available(backend: Backend, model: &ModelConfig) -> bool {
+        backend == Backend::Flex && model.has_fused_kernels()
     }
 
-    /// The implementation a run on `backend` uses: never `Auto`.
-    pub fn resolve(self, backend: Backend) -> Kernels {
+    /// The implementation a run of `model` on `backend` uses: never `Auto`.
+    pub fn resolve(self, backend: Backend, model: &ModelConfig) -> Kernels {
         match self {
-            Kernels::Auto if Self::fused_available(backend) => Kernels::Fused,
+            Kernels::Auto if Self::fused_available(backend, model) => Kernels::Fused,
             Kernels::Auto => Kernels::Reference,
             chosen => chosen,
         }
     }
 
-    /// Every problem with this choice on `backend` (keys relative to the train block).
-    pub fn validate(self, backend: Backend) -> Vec<ParamError> {
-        if self == Kernels::Fused && !Self::fused_available(backend) {
-            vec![ParamError::new(
-                "kernels",
-                format!(
-                    "the fused kernels run on flex only, not {} (use auto or reference)",
-                    backend.name()
-                ),
-            )]
-        } else {
-            Vec::new()
+    /// Every problem with this choice for `model` on `backend` (keys relative to the train
+    /// block).
+    pub fn validate(self, backend: Backend, model: &ModelConfig) -> Vec<ParamError> {
+        if self != Kernels::Fused {
+            return Vec::new();
         }
+        let why = if backend != Backend::Flex {
+            format!("the fused kernels run on flex only, not {}", backend.name())
+        } else if !model.has_fused_kernels() {
+            format!("the fused kernels do not compute {} models", model.name())
+        } else {
+            return Vec::new();
+        };
+        vec![ParamError::new(
+            "kernels",
+            format!("{why} (use auto or reference)"),
+        )]
     }
 }
 
@@ -253,7 +258,7 @@ impl RunConfig {
         let mut errors: Vec<ParamError> = self
             .train
             .kernels
-            .validate(self.backend)
+            .validate(self.backend, &self.model)
             .into_iter()
             .map(|e| ParamError::new(format!("train.{}", e.key), e.message))
             .collect();

@@ -57,7 +57,8 @@ pub struct BenchResult {
     pub kernels: Kernels,
     /// The trace path (ISM).
     pub trace_path: Option<TracePath>,
-    /// Floating-point operations in the matrix products of one step.
+    /// Floating-point operations in the matrix products of one step (NaN where the fused
+    /// kernels do not compute the model).
     pub flops_per_step: f64,
 }
 
@@ -93,8 +94,10 @@ fn measure(
     let mut setup = RunSetup::new(&cfg)?;
     let trace_path = setup.trace_path;
     let pass = cfg.objective.host_pass(trace_path.unwrap_or_default());
-    let flops_per_step =
-        2.0 * MlpKernel::<f32>::new(setup.model.shape(), pass, BATCH).step_macs() as f64;
+    // The fused kernels' matrix products (NaN for a model they do not compute).
+    let flops_per_step = setup.model.kernel_shape().map_or(f64::NAN, |shape| {
+        2.0 * MlpKernel::<f32>::new(shape, pass, BATCH).step_macs() as f64
+    });
     let mut trainer = setup.trainer()?;
     let mut done = 0;
     // (wall seconds, CPU seconds of this thread where known)

@@ -4,7 +4,7 @@
 use super::Pool;
 use crate::backend::Ctx;
 use crate::config::TrainConfig;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::kernels::{Adam, AdamSettings, MlpKernel, Real, clip_segments};
 use crate::model::{ScoreModel, TracePath};
 use crate::objective::{HostStep, LossEnv, ObjectiveConfig};
@@ -35,7 +35,12 @@ impl<T: Real> FusedEngine<T> {
         train: &TrainConfig,
         pool: Pool<f64>,
     ) -> Result<Self> {
-        let shape = model.shape();
+        let shape = model.kernel_shape().ok_or_else(|| {
+            Error::InvalidConfig(vec![crate::error::ParamError::new(
+                "train.kernels",
+                "the fused kernels do not compute this model (use auto or reference)",
+            )])
+        })?;
         let theta: Vec<T> = model.flat_params()?.into_iter().map(T::from_f64).collect();
         let segments = (0..shape.layers())
             .flat_map(|l| {

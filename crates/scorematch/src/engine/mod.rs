@@ -15,7 +15,7 @@ mod reference;
 
 use rand::RngExt as _;
 
-use crate::backend::{Backend, Ctx};
+use crate::backend::Ctx;
 pub use crate::config::Kernels;
 use crate::config::TrainConfig;
 use crate::data::Density;
@@ -45,22 +45,20 @@ pub struct Trainer<'a> {
 impl<'a> Trainer<'a> {
     /// A training loop for `model` with the objective, settings and data of a run.
     ///
-    /// `ctx` is the run's (autodiff) context, `trace` the resolved trace path (ISM), `rng`
-    /// the training stream. The pool moves into the loop, converted to the precision the steps
+    /// `kernels` is the resolved implementation (see [`Kernels::resolve`]), `ctx` the run's
+    /// (autodiff) context, `trace` the resolved trace path (ISM), `rng` the training stream. The pool moves into the loop, converted to the precision the steps
     /// compute in.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         objective: &'a ObjectiveConfig,
         train: &TrainConfig,
-        backend: Backend,
+        kernels: Kernels,
         model: ScoreModel,
         trace: TracePath,
         data: TrainingData<'a>,
         ctx: &'a Ctx,
         rng: Rng,
     ) -> Result<Self> {
-        crate::error::check(train.kernels.validate(backend))?;
-        let kernels = train.kernels.resolve(backend);
         let TrainingData {
             dim,
             pool,
@@ -89,7 +87,7 @@ impl<'a> Trainer<'a> {
             scores,
         };
         let engine = match (kernels, ctx.dtype) {
-            (Kernels::Reference, _) => {
+            (Kernels::Reference | Kernels::Auto, _) => {
                 Engine::Reference(reference::ReferenceEngine::new(model, train, pool))
             }
             (_, burn::tensor::DType::F64) => Engine::Fused64(fused::FusedEngine::new(

@@ -58,12 +58,12 @@ fn fused(
     inp: &Inputs,
     f: &Functional,
 ) -> (f64, Vec<f64>, Vec<f64>) {
-    let mut k = MlpKernel::<f64>::new(model.shape(), pass, ROWS);
+    let mut k = MlpKernel::<f64>::new(model.kernel_shape().unwrap(), pass, ROWS);
     k.x_mut().copy_from_slice(&inp.x);
     if let Pass::Projected { .. } = pass {
         k.v_mut().copy_from_slice(&inp.v);
     }
-    if model.shape().noise_conditional {
+    if model.kernel_shape().unwrap().noise_conditional {
         k.sigma_mut().copy_from_slice(&inp.sigma);
     }
     k.forward(theta);
@@ -90,7 +90,8 @@ fn reference(
 ) -> (Vec<f64>, Vec<f64>) {
     let x = ctx.matrix(&inp.x, ROWS, DIM);
     let sigma = model
-        .shape()
+        .kernel_shape()
+        .unwrap()
         .noise_conditional
         .then(|| ctx.matrix(&inp.sigma, ROWS, 1));
     let weight = |t: Tensor<2>, w: &[f64]| {
@@ -174,7 +175,7 @@ fn fused_passes_match_the_tensor_reference_in_value_and_parameter_gradient() {
     let ctx = autodiff_ctx();
     for (name, model) in models(&ctx) {
         let theta = model.flat_params().unwrap();
-        let shape = model.shape();
+        let shape = model.kernel_shape().unwrap();
         let smooth = shape.widths.is_empty() || shape.activation.has_curvature();
         for pass in passes(shape.widths.len(), shape.noise_conditional) {
             if pass != Pass::Forward && !smooth {
@@ -205,7 +206,7 @@ fn fused_passes_match_the_tensor_reference_in_value_and_parameter_gradient() {
 fn fused_parameter_gradients_match_finite_differences() {
     let ctx = Ctx::new(Backend::Flex.device().unwrap(), Precision::F64);
     for (name, model) in models(&ctx) {
-        let shape = model.shape();
+        let shape = model.kernel_shape().unwrap();
         if !shape.widths.is_empty() && !shape.activation.has_curvature() {
             continue;
         }
@@ -252,8 +253,8 @@ fn f32_passes_agree_with_f64_at_full_width() {
         Pass::Trace { columns: false },
         Pass::Trace { columns: true },
     ] {
-        let mut k64 = MlpKernel::<f64>::new(model.shape(), pass, rows);
-        let mut k32 = MlpKernel::<f32>::new(model.shape(), pass, rows);
+        let mut k64 = MlpKernel::<f64>::new(model.kernel_shape().unwrap(), pass, rows);
+        let mut k32 = MlpKernel::<f32>::new(model.kernel_shape().unwrap(), pass, rows);
         k64.x_mut().copy_from_slice(&x);
         k32.x_mut()
             .iter_mut()

@@ -99,6 +99,49 @@ impl Activation {
             }
         }
     }
+
+    /// f(z), f′(z) and f″(z), sharing intermediate results (what an energy network's
+    /// Hessian-vector products and Laplacian need).
+    ///
+    /// # Shapes
+    /// - `z`: any shape → three tensors of the same shape
+    pub fn apply_with_two_derivatives<const D: usize>(
+        self,
+        z: Tensor<D>,
+    ) -> (Tensor<D>, Tensor<D>, Tensor<D>) {
+        match self {
+            Activation::Silu => {
+                let s = logistic(z.clone());
+                let f = z.clone() * s.clone();
+                let ds = s.clone() * (s.clone().neg() + 1.0);
+                let df = s.clone() + f.clone() * (s.clone().neg() + 1.0);
+                // f″ = σ′ (2 + z (1 − 2σ))
+                let d2f = ds * ((s * -2.0 + 1.0) * z + 2.0);
+                (f, df, d2f)
+            }
+            Activation::Softplus => {
+                let s = logistic(z.clone());
+                let d2f = s.clone() * (s.clone().neg() + 1.0);
+                (softplus(z), s, d2f)
+            }
+            Activation::Tanh => {
+                let t = z.tanh();
+                let df = t.clone().powi_scalar(2).neg() + 1.0;
+                let d2f = t.clone() * df.clone() * -2.0;
+                (t, df, d2f)
+            }
+            Activation::Elu => {
+                let e = z.clone().clamp_max(0.0).exp();
+                let d2f = e.clone().mask_fill(z.clone().greater_elem(0.0), 0.0);
+                (z.clamp_min(0.0) + e.clone() - 1.0, e, d2f)
+            }
+            Activation::Relu => {
+                let (f, df) = self.apply_with_derivative(z);
+                let d2f = df.zeros_like();
+                (f, df, d2f)
+            }
+        }
+    }
 }
 
 /// σ(z) = 1 / (1 + e^{−z}) in the tensor's own precision, without overflow.
@@ -156,6 +199,33 @@ mod tests {
                         df[i]
                     );
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn second_derivatives_match_finite_differences_of_the_first_in_f64() {
+        let zs = [-800.0, -30.0, -3.1, -0.7, -1e-3, 0.2, 1.3, 4.0, 25.0];
+        let ctx = Ctx::new(Backend::Flex.device().unwrap(), Precision::F64);
+        for act in Activation::ALL {
+            let (f, df, d2f) = act.apply_with_two_derivatives(ctx.vector(&zs));
+            let (f1, df1) = act.apply_with_derivative(ctx.vector(&zs));
+            assert_eq!(to_host(f).unwrap(), to_host(f1).unwrap(), "{act:?}");
+            assert_eq!(to_host(df).unwrap(), to_host(df1).unwrap(), "{act:?}");
+            let d2f = to_host(d2f).unwrap();
+            let h = 1e-6;
+            let slope = |z: f64| to_host(act.apply_with_derivative(ctx.vector(&[z])).1).unwrap()[0];
+            for (i, &z) in zs.iter().enumerate() {
+                // ELU's and ReLU's f′ jump at 0; z = −1e-3 is close enough to be inside.
+                if matches!(act, Activation::Elu | Activation::Relu) && z.abs() < 10.0 * h {
+                    continue;
+                }
+                let fd = (slope(z + h) - slope(z - h)) / (2.0 * h);
+                assert!(
+                    (d2f[i] - fd).abs() < 1e-7 * (1.0 + fd.abs()),
+                    "{act:?} f''({z}) = {} vs {fd}",
+                    d2f[i]
+                );
             }
         }
     }

@@ -140,6 +140,7 @@ impl Linear {
 
 impl ModelKind for LinearParams {
     type Net = Linear;
+    const FUSED: bool = true;
 
     fn validate(&self) -> Vec<ParamError> {
         LinearParams::validate(self)
@@ -190,8 +191,12 @@ impl ScoreNet for Linear {
         TracePath::Fast
     }
 
-    fn shape(&self) -> MlpShape {
-        Linear::shape(self)
+    fn kernel_shape(&self) -> Option<MlpShape> {
+        Some(Linear::shape(self))
+    }
+
+    fn energy(&self, _x: Tensor<2>, _sigma: Option<&Tensor<2>>) -> Option<Tensor<1>> {
+        None
     }
 
     fn flat_params(&self) -> Result<Vec<f64>> {

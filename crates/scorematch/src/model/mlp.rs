@@ -330,6 +330,7 @@ impl Mlp {
 
 impl ModelKind for MlpParams {
     type Net = Mlp;
+    const FUSED: bool = true;
 
     fn validate(&self) -> Vec<ParamError> {
         MlpParams::validate(self)
@@ -382,8 +383,12 @@ impl ScoreNet for Mlp {
         self.resolve_trace_path(requested)
     }
 
-    fn shape(&self) -> MlpShape {
-        Mlp::shape(self)
+    fn kernel_shape(&self) -> Option<MlpShape> {
+        Some(Mlp::shape(self))
+    }
+
+    fn energy(&self, _x: Tensor<2>, _sigma: Option<&Tensor<2>>) -> Option<Tensor<1>> {
+        None
     }
 
     fn flat_params(&self) -> Result<Vec<f64>> {

@@ -11,12 +11,14 @@
 mod activation;
 pub mod closed_form;
 mod dense;
+mod energy;
 mod linear;
 mod mlp;
 mod shape;
 
 pub use activation::Activation;
 pub use dense::Dense;
+pub use energy::{EnergyNet, EnergyParams};
 pub use linear::{Linear, LinearInit, LinearParams};
 pub use mlp::{Mlp, MlpParams, TracePath};
 pub use shape::MlpShape;
@@ -33,6 +35,10 @@ use crate::rng::Rng;
 pub trait ModelKind: Default {
     /// The network these parameters make.
     type Net: ScoreNet;
+
+    /// Whether the fused CPU engine has kernels for this model (else its runs train on the
+    /// reference engine).
+    const FUSED: bool;
 
     /// Every problem with the parameters (keys relative to the model's block).
     fn validate(&self) -> Vec<ParamError>;
@@ -87,8 +93,15 @@ pub trait ScoreNet: Sized {
     /// The trace path `requested` resolves to for this network (what a run records).
     fn trace_path(&self, requested: TracePath) -> TracePath;
 
-    /// The architecture as the host kernels describe it.
-    fn shape(&self) -> MlpShape;
+    /// The architecture as the host kernels describe it, for networks they compute.
+    fn kernel_shape(&self) -> Option<MlpShape>;
+
+    /// The energy E(x) per sample of a model with one (p̃ = e^{−E}); `None` for free score
+    /// networks.
+    ///
+    /// # Shapes
+    /// - `x`: `[B, D]`, `sigma`: `[B, 1]` → `[B]`
+    fn energy(&self, x: Tensor<2>, sigma: Option<&Tensor<2>>) -> Option<Tensor<1>>;
 
     /// Every parameter as f64 in the host kernels' order (see [`MlpShape`]).
     fn flat_params(&self) -> Result<Vec<f64>>;
@@ -125,6 +138,11 @@ macro_rules! models {
         impl ModelConfig {
             /// Every model's name, in registry order.
             pub const NAMES: &'static [&'static str] = &[$($name),+];
+
+            /// Whether the fused CPU engine has kernels for the model.
+            pub fn has_fused_kernels(&self) -> bool {
+                match self { $(Self::$variant(_) => <$params as ModelKind>::FUSED),+ }
+            }
 
             /// Every model with its default parameters, in registry order.
             pub fn defaults() -> Vec<Self> {
@@ -212,9 +230,17 @@ macro_rules! models {
                 match self { $(Self::$variant(m) => m.trace_path(requested)),+ }
             }
 
-            /// See [`ScoreNet::shape`].
-            pub fn shape(&self) -> MlpShape {
-                match self { $(Self::$variant(m) => ScoreNet::shape(m)),+ }
+            /// See [`ScoreNet::kernel_shape`].
+            pub fn kernel_shape(&self) -> Option<MlpShape> {
+                match self { $(Self::$variant(m) => m.kernel_shape()),+ }
+            }
+
+            /// See [`ScoreNet::energy`].
+            ///
+            /// # Shapes
+            /// - `x`: `[B, D]`, `sigma`: `[B, 1]` → `[B]`
+            pub fn energy(&self, x: Tensor<2>, sigma: Option<&Tensor<2>>) -> Option<Tensor<1>> {
+                match self { $(Self::$variant(m) => ScoreNet::energy(m, x, sigma)),+ }
             }
 
             /// See [`ScoreNet::flat_params`].
@@ -245,6 +271,8 @@ models! {
     Mlp(MlpParams => Mlp) = "mlp";
     /// `linear`: s(x) = A x + b.
     Linear(LinearParams => Linear) = "linear";
+    /// `energy`: a scalar MLP E(x), score −∇ₓE.
+    Energy(EnergyParams => EnergyNet) = "energy";
 }
 
 impl Default for ModelConfig {
@@ -256,7 +284,7 @@ impl Default for ModelConfig {
 #[cfg(test)]
 pub(crate) mod testing;
 /// Every float parameter's gradient in `grads`, on the host, in visiting order (the order of
-/// [`ScoreModel::flat_params`]).
+/// [`ScoreModel::flat_params`]); zeros for a parameter the loss does not depend on.
 pub fn param_grads(model: &ScoreModel, grads: &burn::tensor::Gradients) -> Result<Vec<Vec<f64>>> {
     use burn::module::{ModuleVisitor, Param};
     struct Collect<'a> {
@@ -269,11 +297,9 @@ pub fn param_grads(model: &ScoreModel, grads: &burn::tensor::Gradients) -> Resul
             match param.val().grad(self.grads).map(crate::backend::to_host) {
                 Some(Ok(values)) => out.push(values),
                 Some(Err(e)) => self.out = Err(e),
-                None => {
-                    self.out = Err(crate::Error::Tensor(
-                        "a parameter of the model has no gradient".into(),
-                    ))
-                }
+                // Not on the loss's path (an energy network's output bias: the score does not
+                // see constants): its gradient is zero.
+                None => out.push(vec![0.0; param.val().shape().num_elements()]),
             }
         }
     }

@@ -27,6 +27,32 @@ pub fn random_mlp(
     .unwrap()
 }
 
+/// A small random network of the model family `name` (`mlp` or `energy`), width 6.
+pub fn random_net(
+    name: &str,
+    activation: Activation,
+    depth: usize,
+    dim: usize,
+    noise_conditional: bool,
+    ctx: &Ctx,
+    seed: u64,
+) -> ScoreModel {
+    let config = match name {
+        "energy" => ModelConfig::Energy(super::EnergyParams {
+            hidden: 6,
+            depth,
+            activation,
+            noise_conditional,
+        }),
+        _ => {
+            return random_mlp(activation, depth, dim, noise_conditional, ctx, seed);
+        }
+    };
+    config
+        .init(dim, &[], ctx, &mut rng(seed, Stream::Init))
+        .unwrap()
+}
+
 /// ∂s_j/∂x_i by central differences, as `[B][j][i]` flattened row-major.
 pub fn fd_jacobian(
     model: &ScoreModel,

@@ -20,47 +20,54 @@ fn smooth() -> impl Iterator<Item = Activation> {
 fn jvp_and_trace_match_finite_differences_for_every_activation_and_depth() {
     for backend in Backend::compiled_cpu() {
         let ctx = ctx(backend);
-        for (k, act) in smooth().enumerate() {
-            for depth in 1..=3 {
-                for conditional in [false, true] {
-                    let model = random_mlp(act, depth, DIM, conditional, &ctx, k as u64);
-                    let mut r = rng(depth as u64, Stream::Train);
-                    let x = normals(&mut r, ROWS * DIM);
-                    let v = normals(&mut r, ROWS * DIM);
-                    let sig: Vec<f64> = (0..ROWS).map(|i| 0.3 + 0.2 * i as f64).collect();
-                    let sigma_host = conditional.then_some(sig.as_slice());
-                    let sigma = sigma_host.map(|s| ctx.matrix(s, ROWS, 1));
-                    let jac = fd_jacobian(&model, &x, DIM, sigma_host, &ctx);
+        for family in ["mlp", "energy"] {
+            for (k, act) in smooth().enumerate() {
+                for depth in 1..=3 {
+                    for conditional in [false, true] {
+                        let model =
+                            random_net(family, act, depth, DIM, conditional, &ctx, k as u64);
+                        let mut r = rng(depth as u64, Stream::Train);
+                        let x = normals(&mut r, ROWS * DIM);
+                        let v = normals(&mut r, ROWS * DIM);
+                        let sig: Vec<f64> = (0..ROWS).map(|i| 0.3 + 0.2 * i as f64).collect();
+                        let sigma_host = conditional.then_some(sig.as_slice());
+                        let sigma = sigma_host.map(|s| ctx.matrix(s, ROWS, 1));
+                        let jac = fd_jacobian(&model, &x, DIM, sigma_host, &ctx);
 
-                    let xt = ctx.matrix(&x, ROWS, DIM);
-                    let (s, jv) =
-                        model.forward_jvp(xt.clone(), ctx.matrix(&v, ROWS, DIM), sigma.as_ref());
-                    let plain = to_host(model.forward(xt.clone(), sigma.as_ref())).unwrap();
-                    assert_eq!(to_host(s).unwrap(), plain);
-                    let jv = to_host(jv).unwrap();
-                    for r in 0..ROWS {
-                        for j in 0..DIM {
-                            let want: f64 = (0..DIM)
-                                .map(|i| jac[(r * DIM + j) * DIM + i] * v[r * DIM + i])
-                                .sum();
-                            let got = jv[r * DIM + j];
-                            assert!(
-                                (got - want).abs() < 1e-8,
-                                "{backend:?} {act:?} depth {depth}: Jv {got} vs {want}"
-                            );
-                        }
-                    }
-                    for path in [TracePath::Jacobian, TracePath::Fast, TracePath::Auto] {
-                        let (s, tr) = model.forward_trace(xt.clone(), sigma.as_ref(), path);
+                        let xt = ctx.matrix(&x, ROWS, DIM);
+                        let (s, jv) = model.forward_jvp(
+                            xt.clone(),
+                            ctx.matrix(&v, ROWS, DIM),
+                            sigma.as_ref(),
+                        );
+                        let plain = to_host(model.forward(xt.clone(), sigma.as_ref())).unwrap();
                         assert_eq!(to_host(s).unwrap(), plain);
-                        let tr = to_host(tr).unwrap();
+                        let jv = to_host(jv).unwrap();
                         for r in 0..ROWS {
-                            let want: f64 = (0..DIM).map(|i| jac[(r * DIM + i) * DIM + i]).sum();
-                            assert!(
-                                (tr[r] - want).abs() < 1e-8,
-                                "{backend:?} {act:?} depth {depth} {path:?}: trace {} vs {want}",
-                                tr[r]
-                            );
+                            for j in 0..DIM {
+                                let want: f64 = (0..DIM)
+                                    .map(|i| jac[(r * DIM + j) * DIM + i] * v[r * DIM + i])
+                                    .sum();
+                                let got = jv[r * DIM + j];
+                                assert!(
+                                    (got - want).abs() < 1e-8,
+                                    "{backend:?} {family} {act:?} depth {depth}: Jv {got} vs {want}"
+                                );
+                            }
+                        }
+                        for path in [TracePath::Jacobian, TracePath::Fast, TracePath::Auto] {
+                            let (s, tr) = model.forward_trace(xt.clone(), sigma.as_ref(), path);
+                            assert_eq!(to_host(s).unwrap(), plain);
+                            let tr = to_host(tr).unwrap();
+                            for r in 0..ROWS {
+                                let want: f64 =
+                                    (0..DIM).map(|i| jac[(r * DIM + i) * DIM + i]).sum();
+                                assert!(
+                                    (tr[r] - want).abs() < 1e-8,
+                                    "{backend:?} {family} {act:?} depth {depth} {path:?}: trace {} vs {want}",
+                                    tr[r]
+                                );
+                            }
                         }
                     }
                 }
@@ -146,5 +153,60 @@ fn initialisation_follows_pytorch_bounds() {
             (mean_abs - bound / 2.0).abs() < tol,
             "param {k}: mean |x| {mean_abs}"
         );
+    }
+}
+
+/// The energy network's score is −∇ₓE/σ: against central differences of E itself, and its
+/// Jacobian (−∇²E) is symmetric.
+#[test]
+fn energy_scores_are_minus_the_gradient_of_the_energy() {
+    let ctx = ctx(Backend::Flex);
+    for (k, act) in smooth().enumerate() {
+        for depth in 1..=3 {
+            for conditional in [false, true] {
+                let model = random_net("energy", act, depth, DIM, conditional, &ctx, k as u64);
+                let mut r = rng(10 + depth as u64, Stream::Train);
+                let x = normals(&mut r, ROWS * DIM);
+                let sig: Vec<f64> = (0..ROWS).map(|i| 0.4 + 0.3 * i as f64).collect();
+                let sigma = conditional.then(|| ctx.matrix(&sig, ROWS, 1));
+                let energy = |x: &[f64]| {
+                    to_host(
+                        model
+                            .energy(ctx.matrix(x, ROWS, DIM), sigma.as_ref())
+                            .unwrap(),
+                    )
+                    .unwrap()
+                };
+                let s = to_host(model.forward(ctx.matrix(&x, ROWS, DIM), sigma.as_ref())).unwrap();
+                let h = 1e-5;
+                for i in 0..DIM {
+                    let shift = |d: f64| {
+                        let mut y = x.clone();
+                        (0..ROWS).for_each(|r| y[r * DIM + i] += d);
+                        energy(&y)
+                    };
+                    let (up, down) = (shift(h), shift(-h));
+                    for r in 0..ROWS {
+                        let scale = if conditional { sig[r] } else { 1.0 };
+                        let want = -(up[r] - down[r]) / (2.0 * h) / scale;
+                        let got = s[r * DIM + i];
+                        assert!(
+                            (got - want).abs() < 1e-8 * (1.0 + want.abs()),
+                            "{act:?} depth {depth}: s {got} vs −∂E {want}"
+                        );
+                    }
+                }
+                let jac = fd_jacobian(&model, &x, DIM, conditional.then_some(sig.as_slice()), &ctx);
+                for r in 0..ROWS {
+                    for i in 0..DIM {
+                        for j in 0..i {
+                            let (a, b) =
+                                (jac[(r * DIM + i) * DIM + j], jac[(r * DIM + j) * DIM + i]);
+                            assert!((a - b).abs() < 1e-7, "{act:?} depth {depth}: not symmetric");
+                        }
+                    }
+                }
+            }
+        }
     }
 }

@@ -4,7 +4,7 @@
 use super::*;
 use crate::backend::{Backend, Ctx, Precision, scalar, to_host};
 use crate::data::{Density, GaussianParams};
-use crate::model::testing::{param_grads, param_values, perturbed, random_mlp};
+use crate::model::testing::{param_grads, param_values, perturbed, random_mlp, random_net};
 use crate::model::{Activation, TracePath};
 use crate::rng::{Rng, Stream, normals, rng};
 
@@ -66,49 +66,51 @@ fn parameter_gradients_match_finite_differences_for_every_objective() {
     for backend in Backend::compiled_cpu() {
         let ctx = Ctx::new(backend.device().unwrap().autodiff(), Precision::F64);
         for (k, (text, conditional)) in objectives.iter().enumerate() {
-            let obj = parse(text);
-            let act = [
-                Activation::Tanh,
-                Activation::Silu,
-                Activation::Softplus,
-                Activation::Elu,
-            ][k % 4];
-            let model = random_mlp(act, 2, DIM, *conditional, &ctx, k as u64);
-            let stream = rng(k as u64, Stream::Train);
-            let mut r = stream.clone();
-            let mut env = LossEnv {
-                ctx: &ctx,
-                rng: &mut r,
-                noised: Some(noised.as_ref()),
-            };
-            let grads = obj.loss(&model, &b, &mut env).backward();
-            let analytic = param_grads(&model, &grads);
-            let values = param_values(&model);
-            let h = 1e-6;
-            for (p, vals) in values.iter().enumerate() {
-                for entry in [0, vals.len() / 2, vals.len() - 1] {
-                    let up = loss_value(
-                        &obj,
-                        &perturbed(&model, p, entry, h),
-                        &b,
-                        &ctx,
-                        Some(noised.as_ref()),
-                        &stream,
-                    );
-                    let down = loss_value(
-                        &obj,
-                        &perturbed(&model, p, entry, -h),
-                        &b,
-                        &ctx,
-                        Some(noised.as_ref()),
-                        &stream,
-                    );
-                    let fd = (up - down) / (2.0 * h);
-                    let got = analytic[p][entry];
-                    assert!(
-                        (got - fd).abs() <= 1e-6 * (1.0 + fd.abs()),
-                        "{backend:?} {text:?} param {p} entry {entry}: {got} vs {fd}"
-                    );
+            for family in ["mlp", "energy"] {
+                let obj = parse(text);
+                let act = [
+                    Activation::Tanh,
+                    Activation::Silu,
+                    Activation::Softplus,
+                    Activation::Elu,
+                ][k % 4];
+                let model = random_net(family, act, 2, DIM, *conditional, &ctx, k as u64);
+                let stream = rng(k as u64, Stream::Train);
+                let mut r = stream.clone();
+                let mut env = LossEnv {
+                    ctx: &ctx,
+                    rng: &mut r,
+                    noised: Some(noised.as_ref()),
+                };
+                let grads = obj.loss(&model, &b, &mut env).backward();
+                let analytic = param_grads(&model, &grads);
+                let values = param_values(&model);
+                let h = 1e-6;
+                for (p, vals) in values.iter().enumerate() {
+                    for entry in [0, vals.len() / 2, vals.len() - 1] {
+                        let up = loss_value(
+                            &obj,
+                            &perturbed(&model, p, entry, h),
+                            &b,
+                            &ctx,
+                            Some(noised.as_ref()),
+                            &stream,
+                        );
+                        let down = loss_value(
+                            &obj,
+                            &perturbed(&model, p, entry, -h),
+                            &b,
+                            &ctx,
+                            Some(noised.as_ref()),
+                            &stream,
+                        );
+                        let fd = (up - down) / (2.0 * h);
+                        let got = analytic[p][entry];
+                        assert!(
+                            (got - fd).abs() <= 1e-6 * (1.0 + fd.abs()),
+                            "{backend:?} {family} {text:?} param {p} entry {entry}: {got} vs {fd}"
+                        );
+                    }
                 }
             }
         }

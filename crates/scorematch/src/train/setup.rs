@@ -78,7 +78,10 @@ impl<'c> RunSetup<'c> {
         Trainer::new(
             &self.cfg.objective,
             &self.cfg.train,
-            self.cfg.backend,
+            self.cfg
+                .train
+                .kernels
+                .resolve(self.cfg.backend, &self.cfg.model),
             self.model.clone(),
             self.trace_path.unwrap_or_default(),
             data,
