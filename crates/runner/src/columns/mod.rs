@@ -319,9 +319,14 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), COLUMNS.len());
-        // Every metric says which way it improves, or is a count; what is shown has a label.
+        // Every metric says which way it improves, or is not a quality (a count, log Z); what is
+        // shown has a label.
         for c in COLUMNS.iter().filter(|c| c.role == Role::Metric) {
-            assert!(c.better.is_some() || c.name == "steps_done", "{}", c.name);
+            assert!(
+                c.better.is_some() || ["steps_done", "log_z"].contains(&c.name),
+                "{}",
+                c.name
+            );
             if c.in_summary || c.on_page || c.plotted {
                 assert_ne!(c.label, c.name, "{}", c.name);
             }

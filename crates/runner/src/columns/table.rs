@@ -233,6 +233,43 @@ pub const COLUMNS: &[Column] = &[
     )
     .labelled("sample s", "sampling wall time (s)")
     .lower_is_better(),
+    metric(
+        "test_loglik",
+        "report.density.test_loglik",
+        "models with an energy: mean log p_θ(x) = −E_θ(x) − log Z_θ over the evaluation set",
+    )
+    .labelled("test log-lik", "test log-likelihood")
+    .higher_is_better()
+    .on_page()
+    .plotted(),
+    metric(
+        "kl",
+        "report.density.kl",
+        "models with an energy: KL(p‖p_θ) = E_p[log p − log p_θ] over the evaluation set (p is known exactly)",
+    )
+    .labelled("KL", "KL(p‖p_θ)")
+    .lower_is_better()
+    .in_summary()
+    .on_page()
+    .plotted(),
+    metric(
+        "log_z",
+        "report.density.log_z",
+        "models with an energy: log Z_θ = log ∫ e^{−E_θ}, by quadrature on a box covering the data (D ≤ 3) or importance sampling",
+    )
+    .labelled("log Z", "log Z_θ"),
+    metric(
+        "log_z_se",
+        "report.density.log_z_se",
+        "error of log Z_θ: the last grid refinement's change (quadrature) or the standard error (importance sampling)",
+    )
+    .labelled("log Z error", "error of log Z_θ")
+    .lower_is_better(),
+    info(
+        "density_note",
+        "report.density.note",
+        "why test_loglik and kl are empty for a model with an energy (e.g. log Z too uncertain)",
+    ),
     id(
         "config_id",
         "config_id",

@@ -53,6 +53,7 @@ fn fake_report(fisher: f64) -> Finished {
             loss: 0.5,
         }],
         sample: None,
+        density: None,
     };
     Finished {
         report,

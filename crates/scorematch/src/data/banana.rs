@@ -113,6 +113,11 @@ impl Density for Banana {
         -x[0] * x[0] / (2.0 * self.width * self.width) - 0.5 * u * u - 0.5 * rest
     }
 
+    fn log_normalizer(&self) -> f64 {
+        // x₀ ~ N(0, width²), then x₁ − twist(x₀) and the rest ~ N(0, 1).
+        0.5 * self.dim as f64 * std::f64::consts::TAU.ln() + self.width.ln()
+    }
+
     fn score_into(&self, x: &[f64], out: &mut [f64]) {
         let u = x[1] - self.twist(x[0]);
         out[0] = -x[0] / (self.width * self.width) + u * 2.0 * self.curvature * x[0];

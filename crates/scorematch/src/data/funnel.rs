@@ -98,6 +98,11 @@ impl Density for Funnel {
             - 0.5 * (self.dim - 1) as f64 * x[0]
     }
 
+    fn log_normalizer(&self) -> f64 {
+        // x₀ ~ N(0, scale²), then x_i | x₀ ~ N(0, e^{x₀}) (its −½(D−1)x₀ is in log p).
+        0.5 * self.dim as f64 * std::f64::consts::TAU.ln() + self.scale.ln()
+    }
+
     fn score_into(&self, x: &[f64], out: &mut [f64]) {
         let inv = (-x[0]).exp();
         let rest: f64 = x[1..].iter().map(|v| v * v).sum();

@@ -121,6 +121,12 @@ impl Density for FullGaussian {
         -0.5 * x.dot(&(&self.precision * &x))
     }
 
+    fn log_normalizer(&self) -> f64 {
+        // D/2 ln 2π + ½ ln det Σ, with det Σ = Π L_ii².
+        let half_log_det: f64 = (0..self.dim()).map(|i| self.cholesky[(i, i)].ln()).sum();
+        0.5 * self.dim() as f64 * std::f64::consts::TAU.ln() + half_log_det
+    }
+
     fn score_into(&self, x: &[f64], out: &mut [f64]) {
         let d = self.dim();
         for (i, o) in out.iter_mut().enumerate() {

@@ -274,6 +274,12 @@ impl Density for Gmm {
         log_sum_exp(&self.component_log_densities(x))
     }
 
+    fn log_normalizer(&self) -> f64 {
+        // The components are normalised up to (2π)^{D/2}; the weights to their sum.
+        let d = self.modes.first().map_or(0, |m| m.mean.len());
+        0.5 * d as f64 * std::f64::consts::TAU.ln() + log_sum_exp(&self.log_weights)
+    }
+
     fn score_into(&self, x: &[f64], out: &mut [f64]) {
         let logs = self.component_log_densities(x);
         let total = log_sum_exp(&logs);

@@ -53,6 +53,10 @@ pub trait Density: Send + Sync {
     /// log p(x) up to an additive constant, for one point `x` of length `dim`.
     fn log_density(&self, x: &[f64]) -> f64;
 
+    /// log ∫ exp(log_density): the constant that normalises [`Density::log_density`], so that
+    /// log p(x) = log_density(x) − log_normalizer() exactly (KL divergences, likelihoods).
+    fn log_normalizer(&self) -> f64;
+
     /// The score ∇ₓ log p(x) of one point, written to `out` (both of length `dim`).
     fn score_into(&self, x: &[f64], out: &mut [f64]);
 

@@ -1,4 +1,5 @@
-//! Metrics of a trained score (Fisher divergence) and of the samples it generates (MMD,
+//! Metrics of a trained score (Fisher divergence), of a model's density (log Z, likelihood,
+//! KL; [`likelihood`]) and of the samples it generates (MMD,
 //! energy distance, sliced Wasserstein, mode statistics). The sample metrics run on the host
 //! in f64.
 //!
@@ -8,6 +9,7 @@
 
 mod energy;
 mod fisher;
+pub mod likelihood;
 mod mmd;
 mod modes;
 mod sample_quality;
@@ -15,6 +17,7 @@ mod swd;
 
 pub use energy::energy_distance;
 pub use fisher::fisher_divergence;
+pub use likelihood::{DensityFit, density_fit};
 pub use mmd::{MEDIAN_POINTS, median_bandwidth, mmd2_unbiased};
 pub use modes::{ModeStats, mode_statistics};
 pub use sample_quality::{

@@ -12,7 +12,7 @@ use crate::config::RunConfig;
 use crate::data::Density;
 use crate::engine::Kernels;
 use crate::error::Result;
-use crate::metric::fisher_divergence;
+use crate::metric::{DensityFit, fisher_divergence};
 use crate::model::{ScoreModel, TracePath};
 use crate::progress::SampleProgress;
 pub use crate::progress::{NoProgress, Progress};
@@ -80,6 +80,9 @@ pub struct TrainReport {
     /// The sampler's samples in numbers (missing without a sampler or after divergence).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sample: Option<SampleReport>,
+    /// Density-level figures (log Z, likelihood, KL) of a model with an energy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub density: Option<DensityFit>,
 }
 
 /// A finished run: its report and what later stages (samplers, plots) need.
@@ -181,6 +184,18 @@ pub fn train(cfg: &RunConfig, progress: &mut dyn Progress) -> Result<Trained> {
     }
     let diverged = message.is_some();
     let model = model.valid();
+    let density = if diverged {
+        None
+    } else {
+        density::fit(
+            &model,
+            &plain,
+            eval_sigma,
+            setup.density.as_ref(),
+            &eval.x,
+            tc.eval_seed,
+        )?
+    };
     // The score is evaluated at the noise level it was trained for (ignored by models that
     // do not condition on σ).
     let sampled = if diverged {
@@ -223,6 +238,7 @@ pub fn train(cfg: &RunConfig, progress: &mut dyn Progress) -> Result<Trained> {
         kernels,
         loss_curve,
         sample,
+        density,
     };
     Ok(Trained {
         report,
@@ -233,6 +249,7 @@ pub fn train(cfg: &RunConfig, progress: &mut dyn Progress) -> Result<Trained> {
     })
 }
 
+mod density;
 mod setup;
 
 pub use setup::RunSetup;
