@@ -226,6 +226,10 @@ impl RunConfig {
         };
         let mut errors = prefixed("dataset", self.dataset.validate());
         errors.extend(prefixed("model", self.model.validate()));
+        errors.extend(prefixed(
+            "model",
+            self.model.validate_for(self.dataset.dim()),
+        ));
         errors.extend(prefixed("objective", self.objective.validate()));
         errors.extend(prefixed("train", self.train.validate()));
         errors.extend(prefixed("sampler", self.sampler.validate()));
@@ -280,6 +284,16 @@ impl RunConfig {
                     "{} has zero second derivative, so {objective} gets no gradient through \
                      the Jacobian (use silu, softplus, tanh or elu)",
                     act.name()
+                ),
+            ));
+        }
+        if self.model.is_fitted() && caps_trace_free(&self.objective) {
+            errors.push(ParamError::new(
+                "objective",
+                format!(
+                    "{} is fitted in closed form by implicit score matching, not by {objective} \
+                     (use objective = \"ism\")",
+                    self.model.name()
                 ),
             ));
         }
@@ -351,6 +365,12 @@ impl RunConfig {
         }
         errors
     }
+}
+
+/// Whether the objective's loss has no exact trace (it is not implicit score matching, the
+/// objective a closed-form fit minimises).
+fn caps_trace_free(objective: &ObjectiveConfig) -> bool {
+    objective.trace().is_none()
 }
 
 /// The objectives that feed σ to a noise-conditional model, as words: "dsm and dsm-multi".

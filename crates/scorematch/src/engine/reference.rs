@@ -1,5 +1,6 @@
 //! The reference step: the objective's loss in burn tensor ops, burn's autodiff and Adam.
 
+use burn::module::Module as _;
 use burn::optim::grad_clipping::GradientClippingConfig;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 
@@ -63,6 +64,11 @@ impl ReferenceEngine {
         } else {
             None
         };
+        // A model without parameters (fitted in closed form) has nothing to update.
+        if model.num_params() == 0 {
+            self.model = Some(model);
+            return Ok(value);
+        }
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         self.model = Some(self.optimizer.step(self.lr, model, grads));
         Ok(value)
@@ -80,6 +86,9 @@ impl ReferenceEngine {
         let model = self.model.as_ref().ok_or_else(lost_model)?;
         let loss = objective.loss(model, &self.batch, env);
         let value = scalar(loss.clone())?;
+        if model.num_params() == 0 {
+            return Ok((value, Vec::new()));
+        }
         let grads = loss.backward();
         let flat = crate::model::param_grads(model, &grads)?.concat();
         Ok((value, flat))

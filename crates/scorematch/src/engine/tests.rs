@@ -237,6 +237,19 @@ fn registry_runs() -> Vec<RunConfig> {
                 seed: runs.len() as u64,
                 ..base.clone()
             };
+            if model.is_fitted() && objective.trace().is_none() {
+                // A closed-form fit is the ISM minimiser: other objectives are refused.
+                let errors = cfg.validate();
+                assert!(
+                    errors.iter().any(
+                        |e| e.key == "objective" && e.message.contains("fitted in closed form")
+                    ),
+                    "{} on {}: {errors:?}",
+                    objective.name(),
+                    model.name()
+                );
+                continue;
+            }
             if objective.caps().noise_conditioning == NoiseConditioning::Required {
                 match model.noise_conditional() {
                     Some(conditional) => cfg.model = conditional,

@@ -251,6 +251,17 @@ pub fn covering_box(data: &[f64], dim: usize) -> (Vec<f64>, Vec<f64>) {
     (lo, hi)
 }
 
+/// The box with the same centre and twice the width.
+fn widened(lo: &[f64], hi: &[f64]) -> (Vec<f64>, Vec<f64>) {
+    lo.iter()
+        .zip(hi)
+        .map(|(a, b)| {
+            let (mid, half) = (0.5 * (a + b), b - a);
+            (mid - half, mid + half)
+        })
+        .unzip()
+}
+
 /// The density-level figures of the model whose log p̃ is `log_f`, against `density`, on the
 /// evaluation set `eval_x` (`[n, D]`). `rng` draws the importance samples (D > 3).
 pub fn density_fit(
@@ -260,9 +271,23 @@ pub fn density_fit(
     rng: &mut Rng,
 ) -> Result<DensityFit> {
     let dim = density.dim();
+    let mut outside = None;
     let log_z = if dim <= QUADRATURE_MAX_DIM {
         let (lo, hi) = covering_box(eval_x, dim);
-        log_z_quadrature(log_f, &lo, &hi)?
+        let z = log_z_quadrature(log_f, &lo, &hi)?;
+        // The same integral over the box twice as wide: a model whose mass stays with the
+        // data (as a normalisable fit's does) barely changes.
+        let (wide_lo, wide_hi) = widened(&lo, &hi);
+        let wide = log_z_quadrature(log_f, &wide_lo, &wide_hi)?;
+        let growth = (wide.value - z.value).abs();
+        if growth.is_nan() || growth > MAX_LOG_Z_SE {
+            outside = Some(format!(
+                "the model's mass reaches beyond the data (log Z goes from {:.3} to {:.3} when \
+                 the box doubles): not normalisable, or not on a grid",
+                z.value, wide.value
+            ));
+        }
+        z
     } else {
         log_z_importance(log_f, eval_x, dim, IMPORTANCE_SAMPLES, rng)?
     };
@@ -280,12 +305,16 @@ pub fn density_fit(
         return Ok(fit);
     }
     let trusted = log_z.error.is_finite() && log_z.error <= MAX_LOG_Z_SE;
-    if log_z.method == LogZMethod::Importance && !trusted {
+    if !trusted {
         fit.note = Some(format!(
-            "importance sampling's standard error of log Z is {:.3}, more than {MAX_LOG_Z_SE}: \
-             too large to trust the likelihood",
+            "the error of log Z is {:.3}, more than {MAX_LOG_Z_SE}: too large to trust the \
+             likelihood",
             log_z.error
         ));
+        return Ok(fit);
+    }
+    if outside.is_some() {
+        fit.note = outside;
         return Ok(fit);
     }
     let n = eval_x.len() / dim;
@@ -419,5 +448,37 @@ mod tests {
         let kl = fit.kl.unwrap();
         // The evaluation sample's mean of the log ratio is the exact KL up to its own noise.
         assert!((kl - 0.5).abs() < 0.02, "KL {kl}");
+    }
+}
+
+#[cfg(test)]
+mod outside_tests {
+    use super::*;
+    use crate::data::{DataSet, StandardNormalParams};
+    use crate::rng::{Stream, rng};
+
+    #[test]
+    fn a_model_whose_mass_leaves_the_data_gets_no_likelihood_and_says_why() {
+        // log p̃ = +¼‖x‖² − ¼‖x‖⁴/100: normalisable only far beyond the data.
+        let p = StandardNormalParams::example(2).density().unwrap();
+        let eval = p.sample(2000, &mut rng(8, Stream::Eval));
+        let mut wide = |x: &[f64]| -> Result<Vec<f64>> {
+            Ok(x.chunks_exact(2)
+                .map(|v| {
+                    let r2 = v[0] * v[0] + v[1] * v[1];
+                    0.25 * r2 - 0.0025 * r2 * r2
+                })
+                .collect())
+        };
+        let fit = density_fit(&mut wide, p.as_ref(), &eval, &mut rng(9, Stream::Metric)).unwrap();
+        assert!(fit.kl.is_none() && fit.test_loglik.is_none(), "{fit:?}");
+        assert!(
+            fit.note
+                .as_deref()
+                .unwrap()
+                .starts_with("the model's mass reaches beyond the data"),
+            "{fit:?}"
+        );
+        assert!(fit.log_z.is_some());
     }
 }

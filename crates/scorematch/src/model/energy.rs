@@ -89,6 +89,14 @@ impl ModelKind for EnergyParams {
         errors
     }
 
+    fn validate_for(&self, _dim: usize) -> Vec<ParamError> {
+        Vec::new()
+    }
+
+    fn fitted(&self) -> bool {
+        false
+    }
+
     fn activation(&self) -> Option<Activation> {
         Some(self.activation)
     }

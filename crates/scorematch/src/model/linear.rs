@@ -146,6 +146,14 @@ impl ModelKind for LinearParams {
         LinearParams::validate(self)
     }
 
+    fn validate_for(&self, _dim: usize) -> Vec<ParamError> {
+        Vec::new()
+    }
+
+    fn fitted(&self) -> bool {
+        false
+    }
+
     fn activation(&self) -> Option<Activation> {
         None
     }

@@ -336,6 +336,14 @@ impl ModelKind for MlpParams {
         MlpParams::validate(self)
     }
 
+    fn validate_for(&self, _dim: usize) -> Vec<ParamError> {
+        Vec::new()
+    }
+
+    fn fitted(&self) -> bool {
+        false
+    }
+
     fn activation(&self) -> Option<Activation> {
         Some(self.activation)
     }

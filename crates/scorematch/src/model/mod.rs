@@ -12,6 +12,7 @@ mod activation;
 pub mod closed_form;
 mod dense;
 mod energy;
+mod expfam;
 mod linear;
 mod mlp;
 mod shape;
@@ -19,6 +20,7 @@ mod shape;
 pub use activation::Activation;
 pub use dense::Dense;
 pub use energy::{EnergyNet, EnergyParams};
+pub use expfam::{ExpFam, ExpFamParams, exponents, term_count};
 pub use linear::{Linear, LinearInit, LinearParams};
 pub use mlp::{Mlp, MlpParams, TracePath};
 pub use shape::MlpShape;
@@ -42,6 +44,12 @@ pub trait ModelKind: Default {
 
     /// Every problem with the parameters (keys relative to the model's block).
     fn validate(&self) -> Vec<ParamError>;
+
+    /// Every problem with the parameters for data of dimension `dim`.
+    fn validate_for(&self, dim: usize) -> Vec<ParamError>;
+
+    /// Whether the model is fitted in closed form when it is made (no training loop).
+    fn fitted(&self) -> bool;
 
     /// The activation, for models that have one (its curvature decides which objectives can
     /// train it).
@@ -159,6 +167,16 @@ macro_rules! models {
                 match self { $(Self::$variant(p) => ModelKind::validate(p)),+ }
             }
 
+            /// See [`ModelKind::validate_for`].
+            pub fn validate_for(&self, dim: usize) -> Vec<ParamError> {
+                match self { $(Self::$variant(p) => p.validate_for(dim)),+ }
+            }
+
+            /// See [`ModelKind::fitted`].
+            pub fn is_fitted(&self) -> bool {
+                match self { $(Self::$variant(p) => p.fitted()),+ }
+            }
+
             /// The activation, for models that have one.
             pub fn activation(&self) -> Option<Activation> {
                 match self { $(Self::$variant(p) => p.activation()),+ }
@@ -273,6 +291,8 @@ models! {
     Linear(LinearParams => Linear) = "linear";
     /// `energy`: a scalar MLP E(x), score −∇ₓE.
     Energy(EnergyParams => EnergyNet) = "energy";
+    /// `expfam`: exp⟨θ, T(x)⟩ with polynomial T, fitted in closed form.
+    ExpFam(ExpFamParams => ExpFam) = "expfam";
 }
 
 impl Default for ModelConfig {

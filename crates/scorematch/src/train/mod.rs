@@ -159,8 +159,10 @@ pub fn train(cfg: &RunConfig, progress: &mut dyn Progress) -> Result<Trained> {
     let mut message = None;
     let mut steps_done = 0;
     let start = Instant::now();
-    for step in 1..=tc.steps {
-        let read_loss = step % tc.log_every == 0 || step == tc.steps || step == 1;
+    // A model fitted in closed form when it was made has no training loop.
+    let steps = if cfg.model.is_fitted() { 0 } else { tc.steps };
+    for step in 1..=steps {
+        let read_loss = step % tc.log_every == 0 || step == steps || step == 1;
         if let Some(value) = trainer.step(read_loss)? {
             progress.loss(step, value);
             loss_curve.push(LossPoint { step, loss: value });
@@ -170,7 +172,7 @@ pub fn train(cfg: &RunConfig, progress: &mut dyn Progress) -> Result<Trained> {
             }
         }
         steps_done = step;
-        progress.step(step, tc.steps);
+        progress.step(step, steps);
         if progress.stop_requested() {
             return Err(crate::Error::Interrupted { step });
         }
