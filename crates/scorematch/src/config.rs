@@ -325,6 +325,18 @@ impl RunConfig {
                 ),
             ));
         }
+        if self.sampler.needs_density() && !self.model.has_energy() {
+            errors.push(ParamError::new(
+                "sampler",
+                format!(
+                    "{} needs the model's density, and {} has only a score (use a model with an \
+                     energy: {})",
+                    self.sampler.name(),
+                    self.model.name(),
+                    energy_models()
+                ),
+            ));
+        }
         if self.sampler.needs_score_sigma() && self.objective.sigma().is_none() {
             errors.push(ParamError::new(
                 "sampler.denoise",
@@ -373,6 +385,25 @@ fn caps_trace_free(objective: &ObjectiveConfig) -> bool {
     objective.trace().is_none()
 }
 
+/// The models with an energy, as words: "energy and expfam".
+fn energy_models() -> String {
+    let names: Vec<&str> = ModelConfig::defaults()
+        .iter()
+        .filter(|m| m.has_energy())
+        .map(|m| m.name())
+        .collect();
+    words(&names)
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn words(names: &[&str]) -> String {
+    match names.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        Some((last, _)) => last.to_string(),
+        None => "none".to_string(),
+    }
+}
+
 /// The objectives that feed σ to a noise-conditional model, as words: "dsm and dsm-multi".
 fn conditioning_objectives() -> String {
     let names: Vec<&str> = ObjectiveConfig::CAPS
@@ -380,11 +411,7 @@ fn conditioning_objectives() -> String {
         .filter(|(_, caps)| caps.noise_conditioning != NoiseConditioning::Refused)
         .map(|(name, _)| *name)
         .collect();
-    match names.split_last() {
-        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
-        Some((last, _)) => last.to_string(),
-        None => "none".to_string(),
-    }
+    words(&names)
 }
 
 #[cfg(test)]

@@ -323,7 +323,8 @@ mod tests {
         // shown has a label.
         for c in COLUMNS.iter().filter(|c| c.role == Role::Metric) {
             assert!(
-                c.better.is_some() || ["steps_done", "log_z"].contains(&c.name),
+                c.better.is_some()
+                    || ["steps_done", "log_z", "sample_acceptance"].contains(&c.name),
                 "{}",
                 c.name
             );

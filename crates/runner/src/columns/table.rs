@@ -234,6 +234,20 @@ pub const COLUMNS: &[Column] = &[
     .labelled("sample s", "sampling wall time (s)")
     .lower_is_better(),
     metric(
+        "sample_acceptance",
+        "report.sample.acceptance",
+        "mala: fraction of the proposals accepted",
+    )
+    .labelled("acceptance", "MALA acceptance rate"),
+    metric(
+        "asymmetry",
+        "report.asymmetry",
+        "E‖J − Jᵀ‖²_F / E‖J‖²_F of the trained score's Jacobian J on up to 1000 evaluation points: how far it is from a gradient field (0 up to rounding for models with an energy)",
+    )
+    .labelled("J asymmetry", "Jacobian asymmetry ‖J − Jᵀ‖² / ‖J‖²")
+    .lower_is_better()
+    .on_page(),
+    metric(
         "test_loglik",
         "report.density.test_loglik",
         "models with an energy: mean log p_θ(x) = −E_θ(x) − log Z_θ over the evaluation set",

@@ -54,6 +54,7 @@ fn fake_report(fisher: f64) -> Finished {
         }],
         sample: None,
         density: None,
+        asymmetry: None,
     };
     Finished {
         report,

@@ -7,6 +7,7 @@
 //! the registry of `sample_quality.rs` (which makes [`SampleMetric`] and [`SampleMetrics`]),
 //! plus its column in the runner's column registry.
 
+pub mod asymmetry;
 mod energy;
 mod fisher;
 pub mod likelihood;
@@ -15,6 +16,7 @@ mod modes;
 mod sample_quality;
 mod swd;
 
+pub use asymmetry::asymmetry;
 pub use energy::energy_distance;
 pub use fisher::fisher_divergence;
 pub use likelihood::{DensityFit, density_fit};

@@ -66,6 +66,7 @@ impl Default for EnergyParams {
 
 impl ModelKind for EnergyParams {
     type Net = EnergyNet;
+    const HAS_ENERGY: bool = true;
     const FUSED: bool = false;
 
     fn validate(&self) -> Vec<ParamError> {

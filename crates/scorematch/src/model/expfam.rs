@@ -80,6 +80,7 @@ pub fn term_count(dim: usize, degree: usize) -> usize {
 
 impl ModelKind for ExpFamParams {
     type Net = ExpFam;
+    const HAS_ENERGY: bool = true;
     const FUSED: bool = false;
 
     fn validate(&self) -> Vec<ParamError> {

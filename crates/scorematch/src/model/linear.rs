@@ -140,6 +140,7 @@ impl Linear {
 
 impl ModelKind for LinearParams {
     type Net = Linear;
+    const HAS_ENERGY: bool = false;
     const FUSED: bool = true;
 
     fn validate(&self) -> Vec<ParamError> {

@@ -330,6 +330,7 @@ impl Mlp {
 
 impl ModelKind for MlpParams {
     type Net = Mlp;
+    const HAS_ENERGY: bool = false;
     const FUSED: bool = true;
 
     fn validate(&self) -> Vec<ParamError> {

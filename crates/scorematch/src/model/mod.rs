@@ -42,6 +42,9 @@ pub trait ModelKind: Default {
     /// reference engine).
     const FUSED: bool;
 
+    /// Whether the model has an energy E (a density p̃ = e^{−E}), not only a score.
+    const HAS_ENERGY: bool;
+
     /// Every problem with the parameters (keys relative to the model's block).
     fn validate(&self) -> Vec<ParamError>;
 
@@ -150,6 +153,11 @@ macro_rules! models {
             /// Whether the fused CPU engine has kernels for the model.
             pub fn has_fused_kernels(&self) -> bool {
                 match self { $(Self::$variant(_) => <$params as ModelKind>::FUSED),+ }
+            }
+
+            /// See [`ModelKind::HAS_ENERGY`].
+            pub fn has_energy(&self) -> bool {
+                match self { $(Self::$variant(_) => <$params as ModelKind>::HAS_ENERGY),+ }
             }
 
             /// Every model with its default parameters, in registry order.

@@ -155,6 +155,7 @@ impl AnnealedParams {
 
 impl Sampler for AnnealedParams {
     const NEEDS_NOISE_CONDITIONAL: bool = true;
+    const NEEDS_DENSITY: bool = false;
 
     fn validate(&self) -> Vec<ParamError> {
         AnnealedParams::validate(self)

@@ -23,6 +23,9 @@ pub struct SampleReport {
     pub message: Option<String>,
     /// The sample-quality metrics.
     pub metrics: SampleMetrics,
+    /// The fraction of accepted proposals, for a Metropolis sampler.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acceptance: Option<f64>,
 }
 
 /// A sampler's samples and their report.
@@ -50,8 +53,8 @@ pub fn sample_and_evaluate(
     crate::error::check(metrics.validate())?;
     let start = Instant::now();
     let mut sampler_rng = rng(seed, Stream::Sampler);
-    let Some(samples) =
-        sampler.sample(score, sigma, metrics.samples, &mut sampler_rng, progress)?
+    let Some((samples, acceptance)) =
+        sampler.sample_measured(score, sigma, metrics.samples, &mut sampler_rng, progress)?
     else {
         return Ok(None);
     };
@@ -79,6 +82,7 @@ pub fn sample_and_evaluate(
             sample_seconds,
             message,
             metrics,
+            acceptance,
         },
         samples,
     }))

@@ -139,6 +139,7 @@ pub(super) fn langevin_steps(
 
 impl Sampler for LangevinParams {
     const NEEDS_NOISE_CONDITIONAL: bool = false;
+    const NEEDS_DENSITY: bool = false;
 
     fn validate(&self) -> Vec<ParamError> {
         LangevinParams::validate(self)

@@ -25,6 +25,7 @@ mod annealed;
 mod evaluate;
 mod init;
 mod langevin;
+mod mala;
 mod score;
 
 // First: its `ve_sde_sampler!` makes the parameter types of the two samplers below.
@@ -38,6 +39,7 @@ pub use annealed::AnnealedParams;
 pub use evaluate::{SampleReport, Sampled, sample_and_evaluate};
 pub use init::{InitialDistribution, NormalInit, UniformInit};
 pub use langevin::LangevinParams;
+pub use mala::MalaParams;
 pub use probability_flow::ProbabilityFlowParams;
 pub use reverse_sde::ReverseSdeParams;
 pub use score::{ExactScore, ModelScore, ScoreFn};
@@ -49,11 +51,13 @@ use crate::error::{ParamError, Result};
 pub use crate::progress::SampleProgress;
 use crate::rng::Rng;
 
-/// Counts a sampler's steps and reports them.
+/// Counts a sampler's steps and reports them, and keeps what a sampler measures of itself
+/// (a Metropolis sampler's acceptance rate).
 pub struct Ticker<'a> {
     done: usize,
     total: usize,
     progress: &'a mut dyn SampleProgress,
+    acceptance: Option<f64>,
 }
 
 impl<'a> Ticker<'a> {
@@ -63,6 +67,7 @@ impl<'a> Ticker<'a> {
             done: 0,
             total,
             progress,
+            acceptance: None,
         }
     }
 
@@ -70,6 +75,11 @@ impl<'a> Ticker<'a> {
     pub fn tick(&mut self) {
         self.done += 1;
         self.progress.step(self.done, self.total);
+    }
+
+    /// Records the fraction of proposals the sampler accepted.
+    pub fn record_acceptance(&mut self, rate: f64) {
+        self.acceptance = Some(rate);
     }
 }
 
@@ -83,6 +93,10 @@ pub trait Sampler: Default {
     /// Whether it evaluates the score at noise levels of its own (and so needs a
     /// noise-conditional model).
     const NEEDS_NOISE_CONDITIONAL: bool;
+
+    /// Whether it needs the model's (unnormalised) density, not only its score: a model with
+    /// an energy.
+    const NEEDS_DENSITY: bool;
 
     /// Every problem with the parameters (keys relative to the sampler's block).
     fn validate(&self) -> Vec<ParamError>;
@@ -111,6 +125,7 @@ pub trait Sampler: Default {
 
 impl Sampler for NoSampler {
     const NEEDS_NOISE_CONDITIONAL: bool = false;
+    const NEEDS_DENSITY: bool = false;
 
     fn validate(&self) -> Vec<ParamError> {
         Vec::new()
@@ -172,6 +187,11 @@ macro_rules! samplers {
                 match self { $(Self::$variant(_) => <$params as Sampler>::NEEDS_NOISE_CONDITIONAL),+ }
             }
 
+            /// See [`Sampler::NEEDS_DENSITY`].
+            pub fn needs_density(&self) -> bool {
+                match self { $(Self::$variant(_) => <$params as Sampler>::NEEDS_DENSITY),+ }
+            }
+
             /// See [`Sampler::needs_score_sigma`].
             pub fn needs_score_sigma(&self) -> bool {
                 match self { $(Self::$variant(p) => p.needs_score_sigma()),+ }
@@ -197,9 +217,24 @@ macro_rules! samplers {
                 rng: &mut Rng,
                 progress: &mut dyn SampleProgress,
             ) -> Result<Option<Vec<f64>>> {
+                Ok(self.sample_measured(score, sigma, n, rng, progress)?.map(|(x, _)| x))
+            }
+
+            /// [`Self::sample`], with the acceptance rate of a Metropolis sampler.
+            pub fn sample_measured(
+                &self,
+                score: &dyn ScoreFn,
+                sigma: Option<f64>,
+                n: usize,
+                rng: &mut Rng,
+                progress: &mut dyn SampleProgress,
+            ) -> Result<Option<(Vec<f64>, Option<f64>)>> {
                 crate::error::check(self.validate())?;
                 let mut ticker = Ticker::new(self.total_steps(), progress);
-                match self { $(Self::$variant(p) => p.draw(score, sigma, n, rng, &mut ticker)),+ }
+                let drawn = match self {
+                    $(Self::$variant(p) => p.draw(score, sigma, n, rng, &mut ticker)?),+
+                };
+                Ok(drawn.map(|x| (x, ticker.acceptance)))
             }
         }
     };
@@ -216,6 +251,8 @@ samplers! {
     ReverseSde(ReverseSdeParams) = "reverse_sde";
     /// `probability_flow`: Heun on the probability-flow ODE of the variance-exploding SDE.
     ProbabilityFlow(ProbabilityFlowParams) = "probability_flow";
+    /// `mala`: Metropolis-adjusted Langevin on a model's density (energy models).
+    Mala(MalaParams) = "mala";
 }
 
 impl Default for SamplerConfig {

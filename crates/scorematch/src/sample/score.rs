@@ -20,6 +20,13 @@ pub trait ScoreFn {
     /// # Shapes
     /// - `x`: `[n, dim]` → `[n, dim]`, row-major
     fn score(&self, x: &[f64], sigma: Option<f64>) -> Result<Vec<f64>>;
+
+    /// The unnormalised log density log p̃ of the rows of `x` (at noise level `sigma`), for
+    /// scores that come from one; `None` for a free score network.
+    ///
+    /// # Shapes
+    /// - `x`: `[n, dim]` → `n` values
+    fn log_density(&self, x: &[f64], sigma: Option<f64>) -> Result<Option<Vec<f64>>>;
 }
 
 /// A trained model as a score function, evaluated in chunks on its device.
@@ -63,6 +70,22 @@ impl ScoreFn for ModelScore<'_> {
         }
         Ok(out)
     }
+
+    fn log_density(&self, x: &[f64], sigma: Option<f64>) -> Result<Option<Vec<f64>>> {
+        let mut out = Vec::with_capacity(x.len() / self.dim);
+        for chunk in x.chunks(CHUNK * self.dim) {
+            let rows = chunk.len() / self.dim;
+            let sigma = sigma.map(|s| self.ctx.matrix(&vec![s; rows], rows, 1));
+            let Some(energy) = self
+                .model
+                .energy(self.ctx.matrix(chunk, rows, self.dim), sigma.as_ref())
+            else {
+                return Ok(None);
+            };
+            out.extend(to_host(energy)?.into_iter().map(|e| -e));
+        }
+        Ok(Some(out))
+    }
 }
 
 /// The exact score of a density: ∇log p for σ = `None`, ∇log p_σ for σ = `Some(σ)` (where p_σ
@@ -95,6 +118,24 @@ impl ScoreFn for ExactScore<'_> {
                 )])),
             },
         }
+    }
+
+    fn log_density(&self, x: &[f64], sigma: Option<f64>) -> Result<Option<Vec<f64>>> {
+        let d = self.density.dim();
+        let noised;
+        let density = match sigma {
+            None => self.density,
+            Some(s) => match self.density.noised(s) {
+                Some(q) => {
+                    noised = q;
+                    noised.as_ref()
+                }
+                None => return Ok(None),
+            },
+        };
+        Ok(Some(
+            x.chunks_exact(d).map(|p| density.log_density(p)).collect(),
+        ))
     }
 }
 

@@ -28,6 +28,7 @@ macro_rules! ve_sde_sampler {
 
         impl super::Sampler for $ty {
             const NEEDS_NOISE_CONDITIONAL: bool = true;
+            const NEEDS_DENSITY: bool = false;
 
             fn validate(&self) -> Vec<crate::error::ParamError> {
                 self.0.validate()

@@ -12,7 +12,7 @@ use crate::config::RunConfig;
 use crate::data::Density;
 use crate::engine::Kernels;
 use crate::error::Result;
-use crate::metric::{DensityFit, fisher_divergence};
+use crate::metric::{DensityFit, asymmetry, fisher_divergence};
 use crate::model::{ScoreModel, TracePath};
 use crate::progress::SampleProgress;
 pub use crate::progress::{NoProgress, Progress};
@@ -83,6 +83,10 @@ pub struct TrainReport {
     /// Density-level figures (log Z, likelihood, KL) of a model with an energy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub density: Option<DensityFit>,
+    /// E‖J − Jᵀ‖²_F / E‖J‖²_F of the trained score on evaluation points (see
+    /// [`crate::metric::asymmetry`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asymmetry: Option<f64>,
 }
 
 /// A finished run: its report and what later stages (samplers, plots) need.
@@ -186,6 +190,11 @@ pub fn train(cfg: &RunConfig, progress: &mut dyn Progress) -> Result<Trained> {
     }
     let diverged = message.is_some();
     let model = model.valid();
+    let asymmetry = if diverged {
+        None
+    } else {
+        asymmetry(&model, &eval.x, dim, eval_sigma, &plain)?
+    };
     let density = if diverged {
         None
     } else {
@@ -241,6 +250,7 @@ pub fn train(cfg: &RunConfig, progress: &mut dyn Progress) -> Result<Trained> {
         loss_curve,
         sample,
         density,
+        asymmetry,
     };
     Ok(Trained {
         report,
