@@ -478,3 +478,46 @@ fn the_page_renders_its_figures_in_headless_chromium() {
         "no figures visible: {coloured} coloured pixels"
     );
 }
+
+/// A 2-D energy run's field figure adds the learned density: its contours in their own colour,
+/// from the log density kept in field.json.
+#[test]
+fn an_energy_run_draws_its_learned_density() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("e.toml"),
+        "name = \"e\"\n[defaults]\nsteps = 1500\nbatch = 64\neval_samples = 200\npool_size = 512\n\
+         dataset = \"8gaussians\"\nobjective = \"esm\"\nmodel = { name = \"energy\", hidden = 32 }\n",
+    )
+    .unwrap();
+    ok(&runner(tmp.path(), &["sweep", "e.toml"]));
+    let out = tmp.path().join("results/e");
+    let report = out.join("report");
+    let field = files(&report)
+        .into_iter()
+        .find(|n| n.starts_with("field_8gaussians_esm_") && n.ends_with(".svg"))
+        .unwrap();
+    let svg = std::fs::read_to_string(report.join(&field)).unwrap();
+    let green = shapes(&svg)
+        .into_iter()
+        .filter(|e| e.tag == "polyline" && e.attr("stroke") == "#2CA02C")
+        .count();
+    assert!(
+        green > 50,
+        "{field}: {green} segments of the learned density's contours"
+    );
+    let html = std::fs::read_to_string(report.join("index.html")).unwrap();
+    assert!(html.contains("The learned density p̃_θ"), "caption");
+    let runs = std::fs::read_dir(out.join("runs"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(runs.path().join("field.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        json["learned_log_density"].as_array().unwrap().len(),
+        60 * 60
+    );
+}

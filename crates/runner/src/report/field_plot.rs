@@ -14,6 +14,8 @@ pub enum Layer {
     Arrows(Vec<([f64; 2], [f64; 2])>),
     /// Points.
     Points(Vec<[f64; 2]>),
+    /// Contour lines of another function (a learned density), innermost level first.
+    Contours(Vec<Vec<Segment>>),
 }
 
 /// One panel.
@@ -97,6 +99,15 @@ impl Figure for FieldPlot {
             }
             let c = colour(panel.colour);
             match &panel.layer {
+                Layer::Contours(levels) => {
+                    for segments in levels {
+                        chart.draw_series(
+                            segments
+                                .iter()
+                                .map(|s| PathElement::new(vec![s[0], s[1]], c.stroke_width(2))),
+                        )?;
+                    }
+                }
                 Layer::Points(points) => {
                     chart.draw_series(
                         points

@@ -16,6 +16,8 @@ pub const FIELD_FILE: &str = "field.json";
 pub const SAMPLES_FILE: &str = "samples.csv";
 /// Grid points per axis of [`FIELD_FILE`].
 pub const GRID: usize = 20;
+/// Grid points per axis of the learned log density (models with an energy).
+pub const DENSITY_GRID: usize = 60;
 /// Data samples drawn to find the box the grid covers.
 const BOX_SAMPLES: usize = 4000;
 
@@ -45,6 +47,10 @@ pub struct ScoreField {
     pub learned: Vec<[f64; 2]>,
     /// The data density's exact score ∇log p at each point.
     pub exact: Vec<[f64; 2]>,
+    /// For a model with an energy: log p̃_θ = −E_θ on a [`DENSITY_GRID`] × [`DENSITY_GRID`]
+    /// grid over the same box, x fastest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub learned_log_density: Option<Vec<f64>>,
 }
 
 impl ScoreField {
@@ -95,6 +101,10 @@ pub fn of(trained: &Trained, config: &RunConfig) -> Result<Vec<Artifact>> {
         .score(&points, sigma)
         .context("evaluating the learned score on the grid")?;
     let exact = density.scores(&points);
+    let fine = ScoreField::grid(x, y, DENSITY_GRID);
+    let learned_log_density = ModelScore::new(&trained.model, &trained.ctx, 2)
+        .log_density(&fine, sigma)
+        .context("evaluating the learned density on the grid")?;
     let pairs = |v: &[f64]| v.chunks_exact(2).map(|p| [p[0], p[1]]).collect();
     let field = ScoreField {
         x,
@@ -104,6 +114,7 @@ pub fn of(trained: &Trained, config: &RunConfig) -> Result<Vec<Artifact>> {
         points: pairs(&points),
         learned: pairs(&learned),
         exact: pairs(&exact),
+        learned_log_density,
     };
     let mut out = vec![Artifact {
         name: FIELD_FILE,

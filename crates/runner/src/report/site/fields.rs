@@ -15,7 +15,7 @@ use crate::report::field_plot::{self, FieldPlot, Layer};
 use crate::report::html::{Made, Section};
 use crate::report::readable;
 use crate::store::CONFIG_FILE;
-use crate::store::artifacts::{FIELD_FILE, SAMPLES_FILE, ScoreField, read_samples};
+use crate::store::artifacts::{DENSITY_GRID, FIELD_FILE, SAMPLES_FILE, ScoreField, read_samples};
 
 use super::SiteOptions;
 
@@ -155,6 +155,30 @@ pub(super) fn field_plots(
                 colour: 0,
             },
         ];
+        let mut density_note = String::new();
+        if let Some(values) = &field.learned_log_density {
+            let learned = Grid {
+                x: field.x,
+                y: field.y,
+                n: DENSITY_GRID,
+                values: values.clone(),
+            };
+            let top = learned.max();
+            density_note = format!(
+                " The learned density p̃_θ = e^{{−E_θ}}: its contours (coloured) at the same depths \
+                 below its own maximum, over the data's (grey)."
+            );
+            panels.push(field_plot::Panel {
+                title: "learned density e^{−E}".into(),
+                layer: Layer::Contours(
+                    CONTOUR_DEPTHS
+                        .iter()
+                        .map(|d| learned.contour(top - d))
+                        .collect(),
+                ),
+                colour: 2,
+            });
+        }
         let mut sample_note = String::new();
         if let Some(samples) = &samples {
             let shown = field_plot::inside(samples, field.x, field.y);
@@ -187,7 +211,7 @@ pub(super) fn field_plots(
             "Run {} ({dataset}, {objective}{sigma}, seed {}; {}). Left: the exact score ∇log p; \
              middle: the learned score, both on a {n}×{n} grid over the data's box; arrows point \
              along the score, their length grows with |s| up to 1.5× the field's own median norm \
-             (exact {}, learned {}).{sample_note} Grey lines: contours of the data's log density \
+             (exact {}, learned {}).{density_note}{sample_note} Grey lines: contours of the data's log density \
              at {} below its maximum.",
             chosen.id,
             config.seed,
