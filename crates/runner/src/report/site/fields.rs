@@ -164,10 +164,9 @@ pub(super) fn field_plots(
                 values: values.clone(),
             };
             let top = learned.max();
-            density_note = format!(
-                " The learned density p̃_θ = e^{{−E_θ}}: its contours (coloured) at the same depths \
-                 below its own maximum, over the data's (grey)."
-            );
+            density_note = " The learned density p̃_θ = e^{−E_θ}: its contours (coloured) at the \
+                            same depths below its own maximum, over the data's (grey)."
+                .to_string();
             panels.push(field_plot::Panel {
                 title: "learned density e^{−E}".into(),
                 layer: Layer::Contours(
