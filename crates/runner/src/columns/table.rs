@@ -298,22 +298,32 @@ pub const COLUMNS: &[Column] = &[
     param(
         "activation",
         "config.model.activation",
-        "MLP nonlinearity",
+        "nonlinearity of the network (mlp, energy)",
     ),
     param(
         "hidden",
         "config.model.hidden",
-        "MLP hidden width",
+        "hidden width of the network (mlp, energy)",
     ),
     param(
         "depth",
         "config.model.depth",
-        "MLP hidden layers",
+        "hidden layers of the network (mlp, energy)",
     ),
     param(
         "noise_conditional",
         "config.model.noise_conditional",
-        "whether the MLP takes σ as an input",
+        "whether the network (mlp, energy) takes σ as an input",
+    ),
+    param(
+        "degree",
+        "config.model.degree",
+        "expfam: highest total degree of the polynomial sufficient statistics",
+    ),
+    param(
+        "ridge",
+        "config.model.ridge",
+        "expfam: ridge added to the closed-form fit's normal equations",
     ),
     param(
         "projections",
