@@ -598,7 +598,12 @@ fn fresh_moves_old_results_aside_and_dry_run_writes_nothing() {
 fn the_example_sweeps_are_valid() {
     let s = Sandbox::new();
     let experiments = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments");
-    for (name, runs) in [("noise_levels", 60), ("objectives", 108), ("ci_small", 38)] {
+    for (name, runs) in [
+        ("noise_levels", 60),
+        ("objectives", 108),
+        ("ci_small", 38),
+        ("energy_models", 97),
+    ] {
         let file = experiments.join(format!("{name}.toml"));
         let out = s.runner(&["validate", file.to_str().unwrap()]);
         ok(&out);
