@@ -10,9 +10,10 @@
 //! Everything is built from the parameters' tensors, so burn's reverse mode differentiates
 //! s, vᵀ(∂s/∂x)v and the Laplacian with respect to θ.
 //!
-//! The Laplacian ΔE (the trace ISM needs) is exact: in closed form for one hidden layer,
-//! ΔE = Σ_a f″(z_a) w_a ‖W₁[:, a]‖², and for deeper networks through the D coordinate
-//! directions, tr H = Σ_i e_iᵀ H e_i.
+//! The Laplacian ΔE (the trace ISM needs) is exact: in closed form for one or two hidden
+//! layers (one hidden layer: ΔE = Σ_a f″(z_a) w_a ‖W₁[:, a]‖²; two: see
+//! `closed_form_laplacian`), and for deeper networks through the D coordinate directions,
+//! tr H = Σ_i e_iᵀ H e_i.
 //!
 //! A noise-conditional energy network takes log σ as an extra input and its score is scaled
 //! by 1/σ (s(x, σ) = −∇ₓE(x, log σ)/σ), as the score MLP's output is.
@@ -282,11 +283,7 @@ impl EnergyNet {
         path: TracePath,
     ) -> Tensor<1> {
         if self.trace_path(path) == TracePath::Fast {
-            // ΔE = Σ_a f″(z_a) w_a ‖W₁[:, a]‖²
-            let w1 = self.weight(0);
-            let col_norms = w1.powi_scalar(2).sum_dim(0); // [1, h]
-            let coef = self.output_row() * col_norms; // [1, h]
-            return (fwd.curvatures[0].clone() * coef).sum_dim(1).flatten(0, 1);
+            return self.closed_form_laplacian(fwd);
         }
         let [b, d] = x.dims();
         // Direction block i holds e_i for every sample (rows i·B + r).
@@ -312,9 +309,47 @@ impl EnergyNet {
 
     fn trace_path(&self, requested: TracePath) -> TracePath {
         match requested {
-            TracePath::Auto | TracePath::Fast if self.hidden.len() == 1 => TracePath::Fast,
+            TracePath::Auto | TracePath::Fast if self.hidden.len() <= 2 => TracePath::Fast,
             _ => TracePath::Jacobian,
         }
+    }
+
+    /// ΔE in closed form for one or two hidden layers, without the D directions. With
+    /// g₁ = (f₂′ ⊙ w) W₂ᵀ the gradient reaching h₁ (g₁ = w for one layer), the Hessian is
+    /// W₁ diag(f₁″ ⊙ g₁) W₁ᵀ + W₁ D₁ W₂ diag(f₂″ ⊙ w) W₂ᵀ D₁ W₁ᵀ, so
+    ///
+    /// ΔE = Σ_a ‖W₁[:, a]‖² f₁″_a g₁_a + Σ_k f₂″_k w_k ‖W₁ D₁ W₂[:, k]‖²,
+    ///
+    /// the second sum a batched product [B·D, h₁] · [h₁, h₂].
+    ///
+    /// # Shapes
+    /// - returns `[B]`
+    fn closed_form_laplacian(&self, fwd: &Forward) -> Tensor<1> {
+        let w1 = self.weight(0);
+        let [d, h1] = w1.dims();
+        let [b, _] = fwd.slopes[0].dims();
+        let col_norms = w1.clone().powi_scalar(2).sum_dim(0); // [1, h₁]
+        let w = self.output_row(); // [1, h_L]
+        if self.hidden.len() == 1 {
+            return (fwd.curvatures[0].clone() * w * col_norms)
+                .sum_dim(1)
+                .flatten(0, 1);
+        }
+        let w2 = self.weight(1); // [h₁, h₂]
+        let g1 = (fwd.slopes[1].clone() * w.clone()).matmul(w2.clone().transpose()); // [B, h₁]
+        let first = (fwd.curvatures[0].clone() * g1 * col_norms).sum_dim(1); // [B, 1]
+        // P_b = W₁ D₁(b) W₂: rows i of sample b at i·… after the reshape.
+        let scaled: Tensor<3> =
+            w1.unsqueeze_dim::<3>(0) * fwd.slopes[0].clone().unsqueeze_dim::<3>(1); // [B, D, h₁]
+        let p = scaled.reshape([b * d, h1]).matmul(w2); // [B·D, h₂]
+        let h2 = p.dims()[1];
+        let norms = p
+            .powi_scalar(2)
+            .reshape([b, d, h2])
+            .sum_dim(1)
+            .reshape([b, h2]); // [B, h₂]
+        let second = (norms * fwd.curvatures[1].clone() * w).sum_dim(1); // [B, 1]
+        (first + second).flatten(0, 1)
     }
 }
 
