@@ -270,6 +270,10 @@ pub struct BenchArgs {
     /// Skip the two-concurrent-runs measurement.
     #[arg(long)]
     pub no_scaling: bool,
+    /// Skip the energy-network cases (each objective at D = 2, 10, 50 against the score
+    /// network of the same size).
+    #[arg(long)]
+    pub no_energy: bool,
     /// Run only this case, `objective/dataset/dim/backend/threads` (repeatable; no GEMM
     /// probe, memory or scaling runs).
     #[arg(long, value_name = "CASE")]

@@ -27,13 +27,27 @@ pub struct BenchCase {
     pub backend: Backend,
     /// Threads of the rayon pool the case runs in.
     pub threads: usize,
+    /// The model (default `mlp`, D-128-128-D SiLU as the peers ran it; `energy` is the scalar
+    /// network of the same width and depth).
+    #[serde(default = "mlp")]
+    pub model: String,
+}
+
+fn mlp() -> String {
+    "mlp".into()
 }
 
 impl BenchCase {
-    /// The case as `objective/dataset/dim/backend/threads`.
+    /// The case as `objective/dataset/dim/backend/threads`, with `/model` for a model other
+    /// than the peers' MLP.
     pub fn spec(&self) -> String {
+        let model = if self.model == "mlp" {
+            String::new()
+        } else {
+            format!("/{}", self.model)
+        };
         format!(
-            "{}/{}/{}/{}/{}",
+            "{}/{}/{}/{}/{}{model}",
             self.objective,
             self.dataset,
             self.dim,
@@ -46,8 +60,14 @@ impl BenchCase {
     pub fn parse(spec: &str) -> Result<Self> {
         let bad = |why: &str| anyhow!("bad case `{spec}`: {why}");
         let parts: Vec<&str> = spec.split('/').collect();
-        let [objective, dataset, dim, backend, threads] = parts[..] else {
-            return Err(bad("expected objective/dataset/dim/backend/threads"));
+        let (objective, dataset, dim, backend, threads, model) = match parts[..] {
+            [o, d, n, b, t] => (o, d, n, b, t, "mlp"),
+            [o, d, n, b, t, m] => (o, d, n, b, t, m),
+            _ => {
+                return Err(bad(
+                    "expected objective/dataset/dim/backend/threads[/model]",
+                ));
+            }
         };
         let case = Self {
             objective: objective.to_string(),
@@ -57,6 +77,7 @@ impl BenchCase {
             threads: threads
                 .parse()
                 .map_err(|_| bad("threads is not a number"))?,
+            model: model.to_string(),
         };
         case.run_config(0, 1)?;
         Ok(case)
@@ -86,9 +107,11 @@ impl BenchCase {
         let dataset: DatasetConfig =
             toml::from_str(&format!("name = {:?}\ndim = {}", self.dataset, self.dim))
                 .map_err(|e| anyhow!("benchmark data set `{}`: {}", self.dataset, e.message()))?;
+        let model: ModelConfig = toml::from_str(&format!("name = {:?}", self.model))
+            .map_err(|e| anyhow!("benchmark model `{}`: {}", self.model, e.message()))?;
         let cfg = RunConfig {
             dataset,
-            model: ModelConfig::default(),
+            model,
             objective,
             train: TrainConfig {
                 steps,
@@ -120,8 +143,16 @@ mod tests {
             dim: 2,
             backend: Backend::Flex,
             threads: 2,
+            model: "mlp".into(),
         };
         assert_eq!(BenchCase::parse(&case.spec()).unwrap(), case);
+        let energy = BenchCase {
+            model: "energy".into(),
+            ..case.clone()
+        };
+        assert_eq!(energy.spec(), "ssm_vr/8gaussians/2/flex/2/energy");
+        assert_eq!(BenchCase::parse(&energy.spec()).unwrap(), energy);
+        assert!(BenchCase::parse("esm/gaussian/2/flex/1/mlpp").is_err());
         let err = BenchCase::parse("essm/gaussian/2/flex/1")
             .unwrap_err()
             .to_string();
@@ -140,6 +171,7 @@ mod tests {
                 dim: 3,
                 backend: Backend::Flex,
                 threads: 1,
+                model: "mlp".into(),
             };
             let cfg = case.run_config(0, 1);
             // dsm-multi needs a noise-conditional model, which the peers' MLP is not.

@@ -280,6 +280,7 @@ mod tests {
                 dim: 2,
                 backend,
                 threads: 1,
+                model: "mlp".into(),
             };
             let r = run_case(&case, &settings).unwrap();
             assert!(r.steps_per_sec > 0.0 && r.steps == 10, "{r:?}");

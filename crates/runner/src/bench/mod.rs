@@ -13,11 +13,13 @@
 //! process), and the throughput of two concurrent single-thread runs.
 
 mod case;
+mod energy;
 mod measure;
 mod peers;
 mod suite;
 
 pub use case::BenchCase;
+pub use energy::EnergyRow;
 pub use measure::{
     BenchResult, BenchSettings, MEMORY_ARG, MEMORY_LINE, Scaling, concurrent_scaling, in_pool,
     memory_case, peak_rss_mib, run_case, spawn_memory_case, thread_cpu_seconds,

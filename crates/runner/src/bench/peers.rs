@@ -55,6 +55,7 @@ pub fn peer_cases(peers: &[PeerRow], backend: Backend) -> Vec<BenchCase> {
             dim: p.dim,
             backend,
             threads: p.threads,
+            model: "mlp".into(),
         };
         if !cases.contains(&case) {
             cases.push(case);
@@ -239,6 +240,7 @@ mod tests {
                 dim: 2,
                 backend: Backend::Flex,
                 threads: 1,
+                model: "mlp".into(),
             },
             steps_per_sec: 3743.4,
             cpu_steps_per_sec: None,

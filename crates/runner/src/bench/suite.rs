@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use scorematch::Backend;
 use scorematch::kernels::rates::{fma_peak_rate, gemm_rate};
 
+use super::energy::{EnergyRow, energy_rows};
 use super::{
     BATCH, BenchCase, BenchSettings, Comparison, compare, concurrent_scaling, peer_cases,
     print_table, read_peers, run_case, spawn_memory_case, write_csv,
@@ -41,6 +42,8 @@ pub struct SuiteOptions {
     pub memory_driver: Option<(std::path::PathBuf, Vec<String>)>,
     /// Measure two concurrent single-thread runs against one (ESM and ISM at D = 2 and 100).
     pub scaling: bool,
+    /// Measure energy networks against score networks of the same size.
+    pub energy: bool,
 }
 
 /// A peak-memory measurement.
@@ -91,6 +94,8 @@ pub struct SuiteReport {
     pub memory: Vec<MemoryRow>,
     /// Concurrent runs.
     pub scaling: Vec<ScalingRow>,
+    /// Energy networks against score networks.
+    pub energy: Vec<EnergyRow>,
 }
 
 /// Runs the suite, printing progress and tables to `out`, and writes `throughput.csv`,
@@ -133,9 +138,19 @@ pub fn run_suite(opts: &SuiteOptions, out: &mut dyn Write) -> Result<SuiteReport
     let mut rows = Vec::new();
     for case in &cases {
         let result = run_case(case, &opts.settings)?;
-        if let Some(row) = compare(&result, &peers, Some(peak)) {
-            print_table(out, std::slice::from_ref(&row)).map_err(io)?;
-            rows.push(row);
+        match compare(&result, &peers, Some(peak)) {
+            Some(row) => {
+                print_table(out, std::slice::from_ref(&row)).map_err(io)?;
+                rows.push(row);
+            }
+            None => writeln!(
+                out,
+                "{}: {:.1} steps/s ({}); no peer ran this case",
+                case.spec(),
+                result.steps_per_sec,
+                result.kernels.name()
+            )
+            .map_err(io)?,
         }
     }
     writeln!(out, "\nall cases:").map_err(io)?;
@@ -150,6 +165,7 @@ pub fn run_suite(opts: &SuiteOptions, out: &mut dyn Write) -> Result<SuiteReport
                     dim: 100,
                     backend,
                     threads: 1,
+                    model: "mlp".into(),
                 };
                 let mib = spawn_memory_case(exe, args, &case)?;
                 writeln!(out, "peak RSS of one run {}: {mib:.1} MiB", case.spec()).map_err(io)?;
@@ -169,6 +185,7 @@ pub fn run_suite(opts: &SuiteOptions, out: &mut dyn Write) -> Result<SuiteReport
                 dim,
                 backend: Backend::Flex,
                 threads: 1,
+                model: "mlp".into(),
             };
             let s = concurrent_scaling(&case, &opts.settings)?;
             writeln!(
@@ -193,13 +210,20 @@ pub fn run_suite(opts: &SuiteOptions, out: &mut dyn Write) -> Result<SuiteReport
             });
         }
     }
+    let energy = if opts.energy {
+        energy_rows(&opts.backends, &opts.objectives, &opts.settings, out)?
+    } else {
+        Vec::new()
+    };
     writeln!(out, "load average at end: {}", load_average()).map_err(io)?;
     let dir = &opts.out_dir;
     write_csv(&dir.join("throughput.csv"), &rows)?;
     write_csv(&dir.join("gemm.csv"), &gemm)?;
     write_csv(&dir.join("memory.csv"), &memory)?;
     write_csv(&dir.join("scaling.csv"), &scaling)?;
+    write_csv(&dir.join("energy.csv"), &energy)?;
     Ok(SuiteReport {
+        energy,
         rows,
         gemm,
         memory,

@@ -59,6 +59,7 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
         settings,
         memory_driver: (!only_cases && !args.no_memory).then(|| (exe, vec!["bench".to_string()])),
         scaling: !only_cases && !args.no_scaling,
+        energy: !only_cases && !args.no_energy,
     };
     run_suite(&opts, &mut std::io::stdout()).context("benchmark")?;
     Ok(ExitCode::SUCCESS)
