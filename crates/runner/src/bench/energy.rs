@@ -1,7 +1,7 @@
 //! Energy networks against score networks of the same width and depth: the cost of one step of
 //! each objective. An energy network's score is its reverse pass, so a step differentiates a
-//! reverse pass (and, for ISM and the sliced objectives, its tangent); the table shows what
-//! that costs on each engine (energy networks train on the reference engine).
+//! reverse pass (and, for ISM and the sliced objectives, its tangents); the table shows what
+//! that costs, each model on the engine a sweep would give it (fused on flex).
 
 use std::io::Write;
 

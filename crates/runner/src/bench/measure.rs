@@ -10,13 +10,12 @@ use anyhow::{Result, anyhow};
 use serde::{Deserialize, Serialize};
 
 use scorematch::engine::Trainer;
-use scorematch::kernels::MlpKernel;
 use scorematch::kernels::rates::median;
 use scorematch::model::TracePath;
 use scorematch::train::{NoProgress, RunSetup, train};
 use scorematch::{Kernels, TrainConfig};
 
-use super::{BATCH, BenchCase, LOG_EVERY, WARMUP};
+use super::{BenchCase, LOG_EVERY, WARMUP};
 
 /// How long to measure.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -93,12 +92,11 @@ fn measure(
     let cfg = case.run_config(settings.seed, 0)?;
     let mut setup = RunSetup::new(&cfg)?;
     let trace_path = setup.trace_path;
-    let pass = cfg.objective.host_pass(trace_path.unwrap_or_default());
-    // The fused kernels' matrix products (NaN for a model they do not compute).
-    let flops_per_step = setup.model.kernel_shape().map_or(f64::NAN, |shape| {
-        2.0 * MlpKernel::<f32>::new(shape, pass, BATCH).step_macs() as f64
-    });
     let mut trainer = setup.trainer()?;
+    // The fused kernels' matrix products (NaN on the reference engine).
+    let flops_per_step = trainer
+        .step_macs()
+        .map_or(f64::NAN, |macs| 2.0 * macs as f64);
     let mut done = 0;
     // (wall seconds, CPU seconds of this thread where known)
     let mut run = |n: usize, trainer: &mut Trainer<'_>| -> Result<(f64, Option<f64>)> {

@@ -5,7 +5,7 @@ use super::Pool;
 use crate::backend::Ctx;
 use crate::config::TrainConfig;
 use crate::error::{Error, Result};
-use crate::kernels::{Adam, AdamSettings, MlpKernel, Real, clip_segments};
+use crate::kernels::{Adam, AdamSettings, NetKernel, Real, clip_segments};
 use crate::model::{ScoreModel, TracePath};
 use crate::objective::{HostStep, LossEnv, ObjectiveConfig};
 
@@ -49,7 +49,7 @@ impl<T: Real> FusedEngine<T> {
             })
             .collect();
         let pass = objective.host_pass(trace);
-        let net = MlpKernel::new(shape, pass, train.batch);
+        let net = NetKernel::new(shape, pass, train.batch);
         Ok(Self {
             step: HostStep::new(net),
             grad: vec![T::ZERO; theta.len()],

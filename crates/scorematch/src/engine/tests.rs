@@ -148,13 +148,16 @@ fn fused_kernels_are_refused_off_flex_and_auto_resolves_by_backend() {
     assert!(cfg.validate().iter().all(|e| e.key == "backend"));
     let mlp = crate::model::ModelConfig::default();
     let energy = crate::model::ModelConfig::Energy(Default::default());
-    assert_eq!(Kernels::Auto.resolve(Backend::Flex, &mlp), Kernels::Fused);
+    let expfam = crate::model::ModelConfig::ExpFam(Default::default());
+    for model in [&mlp, &energy] {
+        assert_eq!(Kernels::Auto.resolve(Backend::Flex, model), Kernels::Fused);
+        assert_eq!(
+            Kernels::Auto.resolve(Backend::Ndarray, model),
+            Kernels::Reference
+        );
+    }
     assert_eq!(
-        Kernels::Auto.resolve(Backend::Ndarray, &mlp),
-        Kernels::Reference
-    );
-    assert_eq!(
-        Kernels::Auto.resolve(Backend::Flex, &energy),
+        Kernels::Auto.resolve(Backend::Flex, &expfam),
         Kernels::Reference
     );
     for k in Kernels::ALL {
@@ -342,6 +345,7 @@ fn the_reference_gradient_is_in_the_flat_parameter_order() {
     use crate::model::testing::param_values;
     for model in [
         "name = \"mlp\", depth = 3, noise_conditional = true",
+        "name = \"energy\", depth = 3, noise_conditional = true",
         "name = \"linear\"",
     ] {
         let cfg: RunConfig = toml::from_str(&format!(

@@ -1,16 +1,19 @@
-//! Pointwise activations with their first and second derivatives, as inlined scalar
-//! functions that loops over slices vectorise.
+//! Pointwise activations with their first, second and third derivatives, as inlined scalar
+//! functions that loops over slices vectorise (the third is what the energy network's
+//! Hessian terms need in reverse mode).
 
 use super::Real;
 #[cfg(test)]
 use crate::model::Activation;
 
-/// One activation: f(z), f′(z) and f″(z).
+/// One activation: f(z), f′(z), f″(z) and f‴(z).
 pub(crate) trait Act {
     /// (f, f′).
     fn value_slope<T: Real>(z: T) -> (T, T);
     /// (f, f′, f″).
     fn value_slope_curvature<T: Real>(z: T) -> (T, T, T);
+    /// (f, f′, f″, f‴).
+    fn value_and_three_derivatives<T: Real>(z: T) -> (T, T, T, T);
 }
 
 /// z·σ(z).
@@ -49,6 +52,15 @@ impl Act for Silu {
         // f″ = σ(1 − σ)(2 + z(1 − 2σ))
         (f, f.mul_add(r, s), (s * r) * z.mul_add(r - s, two))
     }
+    #[inline(always)]
+    fn value_and_three_derivatives<T: Real>(z: T) -> (T, T, T, T) {
+        let (f, d, c) = Self::value_slope_curvature(z);
+        let (s, r) = logistic(z);
+        let three = T::ONE + T::ONE + T::ONE;
+        let (sr, q) = (s * r, r - s);
+        // f‴ = σ(1 − σ)[(1 − 2σ)(3 + z(1 − 2σ)) − 2zσ(1 − σ)]
+        (f, d, c, sr * (q * (three + z * q) - (z + z) * sr))
+    }
 }
 
 impl Act for Softplus {
@@ -63,6 +75,12 @@ impl Act for Softplus {
         let (s, r) = logistic(z);
         (f, s, s * r)
     }
+    #[inline(always)]
+    fn value_and_three_derivatives<T: Real>(z: T) -> (T, T, T, T) {
+        let (f, s, c) = Self::value_slope_curvature(z);
+        let (_, r) = logistic(z);
+        (f, s, c, c * (r - s))
+    }
 }
 
 impl Act for Tanh {
@@ -76,6 +94,14 @@ impl Act for Tanh {
         let t = z.tanh();
         let d = T::ONE - t * t;
         (t, d, -(t + t) * d)
+    }
+    #[inline(always)]
+    fn value_and_three_derivatives<T: Real>(z: T) -> (T, T, T, T) {
+        let t = z.tanh();
+        let d = T::ONE - t * t;
+        let two = T::ONE + T::ONE;
+        // f‴ = (1 − t²)(6t² − 2)
+        (t, d, -(t + t) * d, d * (two * (two + T::ONE) * t * t - two))
     }
 }
 
@@ -95,6 +121,11 @@ impl Act for Elu {
             (e - T::ONE, e, e)
         }
     }
+    #[inline(always)]
+    fn value_and_three_derivatives<T: Real>(z: T) -> (T, T, T, T) {
+        let (f, d, c) = Self::value_slope_curvature(z);
+        (f, d, c, c)
+    }
 }
 
 impl Act for Relu {
@@ -110,6 +141,11 @@ impl Act for Relu {
     fn value_slope_curvature<T: Real>(z: T) -> (T, T, T) {
         let (f, d) = Self::value_slope(z);
         (f, d, T::ZERO)
+    }
+    #[inline(always)]
+    fn value_and_three_derivatives<T: Real>(z: T) -> (T, T, T, T) {
+        let (f, d) = Self::value_slope(z);
+        (f, d, T::ZERO, T::ZERO)
     }
 }
 
@@ -163,6 +199,12 @@ pub(crate) fn eval<T: Real>(act: Activation, z: T) -> (T, T, T) {
     with_act!(act, A => A::value_slope_curvature(z))
 }
 
+/// f‴ of `act` at one point.
+#[cfg(test)]
+fn third<T: Real>(act: Activation, z: T) -> T {
+    with_act!(act, A => A::value_and_three_derivatives(z)).3
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,12 +216,16 @@ mod tests {
             for &z in &zs {
                 let h = 1e-6;
                 let (f, d, c) = eval(act, z);
-                let (fu, du, _) = eval(act, z + h);
-                let (fd, dd, _) = eval(act, z - h);
+                let (fu, du, cu) = eval(act, z + h);
+                let (fd, dd, cd) = eval(act, z - h);
                 assert!((d - (fu - fd) / (2.0 * h)).abs() < 1e-8, "{act:?} f'({z})");
                 assert!((c - (du - dd) / (2.0 * h)).abs() < 1e-7, "{act:?} f''({z})");
+                let t = third(act, z);
+                assert!((t - (cu - cd) / (2.0 * h)).abs() < 1e-7, "{act:?} f‴({z})");
                 let (f2, d2) = with_act!(act, A => A::value_slope(z));
                 assert_eq!((f, d), (f2, d2), "{act:?}");
+                let (f3, d3, c3, _) = with_act!(act, A => A::value_and_three_derivatives(z));
+                assert_eq!((f, d, c), (f3, d3, c3), "{act:?}");
             }
         }
     }
@@ -195,6 +241,8 @@ mod tests {
                 assert!((f64::from(f32_) - f).abs() < tol(f), "{act:?} f({z})");
                 assert!((f64::from(d32) - d).abs() < tol(d), "{act:?} f'({z})");
                 assert!((f64::from(c32) - c).abs() < tol(c), "{act:?} f''({z})");
+                let (t, t32) = (third(act, z), third(act, z as f32));
+                assert!((f64::from(t32) - t).abs() < tol(t), "{act:?} f‴({z})");
             }
         }
     }

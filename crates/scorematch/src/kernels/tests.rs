@@ -3,9 +3,9 @@
 
 use burn::tensor::Tensor;
 
-use super::{MlpKernel, Pass};
+use super::{NetKernel, Pass};
 use crate::backend::{Backend, Ctx, Precision, to_host};
-use crate::model::testing::{param_grads, random_mlp};
+use crate::model::testing::{param_grads, random_net};
 use crate::model::{Activation, ModelConfig, ScoreModel, TracePath};
 use crate::rng::{Stream, normals, rng};
 
@@ -58,7 +58,7 @@ fn fused(
     inp: &Inputs,
     f: &Functional,
 ) -> (f64, Vec<f64>, Vec<f64>) {
-    let mut k = MlpKernel::<f64>::new(model.kernel_shape().unwrap(), pass, ROWS);
+    let mut k = NetKernel::<f64>::new(model.kernel_shape().unwrap(), pass, ROWS);
     k.x_mut().copy_from_slice(&inp.x);
     if let Pass::Projected { .. } = pass {
         k.v_mut().copy_from_slice(&inp.v);
@@ -148,18 +148,18 @@ fn passes(depth: usize, conditional: bool) -> Vec<Pass> {
 
 fn models(ctx: &Ctx) -> Vec<(String, ScoreModel)> {
     let mut out = Vec::new();
-    for (k, act) in Activation::ALL.into_iter().enumerate() {
-        for depth in 1..=3 {
-            for conditional in [false, true] {
-                let m = random_mlp(
-                    act,
-                    depth,
-                    DIM,
-                    conditional,
-                    ctx,
-                    k as u64 + 10 * depth as u64,
-                );
-                out.push((format!("{act:?} depth {depth} cond {conditional}"), m));
+    for family in ["mlp", "energy"] {
+        for (k, act) in Activation::ALL.into_iter().enumerate() {
+            if family == "energy" && !act.has_curvature() {
+                continue;
+            }
+            for depth in 1..=3 {
+                for conditional in [false, true] {
+                    let seed = k as u64 + 10 * depth as u64;
+                    let m = random_net(family, act, depth, DIM, conditional, ctx, seed);
+                    let name = format!("{family} {act:?} depth {depth} cond {conditional}");
+                    out.push((name, m));
+                }
             }
         }
     }
@@ -253,8 +253,8 @@ fn f32_passes_agree_with_f64_at_full_width() {
         Pass::Trace { columns: false },
         Pass::Trace { columns: true },
     ] {
-        let mut k64 = MlpKernel::<f64>::new(model.kernel_shape().unwrap(), pass, rows);
-        let mut k32 = MlpKernel::<f32>::new(model.kernel_shape().unwrap(), pass, rows);
+        let mut k64 = NetKernel::<f64>::new(model.kernel_shape().unwrap(), pass, rows);
+        let mut k32 = NetKernel::<f32>::new(model.kernel_shape().unwrap(), pass, rows);
         k64.x_mut().copy_from_slice(&x);
         k32.x_mut()
             .iter_mut()

@@ -68,7 +68,7 @@ impl Default for EnergyParams {
 impl ModelKind for EnergyParams {
     type Net = EnergyNet;
     const HAS_ENERGY: bool = true;
-    const FUSED: bool = false;
+    const FUSED: bool = true;
 
     fn validate(&self) -> Vec<ParamError> {
         let mut errors = Vec::new();
@@ -387,7 +387,13 @@ impl ScoreNet for EnergyNet {
     }
 
     fn kernel_shape(&self) -> Option<MlpShape> {
-        None
+        Some(MlpShape {
+            dim: self.dim,
+            widths: self.hidden.iter().map(|l| l.dims().1).collect(),
+            activation: self.activation,
+            noise_conditional: self.noise_conditional,
+            energy: true,
+        })
     }
 
     fn flat_params(&self) -> Result<Vec<f64>> {

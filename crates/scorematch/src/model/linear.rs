@@ -89,6 +89,7 @@ impl Linear {
             widths: Vec::new(),
             activation: Activation::default(),
             noise_conditional: false,
+            energy: false,
         }
     }
 

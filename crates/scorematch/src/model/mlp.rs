@@ -141,6 +141,7 @@ impl Mlp {
             widths: self.hidden.iter().map(|l| l.dims().1).collect(),
             activation: self.activation,
             noise_conditional: self.noise_conditional,
+            energy: false,
         }
     }
 

@@ -1,5 +1,5 @@
-//! The architecture of an MLP as the host kernels see it, and where its parameters sit in
-//! the flat parameter vector θ.
+//! The architecture of an MLP (score or energy network) as the host kernels see it, and
+//! where its parameters sit in the flat parameter vector θ.
 
 use super::Activation;
 
@@ -14,6 +14,9 @@ pub struct MlpShape {
     pub activation: Activation,
     /// Whether ln σ is an extra input and the output is divided by σ.
     pub noise_conditional: bool,
+    /// Whether the network outputs a scalar energy E (one output) whose score is −∇ₓE,
+    /// rather than the score itself (D outputs).
+    pub energy: bool,
 }
 
 impl MlpShape {
@@ -34,7 +37,8 @@ impl MlpShape {
         } else {
             self.widths[l - 1]
         };
-        let fan_out = self.widths.get(l).copied().unwrap_or(self.dim);
+        let outputs = if self.energy { 1 } else { self.dim };
+        let fan_out = self.widths.get(l).copied().unwrap_or(outputs);
         (fan_in, fan_out)
     }
 

@@ -4,7 +4,7 @@
 
 use rand_distr::{Distribution, StandardNormal};
 
-use crate::kernels::{MlpKernel, Real};
+use crate::kernels::{NetKernel, Real};
 use crate::rng::Rng;
 
 /// The host side of a fused training step: the network's buffers, and what the loss keeps of
@@ -12,7 +12,7 @@ use crate::rng::Rng;
 #[derive(Clone, Debug)]
 pub struct HostStep<T> {
     /// The network pass (inputs, outputs and their gradients).
-    pub net: MlpKernel<T>,
+    pub net: NetKernel<T>,
     /// Targets (ESM) or noise ε (DSM), `[B, D]`.
     pub(super) aux: Vec<T>,
     /// Host scratch in f64, `[B, D]` each: noise draws and noisy points / targets.
@@ -29,7 +29,7 @@ impl<T: Real> HostStep<T> {
     }
 
     /// Buffers for `net`'s batch.
-    pub fn new(net: MlpKernel<T>) -> Self {
+    pub fn new(net: NetKernel<T>) -> Self {
         let n = net.rows() * net.shape().dim;
         Self {
             aux: vec![T::ZERO; n],

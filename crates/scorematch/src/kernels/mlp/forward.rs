@@ -2,9 +2,9 @@
 //! the pass asks for it.
 
 use super::MlpKernel;
-use super::rows::{add_bias, row_dots};
-use crate::kernels::activation::{Act, with_act};
+use crate::kernels::activation::with_act;
 use crate::kernels::gemm::{Mat, MatMut};
+use crate::kernels::rows::{add_bias, primal_rows, primal_rows_curved, row_dots, tangent_rows};
 use crate::kernels::{Real, vectorized};
 
 impl<T: Real> MlpKernel<T> {
@@ -122,96 +122,6 @@ impl<T: Real> MlpKernel<T> {
         }
         if !self.v.is_empty() {
             self.input[b * d..].copy_from_slice(&self.v);
-        }
-    }
-}
-
-/// Elements per step of the activation loops: four AVX2 vectors of f32, whose independent
-/// dependency chains the CPU interleaves.
-const LANES: usize = 32;
-
-/// h = f(raw + bias), f′ for the primal rows.
-#[inline(always)]
-pub(super) fn primal_rows<A: Act, T: Real>(raw: &[T], bias: &[T], act: &mut [T], slope: &mut [T]) {
-    let h = bias.len();
-    for ((r, a), s) in raw
-        .chunks_exact(h)
-        .zip(act.chunks_exact_mut(h))
-        .zip(slope.chunks_exact_mut(h))
-    {
-        let (r, r_tail) = r.as_chunks::<LANES>();
-        let (b, b_tail) = bias.as_chunks::<LANES>();
-        let (a, a_tail) = a.as_chunks_mut::<LANES>();
-        let (s, s_tail) = s.as_chunks_mut::<LANES>();
-        for (((r, b), a), s) in r.iter().zip(b).zip(a.iter_mut()).zip(s.iter_mut()) {
-            for i in 0..LANES {
-                (a[i], s[i]) = A::value_slope(r[i] + b[i]);
-            }
-        }
-        for (((&r, &b), a), s) in r_tail
-            .iter()
-            .zip(b_tail)
-            .zip(a_tail.iter_mut())
-            .zip(s_tail.iter_mut())
-        {
-            (*a, *s) = A::value_slope(r + b);
-        }
-    }
-}
-
-/// h = f(raw + bias), f′ and f″ for the primal rows.
-#[inline(always)]
-pub(super) fn primal_rows_curved<A: Act, T: Real>(
-    raw: &[T],
-    bias: &[T],
-    act: &mut [T],
-    slope: &mut [T],
-    curvature: &mut [T],
-) {
-    let h = bias.len();
-    for (((r, a), s), c) in raw
-        .chunks_exact(h)
-        .zip(act.chunks_exact_mut(h))
-        .zip(slope.chunks_exact_mut(h))
-        .zip(curvature.chunks_exact_mut(h))
-    {
-        let (r, r_tail) = r.as_chunks::<LANES>();
-        let (b, b_tail) = bias.as_chunks::<LANES>();
-        let (a, a_tail) = a.as_chunks_mut::<LANES>();
-        let (s, s_tail) = s.as_chunks_mut::<LANES>();
-        let (c, c_tail) = c.as_chunks_mut::<LANES>();
-        for ((((r, b), a), s), c) in r
-            .iter()
-            .zip(b)
-            .zip(a.iter_mut())
-            .zip(s.iter_mut())
-            .zip(c.iter_mut())
-        {
-            for i in 0..LANES {
-                (a[i], s[i], c[i]) = A::value_slope_curvature(r[i] + b[i]);
-            }
-        }
-        for ((((&r, &b), a), s), c) in r_tail
-            .iter()
-            .zip(b_tail)
-            .zip(a_tail.iter_mut())
-            .zip(s_tail.iter_mut())
-            .zip(c_tail.iter_mut())
-        {
-            (*a, *s, *c) = A::value_slope_curvature(r + b);
-        }
-    }
-}
-
-/// t = f′ ⊙ u for every tangent row (row k·B + b uses sample b's f′).
-#[inline(always)]
-pub(super) fn tangent_rows<T: Real>(u: &[T], slope: &[T], t: &mut [T]) {
-    for (u, t) in u
-        .chunks_exact(slope.len())
-        .zip(t.chunks_exact_mut(slope.len()))
-    {
-        for ((&u, &s), t) in u.iter().zip(slope).zip(t.iter_mut()) {
-            *t = s * u;
         }
     }
 }

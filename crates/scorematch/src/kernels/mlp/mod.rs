@@ -23,7 +23,6 @@
 
 mod forward;
 mod reverse;
-mod rows;
 mod trace;
 
 use super::Real;

@@ -1,10 +1,10 @@
 //! The reverse mode: from the loss gradients with respect to the pass's outputs to ∂L/∂θ,
 //! through the primal rows, the tangent rows and the trace.
 
-use super::rows::{column_sums, scale_rows};
 use super::trace::trace_grads;
 use super::{MlpKernel, TraceMethod};
 use crate::kernels::gemm::{Mat, MatMut};
+use crate::kernels::rows::{column_sums, scale_rows};
 use crate::kernels::{Real, vectorized};
 
 impl<T: Real> MlpKernel<T> {

@@ -1,9 +1,9 @@
 //! The exact trace of ∂s/∂x in closed form for up to two hidden layers (cost independent of
 //! D), and its reverse mode.
 
-use super::rows::{dot, row_dots};
 use super::{MlpKernel, TraceMethod};
 use crate::kernels::gemm::{Mat, MatMut};
+use crate::kernels::rows::{dot, row_dots};
 use crate::kernels::{Real, vectorized};
 
 impl<T: Real> MlpKernel<T> {
