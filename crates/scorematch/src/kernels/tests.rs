@@ -235,13 +235,21 @@ fn fused_parameter_gradients_match_finite_differences() {
 
 #[test]
 fn f32_passes_agree_with_f64_at_full_width() {
-    // The default network (128 wide, 2 hidden layers, SiLU) in D = 10, B = 64.
+    // The default score and energy networks (128 wide, 2 hidden layers, SiLU) in D = 10.
     let ctx = Ctx::new(Backend::Flex.device().unwrap(), Precision::F64);
-    let d = 10;
-    let rows = 64;
-    let model = ModelConfig::default()
-        .init(d, &[], &ctx, &mut rng(3, Stream::Init))
-        .unwrap();
+    for model in [
+        ModelConfig::default(),
+        ModelConfig::Energy(Default::default()),
+    ] {
+        let model = model
+            .init(10, &[], &ctx, &mut rng(3, Stream::Init))
+            .unwrap();
+        f32_agrees_with_f64(&model, 10, 64);
+    }
+}
+
+/// Every pass of `model` in f32 against f64, on `rows` samples in dimension `d`.
+fn f32_agrees_with_f64(model: &ScoreModel, d: usize, rows: usize) {
     let theta = model.flat_params().unwrap();
     let theta32: Vec<f32> = theta.iter().map(|&v| v as f32).collect();
     let mut r = rng(4, Stream::Train);
