@@ -227,7 +227,7 @@ fn malformed_files_give_one_line_errors_and_create_nothing() {
     let cases: Vec<(String, &str)> = vec![
         (
             format!("{head}[grid]\nobjective = [\"esm\", \"essm\"]\n"),
-            "bad.toml:11: grid.objective[1]: unknown objective \"essm\" (expected one of: esm, ism, ssm, ssm-vr, dsm, dsm-multi)",
+            "bad.toml:11: grid.objective[1]: unknown objective \"essm\" (expected one of: esm, ism, ssm, ssm-vr, fd-ssm, fd-ssm-vr, dsm, dsm-multi, ssm-multi, ssm-vr-multi)",
         ),
         (
             format!("{head}[grid]\ndataset = [\"gausian\"]\nobjective = [\"esm\"]\n"),

@@ -49,9 +49,9 @@ impl<T: Real> FusedEngine<T> {
             })
             .collect();
         let pass = objective.host_pass(trace);
-        let net = NetKernel::new(shape, pass, train.batch);
+        let net = NetKernel::new(shape, pass, objective.host_rows(train.batch));
         Ok(Self {
-            step: HostStep::new(net),
+            step: HostStep::new(net, train.batch),
             grad: vec![T::ZERO; theta.len()],
             adam: Adam::new(AdamSettings::default(), theta.len()),
             theta,

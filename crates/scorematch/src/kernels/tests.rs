@@ -106,7 +106,8 @@ fn reference(
         Pass::Projected { per_row } => {
             let xs = x.repeat_dim(0, per_row);
             let v = ctx.matrix(&inp.v, per_row * ROWS, DIM);
-            let (s, jv) = model.forward_jvp(xs, v.clone(), sigma.as_ref());
+            let sigmas = sigma.map(|s| s.repeat_dim(0, per_row));
+            let (s, jv) = model.forward_jvp(xs, v.clone(), sigmas.as_ref());
             let vjv = (v * jv).sum_dim(1);
             // s is repeated per tangent; weight only the first copy.
             let s = s.narrow(0, 0, ROWS);
@@ -135,9 +136,8 @@ fn reference(
 }
 
 fn passes(depth: usize, conditional: bool) -> Vec<Pass> {
-    let mut p = vec![Pass::Forward];
+    let mut p = vec![Pass::Forward, Pass::Projected { per_row: 2 }];
     if !conditional {
-        p.push(Pass::Projected { per_row: 2 });
         p.push(Pass::Trace { columns: true });
         if depth <= 2 {
             p.push(Pass::Trace { columns: false });

@@ -73,6 +73,10 @@ impl Objective for DsmParams {
         Pass::Forward
     }
 
+    fn host_rows(&self, batch: usize) -> usize {
+        batch
+    }
+
     /// The fused step's inputs: x + σε (and σ for a noise-conditional model), keeping ε.
     fn host_inputs<T: Real>(&self, env: &mut LossEnv<'_>, step: &mut HostStep<T>) {
         let dim = step.net.shape().dim;

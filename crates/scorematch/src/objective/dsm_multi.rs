@@ -116,6 +116,10 @@ impl Objective for DsmMultiParams {
         Pass::Forward
     }
 
+    fn host_rows(&self, batch: usize) -> usize {
+        batch
+    }
+
     /// The fused step's inputs: x + σᵢε with σᵢ drawn per sample, keeping ε.
     fn host_inputs<T: Real>(&self, env: &mut LossEnv<'_>, step: &mut HostStep<T>) {
         let schedule = self.schedule();

@@ -64,12 +64,16 @@ impl Objective for EsmParams {
         half_mean_sq_norm(model.forward(x, None) - target)
     }
 
-    /// The fused step's inputs: on noised data, x + σε and the noised score as the target
-    /// (on clean data the gathered batch and its scores are already in place).
     fn host_pass(&self, _trace: TracePath) -> Pass {
         Pass::Forward
     }
 
+    fn host_rows(&self, batch: usize) -> usize {
+        batch
+    }
+
+    /// The fused step's inputs: on noised data, x + σε and the noised score as the target
+    /// (on clean data the gathered batch and its scores are already in place).
     fn host_inputs<T: Real>(&self, env: &mut LossEnv<'_>, step: &mut HostStep<T>) {
         if let (Some(sigma), Some(noised)) = (self.sigma, env.noised) {
             let dim = step.net.shape().dim;

@@ -13,6 +13,10 @@ use crate::rng::Rng;
 pub struct HostStep<T> {
     /// The network pass (inputs, outputs and their gradients).
     pub net: NetKernel<T>,
+    /// The gathered batch `[B, D]` where the network's rows are not the batch's (the loss
+    /// evaluates s at several points per sample); empty otherwise, the batch then being
+    /// gathered straight into the network's inputs.
+    pub(super) batch: Vec<T>,
     /// Targets (ESM) or noise ε (DSM), `[B, D]`.
     pub(super) aux: Vec<T>,
     /// Host scratch in f64, `[B, D]` each: noise draws and noisy points / targets.
@@ -25,16 +29,25 @@ impl<T: Real> HostStep<T> {
     /// The buffers a batch is gathered into: the network's inputs x `[B, D]` and the data
     /// scores at x `[B, D]` (kept for the loss).
     pub fn batch_buffers(&mut self) -> (&mut [T], &mut [T]) {
-        (self.net.x_mut(), &mut self.aux)
+        if self.batch.is_empty() {
+            (self.net.x_mut(), &mut self.aux)
+        } else {
+            (&mut self.batch, &mut self.aux)
+        }
     }
 
-    /// Buffers for `net`'s batch.
-    pub fn new(net: NetKernel<T>) -> Self {
-        let n = net.rows() * net.shape().dim;
+    /// Buffers for batches of `rows` samples through `net`.
+    pub fn new(net: NetKernel<T>, rows: usize) -> Self {
+        let n = rows * net.shape().dim;
         Self {
+            batch: if net.rows() == rows {
+                Vec::new()
+            } else {
+                vec![T::ZERO; n]
+            },
             aux: vec![T::ZERO; n],
             scratch: [vec![0.0; n], vec![0.0; n]],
-            row_sigma: vec![0.0; net.rows()],
+            row_sigma: vec![0.0; rows],
             net,
         }
     }

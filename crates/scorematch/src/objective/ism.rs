@@ -57,6 +57,10 @@ impl Objective for IsmParams {
         }
     }
 
+    fn host_rows(&self, batch: usize) -> usize {
+        batch
+    }
+
     fn host_inputs<T: Real>(&self, _env: &mut LossEnv<'_>, _step: &mut HostStep<T>) {}
 
     /// ½ mean ‖s‖² + mean tr J of a fused step, and its gradients with respect to s and tr J.

@@ -9,19 +9,27 @@
 mod dsm;
 mod dsm_multi;
 mod esm;
+mod fd_ssm;
+mod fd_ssm_vr;
 mod host;
 mod ism;
 mod ssm;
+mod ssm_multi;
 mod ssm_vr;
+mod ssm_vr_multi;
 
 pub use dsm::DsmParams;
 pub use dsm_multi::{DsmMultiParams, geometric_schedule};
 pub use esm::EsmParams;
+pub use fd_ssm::{FdDirection, FdSsmParams};
+pub use fd_ssm_vr::FdSsmVrParams;
 pub use host::HostStep;
 pub(crate) use host::{add_noise, fill_normals, host_half_mean_sq, to_real};
 pub use ism::IsmParams;
 pub use ssm::{Projection, SsmParams};
+pub use ssm_multi::SsmMultiParams;
 pub use ssm_vr::SsmVrParams;
+pub use ssm_vr_multi::SsmVrMultiParams;
 
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
@@ -107,6 +115,10 @@ pub trait Objective {
     /// The network pass the fused form needs; `trace` is the model's resolved trace path.
     fn host_pass(&self, trace: TracePath) -> Pass;
 
+    /// The network rows of a fused step on `batch` samples (more than `batch` where the
+    /// loss evaluates s at several points per sample).
+    fn host_rows(&self, batch: usize) -> usize;
+
     /// Completes the network inputs of a fused step whose batch was gathered into
     /// [`HostStep::batch_buffers`], drawing noise and projections from `env.rng` exactly as
     /// [`Objective::loss`] does.
@@ -190,6 +202,11 @@ macro_rules! objectives {
                 match self { $(Self::$variant(p) => p.host_pass(trace)),+ }
             }
 
+            /// See [`Objective::host_rows`].
+            pub fn host_rows(&self, batch: usize) -> usize {
+                match self { $(Self::$variant(p) => p.host_rows(batch)),+ }
+            }
+
             /// See [`Objective::host_inputs`].
             pub fn host_inputs<T: Real>(&self, env: &mut LossEnv<'_>, step: &mut HostStep<T>) {
                 match self { $(Self::$variant(p) => p.host_inputs(env, step)),+ }
@@ -237,10 +254,18 @@ objectives! {
     Ssm(SsmParams) = "ssm";
     /// `ssm-vr`: sliced score matching with variance reduction.
     SsmVr(SsmVrParams) = "ssm-vr";
+    /// `fd-ssm`: sliced score matching by finite differences of s.
+    FdSsm(FdSsmParams) = "fd-ssm";
+    /// `fd-ssm-vr`: variance-reduced sliced score matching by finite differences of s.
+    FdSsmVr(FdSsmVrParams) = "fd-ssm-vr";
     /// `dsm`: denoising score matching at one noise level.
     Dsm(DsmParams) = "dsm";
     /// `dsm-multi`: denoising score matching over a geometric schedule of noise levels.
     DsmMulti(DsmMultiParams) = "dsm-multi";
+    /// `ssm-multi`: sliced score matching over a geometric schedule of noise levels.
+    SsmMulti(SsmMultiParams) = "ssm-multi";
+    /// `ssm-vr-multi`: variance-reduced sliced score matching over noise levels.
+    SsmVrMulti(SsmVrMultiParams) = "ssm-vr-multi";
 }
 
 #[cfg(test)]

@@ -125,6 +125,10 @@ impl Objective for SsmParams {
         self.pass()
     }
 
+    fn host_rows(&self, batch: usize) -> usize {
+        batch
+    }
+
     fn host_inputs<T: Real>(&self, env: &mut LossEnv<'_>, step: &mut HostStep<T>) {
         host_directions(self, env, step);
     }

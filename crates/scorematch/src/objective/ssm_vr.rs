@@ -48,6 +48,10 @@ impl Objective for SsmVrParams {
         self.0.pass()
     }
 
+    fn host_rows(&self, batch: usize) -> usize {
+        batch
+    }
+
     fn host_inputs<T: Real>(&self, env: &mut LossEnv<'_>, step: &mut HostStep<T>) {
         host_directions(&self.0, env, step);
     }

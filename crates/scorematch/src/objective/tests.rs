@@ -7,6 +7,7 @@ use crate::data::{Density, GaussianParams};
 use crate::model::testing::{param_grads, param_values, perturbed, random_mlp, random_net};
 use crate::model::{Activation, TracePath};
 use crate::rng::{Rng, Stream, normals, rng};
+use rand::RngExt as _;
 
 const DIM: usize = 3;
 
@@ -62,7 +63,21 @@ fn parameter_gradients_match_finite_differences_for_every_objective() {
         ("name = \"dsm\"\nsigma = 0.3", false),
         ("name = \"dsm\"\nsigma = 0.3", true),
         ("name = \"dsm-multi\"\nsigma_min = 0.1\nlevels = 4", true),
+        ("name = \"fd-ssm\"\nepsilon = 0.1\nprojections = 2", false),
+        ("name = \"fd-ssm-vr\"\nprojection = \"gaussian\"", false),
+        ("name = \"ssm-multi\"\nsigma_min = 0.1\nlevels = 4", true),
+        (
+            "name = \"ssm-vr-multi\"\nlevels = 3\nprojections = 2\nprojection = \"rademacher\"",
+            true,
+        ),
     ];
+    // Every registered objective is among them.
+    for name in ObjectiveConfig::NAMES {
+        assert!(
+            objectives.iter().any(|(t, _)| parse(t).name() == *name),
+            "{name} is not checked"
+        );
+    }
     for backend in Backend::compiled_cpu() {
         let ctx = Ctx::new(backend.device().unwrap().autodiff(), Precision::F64);
         for (k, (text, conditional)) in objectives.iter().enumerate() {
@@ -189,4 +204,101 @@ fn every_registered_objective_parses_and_reports_its_name() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("ssm-vr") && err.contains("dsm-multi"), "{err}");
+}
+
+/// The exact SSM (or SSM-VR) loss of `model` on `x` along the directions `u` (`[K·B, D]`).
+fn exact_sliced_loss(model: &ScoreModel, x: &[f64], u: &[f64], ctx: &Ctx, vr: bool) -> f64 {
+    let n = u.len() / DIM;
+    let k = n / (x.len() / DIM);
+    let xs = ctx.matrix(x, x.len() / DIM, DIM).repeat_dim(0, k);
+    let ut = ctx.matrix(u, n, DIM);
+    let (s, jv) = model.forward_jvp(xs, ut.clone(), None);
+    let vjv = (ut.clone() * jv).sum_dim(1).mean();
+    let second = if vr {
+        half_mean_sq_norm(s)
+    } else {
+        (ut * s).sum_dim(1).powi_scalar(2).mean() * 0.5
+    };
+    scalar(vjv + second).unwrap()
+}
+
+#[test]
+fn finite_difference_ssm_tends_to_ssm_with_a_relative_gap_of_order_epsilon_squared() {
+    let ctx = Ctx::new(Backend::Flex.device().unwrap(), Precision::F64);
+    let data = GaussianParams {
+        dim: DIM,
+        data_seed: 0,
+    }
+    .build()
+    .unwrap();
+    let b = batch(6, &data);
+    let stream = rng(5, Stream::Train);
+    // The directions every ε shares: u = √D g/‖g‖ from the stream's first normals.
+    let k = 2;
+    let mut u = normals(&mut stream.clone(), k * b.rows * DIM);
+    for row in u.chunks_exact_mut(DIM) {
+        let norm = row.iter().map(|g| g * g).sum::<f64>().sqrt();
+        row.iter_mut()
+            .for_each(|g| *g *= (DIM as f64).sqrt() / norm);
+    }
+    for family in ["mlp", "energy"] {
+        let model = random_net(family, Activation::Tanh, 2, DIM, false, &ctx, 3);
+        for (name, vr) in [("fd-ssm", false), ("fd-ssm-vr", true)] {
+            let exact = exact_sliced_loss(&model, &b.x, &u, &ctx, vr);
+            let gap = |eps: f64| {
+                let obj = parse(&format!(
+                    "name = \"{name}\"\nepsilon = {eps}\nprojections = {k}"
+                ));
+                (loss_value(&obj, &model, &b, &ctx, None, &stream) - exact).abs() / exact.abs()
+            };
+            let gaps = [gap(0.2), gap(0.1), gap(0.05)];
+            assert!(gaps[0] > 1e-6, "{family} {name}: {gaps:?} (no gap at all?)");
+            for w in gaps.windows(2) {
+                let ratio = w[0] / w[1];
+                assert!(
+                    (3.0..5.0).contains(&ratio),
+                    "{family} {name}: gaps {gaps:?} do not shrink as ε²"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn sliced_matching_over_one_noise_level_is_sliced_matching_on_the_noised_data() {
+    let ctx = Ctx::new(Backend::Flex.device().unwrap(), Precision::F64);
+    let data = GaussianParams {
+        dim: DIM,
+        data_seed: 2,
+    }
+    .build()
+    .unwrap();
+    let b = batch(7, &data);
+    let model = random_mlp(Activation::Silu, 2, DIM, false, &ctx, 4);
+    let sigma = 0.3;
+    let stream = rng(8, Stream::Train);
+    for (multi, single) in [("ssm-multi", "ssm"), ("ssm-vr-multi", "ssm-vr")] {
+        let obj = parse(&format!(
+            "name = \"{multi}\"\nsigma_min = {sigma}\nsigma_max = {sigma}\nlevels = 1\nprojections = 2"
+        ));
+        let got = loss_value(&obj, &model, &b, &ctx, None, &stream);
+        // The same draws: a level per sample, the noise, then the projections (by `ssm`).
+        let mut r = stream.clone();
+        for _ in 0..b.rows {
+            let _: usize = r.random_range(0..1);
+        }
+        let eps = normals(&mut r, b.x.len());
+        let noisy = Batch {
+            x: b.x.iter().zip(&eps).map(|(x, e)| x + sigma * e).collect(),
+            score: Vec::new(),
+            rows: b.rows,
+            dim: DIM,
+        };
+        let ssm = parse(&format!("name = \"{single}\"\nprojections = 2"));
+        let want = sigma * sigma * loss_value(&ssm, &model, &noisy, &ctx, None, &r);
+        assert!(
+            (got - want).abs() <= 1e-12 * want.abs(),
+            "{multi}: {got} vs {want}"
+        );
+    }
 }

@@ -45,8 +45,12 @@ impl<T: Real> EnergyKernel<T> {
                 row[d] = self.sigma[r].ln();
             }
         }
-        if !self.v.is_empty() {
-            input[b * n_in..].copy_from_slice(&self.v);
+        // Direction rows [v, 0]: σ does not move along a direction.
+        for (row, v) in input[b * n_in..]
+            .chunks_exact_mut(n_in)
+            .zip(self.v.chunks_exact(d))
+        {
+            row[..d].copy_from_slice(v);
         }
     }
 
@@ -156,7 +160,7 @@ impl<T: Real> EnergyKernel<T> {
         }
     }
 
-    /// vᵀ(∂s/∂x)v = −Σ_l Σ_a g_l f″ u_l² for each direction row.
+    /// vᵀ(∂s/∂x)v = −Σ_l Σ_a g_l f″ u_l² (÷σ) for each direction row.
     fn directional_curvature(&mut self) {
         let b = self.rows;
         self.vjv.fill(T::ZERO);
@@ -167,6 +171,11 @@ impl<T: Real> EnergyKernel<T> {
                 #[inline(always)]
                 || subtract_weighted_squares(u, bent, vjv),
             );
+        }
+        if !self.sigma.is_empty() {
+            for (j, q) in self.vjv.iter_mut().enumerate() {
+                *q = *q / self.sigma[j % b];
+            }
         }
     }
 

@@ -100,16 +100,16 @@ impl<T: Real> EnergyKernel<T> {
     /// Buffers for `pass` over `rows` samples of the energy network `shape`.
     ///
     /// # Panics
-    /// If `shape` is not an energy network with a hidden layer, or a tangent or trace pass is
-    /// asked of a noise-conditional network (no objective uses one).
+    /// If `shape` is not an energy network with a hidden layer, or a trace pass is asked of a
+    /// noise-conditional network (no objective uses one).
     pub fn new(shape: MlpShape, pass: Pass, rows: usize) -> Self {
         assert!(
             shape.energy && !shape.widths.is_empty(),
             "an energy kernel needs an energy network with a hidden layer"
         );
         assert!(
-            pass == Pass::Forward || !shape.noise_conditional,
-            "tangent and trace passes of noise-conditional networks are not fused"
+            !matches!(pass, Pass::Trace { .. }) || !shape.noise_conditional,
+            "trace passes of noise-conditional networks are not fused"
         );
         let (directions, per_row) = match pass {
             Pass::Forward => (Directions::None, 0),

@@ -60,8 +60,12 @@ impl<T: Real> EnergyKernel<T> {
             Directions::Given => &self.grad_vjv[..],
             Directions::Axes => &self.grad_trace[..],
         };
-        for (q, &g) in self.curvature_grad.iter_mut().zip(seeds) {
-            *q = -g;
+        for (j, (q, &g)) in self.curvature_grad.iter_mut().zip(seeds).enumerate() {
+            *q = if self.sigma.is_empty() {
+                -g
+            } else {
+                -g / self.sigma[j % b]
+            };
         }
     }
 

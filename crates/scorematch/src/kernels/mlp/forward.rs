@@ -88,6 +88,12 @@ impl<T: Real> MlpKernel<T> {
                 #[inline(always)]
                 || row_dots(t, a, fan_in, vjv),
             );
+            if self.shape.noise_conditional {
+                // s = f / σ: vᵀ(∂s/∂x)v = vᵀ(∂f/∂x)v / σ.
+                for (j, q) in self.vjv.iter_mut().enumerate() {
+                    *q = *q / self.sigma[j % b];
+                }
+            }
         }
         let score = &mut self.out[..b * d];
         vectorized(
@@ -121,7 +127,13 @@ impl<T: Real> MlpKernel<T> {
             }
         }
         if !self.v.is_empty() {
-            self.input[b * d..].copy_from_slice(&self.v);
+            // Tangent rows [v, 0]: σ does not move along a direction.
+            for (row, v) in self.input[b * n_in..]
+                .chunks_exact_mut(n_in)
+                .zip(self.v.chunks_exact(d))
+            {
+                row[..d].copy_from_slice(v);
+            }
         }
     }
 }

@@ -144,12 +144,12 @@ impl<T: Real> MlpKernel<T> {
     /// Buffers for `pass` over `rows` samples.
     ///
     /// # Panics
-    /// If a tangent or trace pass is asked of a noise-conditional network (no objective uses
-    /// one; the tensor implementation covers it).
+    /// If a trace pass is asked of a noise-conditional network (no objective uses one; the
+    /// tensor implementation covers it).
     pub fn new(shape: MlpShape, pass: Pass, rows: usize) -> Self {
         assert!(
-            pass == Pass::Forward || !shape.noise_conditional,
-            "tangent and trace passes of noise-conditional networks are not fused"
+            !matches!(pass, Pass::Trace { .. }) || !shape.noise_conditional,
+            "trace passes of noise-conditional networks are not fused"
         );
         let depth = shape.widths.len();
         let trace_method = match pass {

@@ -28,6 +28,9 @@ impl<T: Real> MlpKernel<T> {
             for (row, &s) in self.grad_out.chunks_exact_mut(d).zip(&self.sigma) {
                 row.iter_mut().for_each(|g| *g = *g / s);
             }
+            for (j, g) in self.grad_vjv.iter_mut().enumerate() {
+                *g = *g / self.sigma[j % b];
+            }
         }
         if self.trace_method == Some(TraceMethod::Columns) {
             // tr_b = Σ_k jv[k·B + b][k]
