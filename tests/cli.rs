@@ -637,6 +637,21 @@ fn the_readme_example_sweep_is_valid() {
 }
 
 #[test]
+fn the_readme_objective_table_describes_every_registered_objective() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"))
+            .unwrap();
+    let start = readme.find("## Objectives").expect("an Objectives section");
+    let section = &readme[start..];
+    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |i| i + 3)];
+    let listed: Vec<&str> = section
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `")?.split('`').next())
+        .collect();
+    assert_eq!(listed, scorematch::objective::ObjectiveConfig::NAMES);
+}
+
+#[test]
 fn a_failing_run_is_recorded_retried_on_resume_and_fails_the_exit_code() {
     let s = Sandbox::new();
     // The closed-form initialisation needs an invertible sample covariance: this mixture's

@@ -57,7 +57,7 @@ pub const COLUMNS: &[Column] = &[
     param(
         "sigma",
         "derived.sigma",
-        "noise level σ the objective targets (dsm; esm with sigma; smallest level of dsm-multi); empty for objectives on clean data",
+        "noise level σ the objective targets (dsm; esm with sigma; smallest level of dsm-multi, ssm-multi, ssm-vr-multi); empty for objectives on clean data",
     )
     .leading(),
     param(
@@ -328,22 +328,27 @@ pub const COLUMNS: &[Column] = &[
     param(
         "projections",
         "config.objective.projections",
-        "random projections per sample (ssm, ssm-vr)",
+        "random projections per sample (ssm, ssm-vr, fd-ssm, fd-ssm-vr, ssm-multi, ssm-vr-multi)",
     ),
     param(
         "projection",
         "config.objective.projection",
-        "law of the projections (ssm, ssm-vr)",
+        "law of the projections (ssm, ssm-vr, fd-ssm, fd-ssm-vr, ssm-multi, ssm-vr-multi)",
+    ),
+    param(
+        "epsilon",
+        "config.objective.epsilon",
+        "finite-difference step: v has length ε (fd-ssm, fd-ssm-vr)",
     ),
     param(
         "sigma_max",
         "config.objective.sigma_max",
-        "largest noise level (dsm-multi)",
+        "largest noise level (dsm-multi, ssm-multi, ssm-vr-multi)",
     ),
     param(
         "levels",
         "config.objective.levels",
-        "number of noise levels (dsm-multi)",
+        "number of noise levels (dsm-multi, ssm-multi, ssm-vr-multi)",
     ),
     param(
         "trace",
