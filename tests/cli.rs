@@ -227,7 +227,7 @@ fn malformed_files_give_one_line_errors_and_create_nothing() {
     let cases: Vec<(String, &str)> = vec![
         (
             format!("{head}[grid]\nobjective = [\"esm\", \"essm\"]\n"),
-            "bad.toml:11: grid.objective[1]: unknown objective \"essm\" (expected one of: esm, ism, ssm, ssm-vr, fd-ssm, fd-ssm-vr, dsm, dsm-multi, ssm-multi, ssm-vr-multi)",
+            "bad.toml:11: grid.objective[1]: unknown objective \"essm\" (expected one of: esm, ism, ssm, ssm-vr, fd-ssm, fd-ssm-vr, dsm, dsm-multi, ssm-multi, ssm-vr-multi, none)",
         ),
         (
             format!("{head}[grid]\ndataset = [\"gausian\"]\nobjective = [\"esm\"]\n"),
@@ -649,6 +649,60 @@ fn the_readme_objective_table_describes_every_registered_objective() {
         .filter_map(|l| l.strip_prefix("| `")?.split('`').next())
         .collect();
     assert_eq!(listed, scorematch::objective::ObjectiveConfig::NAMES);
+}
+
+#[test]
+fn training_free_estimators_run_with_objective_none_and_beat_the_untrained_network() {
+    let s = Sandbox::new();
+    let file = s.write(
+        "free.toml",
+        &format!(
+            "name = \"free\"\n{TINY}[grid]\ndataset = [{{ name = \"gaussian\", dim = 2 }}]\n\
+             objective = [\"none\"]\nmodel = [\"kde\", {{ name = \"stein\", points = 300 }}, \
+             {{ name = \"ssge\", points = 300 }}]\n\
+             [[include]]\ndataset = {{ name = \"gaussian\", dim = 2 }}\nobjective = \"esm\"\n"
+        ),
+    );
+    let out = s.runner(&["sweep", file.to_str().unwrap(), "--no-report"]);
+    ok(&out);
+    let (_, rows) = read_csv(&s.path("results/free/runs.csv"));
+    assert_eq!(rows.len(), 4, "{rows:?}");
+    let untrained: f64 = rows.iter().find(|r| r["model"] == "mlp").unwrap()["fisher_init"]
+        .parse()
+        .unwrap();
+    for r in rows.iter().filter(|r| r["objective"] == "none") {
+        assert_eq!(r["status"], "ok", "{r:?}");
+        assert_eq!(r["steps_done"], "0", "{r:?}");
+        let fisher: f64 = r["fisher"].parse().unwrap();
+        eprintln!("{}: {fisher} vs {untrained}", r["model"]);
+        assert!(
+            fisher < 0.4 * untrained,
+            "{}: {fisher} vs {untrained}",
+            r["model"]
+        );
+    }
+    let kde = rows.iter().find(|r| r["model"] == "kde").unwrap();
+    assert_eq!(kde["points"], "8192");
+    assert_eq!(kde["bandwidth"], "silverman");
+    // The KDE is normalised: its log Z is 0 up to the quadrature.
+    assert!(kde["log_z"].parse::<f64>().unwrap().abs() < 0.02, "{kde:?}");
+    // The pairing is explained both ways.
+    let bad = s.write(
+        "bad.toml",
+        "name = \"bad\"\n[grid]\ndataset = [\"8gaussians\"]\nmodel = [\"kde\"]\nobjective = [\"esm\"]\n\
+         [[include]]\ndataset = \"8gaussians\"\nobjective = \"none\"\n",
+    );
+    let out = s.runner(&["validate", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("bad.toml:5: grid.objective[0]: kde is a training-free score estimator built from the training pool, so there is nothing for esm to train (use objective = \"none\")"),
+        "{err}"
+    );
+    assert!(
+        err.contains("none trains nothing: it pairs with the training-free estimators (kde, stein and ssge), and mlp needs an objective"),
+        "{err}"
+    );
 }
 
 #[test]

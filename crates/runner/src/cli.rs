@@ -274,6 +274,10 @@ pub struct BenchArgs {
     /// network of the same size).
     #[arg(long)]
     pub no_energy: bool,
+    /// Skip fd-ssm and fd-ssm-vr against ssm and ssm-vr (score and energy networks,
+    /// D = 2, 10, 50, 100).
+    #[arg(long)]
+    pub no_fd: bool,
     /// Run only this case, `objective/dataset/dim/backend/threads` (repeatable; no GEMM
     /// probe, memory or scaling runs).
     #[arg(long, value_name = "CASE")]

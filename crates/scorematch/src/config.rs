@@ -6,7 +6,7 @@ use crate::backend::{Backend, Precision};
 use crate::data::DatasetConfig;
 use crate::error::ParamError;
 use crate::metric::SampleMetricsConfig;
-use crate::model::{LinearInit, ModelConfig, TracePath};
+use crate::model::{Fit, LinearInit, ModelConfig, TracePath};
 use crate::objective::{NoiseConditioning, ObjectiveConfig};
 use crate::sample::SamplerConfig;
 
@@ -287,15 +287,33 @@ impl RunConfig {
                 ),
             ));
         }
-        if self.model.is_fitted() && caps_trace_free(&self.objective) {
-            errors.push(ParamError::new(
+        let model = self.model.name();
+        match self.model.fit() {
+            Fit::ClosedFormIsm if caps_trace_free(&self.objective) => {
+                errors.push(ParamError::new(
+                    "objective",
+                    format!(
+                        "{model} is fitted in closed form by implicit score matching, not by \
+                         {objective} (use objective = \"ism\")"
+                    ),
+                ));
+            }
+            Fit::TrainingFree if caps.trains => errors.push(ParamError::new(
                 "objective",
                 format!(
-                    "{} is fitted in closed form by implicit score matching, not by {objective} \
-                     (use objective = \"ism\")",
-                    self.model.name()
+                    "{model} is a training-free score estimator built from the training pool, \
+                     so there is nothing for {objective} to train (use objective = \"none\")"
                 ),
-            ));
+            )),
+            Fit::Trained if !caps.trains => errors.push(ParamError::new(
+                "objective",
+                format!(
+                    "{objective} trains nothing: it pairs with the training-free estimators \
+                     ({}), and {model} needs an objective",
+                    training_free_models()
+                ),
+            )),
+            _ => {}
         }
         let conditional = self.model.is_noise_conditional();
         match (caps.noise_conditioning, conditional) {
@@ -390,6 +408,16 @@ fn energy_models() -> String {
     let names: Vec<&str> = ModelConfig::defaults()
         .iter()
         .filter(|m| m.has_energy())
+        .map(|m| m.name())
+        .collect();
+    words(&names)
+}
+
+/// The training-free estimators, as words: "kde, stein and ssge".
+fn training_free_models() -> String {
+    let names: Vec<&str> = ModelConfig::defaults()
+        .iter()
+        .filter(|m| m.fit() == Fit::TrainingFree)
         .map(|m| m.name())
         .collect();
     words(&names)

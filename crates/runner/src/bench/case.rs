@@ -179,11 +179,12 @@ mod tests {
             };
             let cfg = case.run_config(0, 1);
             // The multi-σ objectives need a noise-conditional model, which the peers' MLP is
-            // not.
-            let conditional = ObjectiveConfig::CAPS.iter().any(|(n, caps)| {
-                n == name && caps.noise_conditioning == NoiseConditioning::Required
+            // not, and `none` trains nothing, so it has no step to time.
+            let refused = ObjectiveConfig::CAPS.iter().any(|(n, caps)| {
+                n == name
+                    && (caps.noise_conditioning == NoiseConditioning::Required || !caps.trains)
             });
-            assert_eq!(cfg.is_ok(), !conditional, "{name}: {cfg:?}");
+            assert_eq!(cfg.is_ok(), !refused, "{name}: {cfg:?}");
         }
     }
 }

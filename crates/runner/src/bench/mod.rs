@@ -10,20 +10,21 @@
 //!
 //! Also: the core's FMA peak and a GEMM-rate probe (measured by the library, which owns the
 //! kernels), each case's FLOP rate and ceiling, the peak memory of one full run (in a child
-//! process), and the throughput of two concurrent single-thread runs.
+//! process), the throughput of two concurrent single-thread runs, and paired cases (energy
+//! against score networks, finite-difference SSM against SSM).
 
 mod case;
-mod energy;
 mod measure;
+mod pairs;
 mod peers;
 mod suite;
 
 pub use case::BenchCase;
-pub use energy::EnergyRow;
 pub use measure::{
     BenchResult, BenchSettings, MEMORY_ARG, MEMORY_LINE, Scaling, concurrent_scaling, in_pool,
     memory_case, peak_rss_mib, run_case, spawn_memory_case, thread_cpu_seconds,
 };
+pub use pairs::{ENERGY, FINITE_DIFFERENCES, PairRow, PairedComparison, Variant, pair_rows};
 pub use peers::{Comparison, PeerRow, compare, peer_cases, print_table, read_peers, write_csv};
 pub use suite::{
     GemmRow, MemoryRow, ScalingRow, SuiteOptions, SuiteReport, load_average, machine, run_suite,

@@ -9,10 +9,10 @@ use serde::{Deserialize, Serialize};
 use scorematch::Backend;
 use scorematch::kernels::rates::{fma_peak_rate, gemm_rate};
 
-use super::energy::{EnergyRow, energy_rows};
 use super::{
-    BATCH, BenchCase, BenchSettings, Comparison, compare, concurrent_scaling, peer_cases,
-    print_table, read_peers, run_case, spawn_memory_case, write_csv,
+    BATCH, BenchCase, BenchSettings, Comparison, PairRow, PairedComparison, compare,
+    concurrent_scaling, pair_rows, peer_cases, print_table, read_peers, run_case,
+    spawn_memory_case, write_csv,
 };
 
 /// What a benchmark suite runs.
@@ -42,8 +42,9 @@ pub struct SuiteOptions {
     pub memory_driver: Option<(std::path::PathBuf, Vec<String>)>,
     /// Measure two concurrent single-thread runs against one (ESM and ISM at D = 2 and 100).
     pub scaling: bool,
-    /// Measure energy networks against score networks of the same size.
-    pub energy: bool,
+    /// Paired comparisons to measure ([`ENERGY`](super::ENERGY),
+    /// [`FINITE_DIFFERENCES`](super::FINITE_DIFFERENCES)); each writes `<name>.csv`.
+    pub pairs: Vec<PairedComparison>,
 }
 
 /// A peak-memory measurement.
@@ -94,8 +95,8 @@ pub struct SuiteReport {
     pub memory: Vec<MemoryRow>,
     /// Concurrent runs.
     pub scaling: Vec<ScalingRow>,
-    /// Energy networks against score networks.
-    pub energy: Vec<EnergyRow>,
+    /// The paired comparisons' rows, in the order of [`SuiteOptions::pairs`].
+    pub pairs: Vec<Vec<PairRow>>,
 }
 
 /// Runs the suite, printing progress and tables to `out`, and writes `throughput.csv`,
@@ -210,20 +211,22 @@ pub fn run_suite(opts: &SuiteOptions, out: &mut dyn Write) -> Result<SuiteReport
             });
         }
     }
-    let energy = if opts.energy {
-        energy_rows(&opts.backends, &opts.objectives, &opts.settings, out)?
-    } else {
-        Vec::new()
-    };
+    let pairs = opts
+        .pairs
+        .iter()
+        .map(|c| pair_rows(c, &opts.backends, &opts.objectives, &opts.settings, out))
+        .collect::<Result<Vec<_>>>()?;
     writeln!(out, "load average at end: {}", load_average()).map_err(io)?;
     let dir = &opts.out_dir;
     write_csv(&dir.join("throughput.csv"), &rows)?;
     write_csv(&dir.join("gemm.csv"), &gemm)?;
     write_csv(&dir.join("memory.csv"), &memory)?;
     write_csv(&dir.join("scaling.csv"), &scaling)?;
-    write_csv(&dir.join("energy.csv"), &energy)?;
+    for (comparison, rows) in opts.pairs.iter().zip(&pairs) {
+        write_csv(&dir.join(format!("{}.csv", comparison.name)), rows)?;
+    }
     Ok(SuiteReport {
-        energy,
+        pairs,
         rows,
         gemm,
         memory,

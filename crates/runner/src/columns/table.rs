@@ -326,6 +326,26 @@ pub const COLUMNS: &[Column] = &[
         "expfam: ridge added to the closed-form fit's normal equations",
     ),
     param(
+        "bandwidth",
+        "config.model.bandwidth",
+        "kernel width of the training-free estimators (kde, stein, ssge): a rule or a number",
+    ),
+    param(
+        "points",
+        "config.model.points",
+        "most pool points a training-free estimator is built from (kde, stein, ssge)",
+    ),
+    param(
+        "eta",
+        "config.model.eta",
+        "stein: ridge η of the kernel regression",
+    ),
+    param(
+        "eigenfunctions",
+        "config.model.eigenfunctions",
+        "ssge: number of Nyström eigenfunctions",
+    ),
+    param(
         "projections",
         "config.objective.projections",
         "random projections per sample (ssm, ssm-vr, fd-ssm, fd-ssm-vr, ssm-multi, ssm-vr-multi)",

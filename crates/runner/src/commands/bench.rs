@@ -2,7 +2,10 @@
 
 use std::process::ExitCode;
 
-use crate::bench::{BenchCase, BenchSettings, MEMORY_LINE, SuiteOptions, memory_case, run_suite};
+use crate::bench::{
+    BenchCase, BenchSettings, ENERGY, FINITE_DIFFERENCES, MEMORY_LINE, SuiteOptions, memory_case,
+    run_suite,
+};
 use anyhow::{Context as _, Result};
 use scorematch::Backend;
 
@@ -59,7 +62,14 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
         settings,
         memory_driver: (!only_cases && !args.no_memory).then(|| (exe, vec!["bench".to_string()])),
         scaling: !only_cases && !args.no_scaling,
-        energy: !only_cases && !args.no_energy,
+        pairs: [
+            (!args.no_energy).then_some(ENERGY),
+            (!args.no_fd).then_some(FINITE_DIFFERENCES),
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|_| !only_cases)
+        .collect(),
     };
     run_suite(&opts, &mut std::io::stdout()).context("benchmark")?;
     Ok(ExitCode::SUCCESS)

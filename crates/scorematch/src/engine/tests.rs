@@ -185,7 +185,7 @@ fn relative_error(a: &[f64], b: &[f64]) -> f64 {
 /// and depths 1–3), as a sweep would make them: an objective that needs σ as an input gets
 /// the model's noise-conditional form, and a model without one must be refused for it.
 fn registry_runs() -> Vec<RunConfig> {
-    use crate::model::{Activation, ModelConfig};
+    use crate::model::{Activation, Fit, ModelConfig};
     use crate::objective::{NoiseConditioning, ObjectiveConfig};
     let mut objectives = ObjectiveConfig::defaults();
     for other in [
@@ -240,13 +240,21 @@ fn registry_runs() -> Vec<RunConfig> {
                 seed: runs.len() as u64,
                 ..base.clone()
             };
-            if model.is_fitted() && objective.trace().is_none() {
-                // A closed-form fit is the ISM minimiser: other objectives are refused.
+            // Models without a training loop pair with their own objective only.
+            let refusal = match (model.fit(), objective.caps().trains) {
+                (Fit::ClosedFormIsm, _) if objective.trace().is_none() => {
+                    Some("fitted in closed form")
+                }
+                (Fit::TrainingFree, true) => Some("training-free score estimator"),
+                (Fit::Trained, false) => Some("trains nothing"),
+                _ => None,
+            };
+            if let Some(refusal) = refusal {
                 let errors = cfg.validate();
                 assert!(
-                    errors.iter().any(
-                        |e| e.key == "objective" && e.message.contains("fitted in closed form")
-                    ),
+                    errors
+                        .iter()
+                        .any(|e| e.key == "objective" && e.message.contains(refusal)),
                     "{} on {}: {errors:?}",
                     objective.name(),
                     model.name()

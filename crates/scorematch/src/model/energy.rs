@@ -23,7 +23,7 @@ use burn::tensor::{Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use super::dense::Dense;
-use super::{Activation, MlpShape, ModelKind, ScoreNet, TracePath};
+use super::{Activation, Fit, MlpShape, ModelKind, ScoreNet, TracePath};
 use crate::backend::Ctx;
 use crate::error::{ParamError, Result};
 use crate::rng::Rng;
@@ -95,8 +95,8 @@ impl ModelKind for EnergyParams {
         Vec::new()
     }
 
-    fn fitted(&self) -> bool {
-        false
+    fn fit(&self) -> Fit {
+        Fit::Trained
     }
 
     fn activation(&self) -> Option<Activation> {

@@ -13,7 +13,7 @@ use burn::tensor::{Tensor, TensorData};
 use nalgebra::{DMatrix, DVector};
 use serde::{Deserialize, Serialize};
 
-use super::{Activation, MlpShape, ModelKind, ScoreNet, TracePath};
+use super::{Activation, Fit, MlpShape, ModelKind, ScoreNet, TracePath};
 use crate::backend::Ctx;
 use crate::error::{Error, ParamError, Result};
 use crate::rng::Rng;
@@ -119,8 +119,8 @@ impl ModelKind for ExpFamParams {
         }
     }
 
-    fn fitted(&self) -> bool {
-        true
+    fn fit(&self) -> Fit {
+        Fit::ClosedFormIsm
     }
 
     fn activation(&self) -> Option<Activation> {

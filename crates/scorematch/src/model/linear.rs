@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::MlpShape;
 use super::dense::Dense;
-use super::{ModelKind, ScoreNet, TracePath};
+use super::{Fit, ModelKind, ScoreNet, TracePath};
 use crate::backend::Ctx;
 use crate::error::{ParamError, Result};
 use crate::model::Activation;
@@ -152,8 +152,8 @@ impl ModelKind for LinearParams {
         Vec::new()
     }
 
-    fn fitted(&self) -> bool {
-        false
+    fn fit(&self) -> Fit {
+        Fit::Trained
     }
 
     fn activation(&self) -> Option<Activation> {

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::MlpShape;
 use super::dense::Dense;
-use super::{Activation, ModelKind, ScoreNet};
+use super::{Activation, Fit, ModelKind, ScoreNet};
 use crate::backend::Ctx;
 use crate::error::{ParamError, Result};
 use crate::rng::Rng;
@@ -342,8 +342,8 @@ impl ModelKind for MlpParams {
         Vec::new()
     }
 
-    fn fitted(&self) -> bool {
-        false
+    fn fit(&self) -> Fit {
+        Fit::Trained
     }
 
     fn activation(&self) -> Option<Activation> {

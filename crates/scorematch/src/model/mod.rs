@@ -13,17 +13,25 @@ pub mod closed_form;
 mod dense;
 mod energy;
 mod expfam;
+mod kde;
 mod linear;
 mod mlp;
+mod rbf;
 mod shape;
+mod ssge;
+mod stein;
 
 pub use activation::Activation;
 pub use dense::Dense;
 pub use energy::{EnergyNet, EnergyParams};
 pub use expfam::{ExpFam, ExpFamParams, exponents, term_count};
+pub use kde::{Kde, KdeParams};
 pub use linear::{Linear, LinearInit, LinearParams};
 pub use mlp::{Mlp, MlpParams, TracePath};
+pub use rbf::{Bandwidth, BandwidthRule};
 pub use shape::MlpShape;
+pub use ssge::{Ssge, SsgeParams};
+pub use stein::{MAX_KERNEL_POINTS, Stein, SteinParams};
 
 use burn::module::Module;
 use burn::tensor::Tensor;
@@ -32,6 +40,19 @@ use serde::{Deserialize, Serialize};
 use crate::backend::Ctx;
 use crate::error::{ParamError, Result};
 use crate::rng::Rng;
+
+/// How a model gets its parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fit {
+    /// By a training loop minimising the run's objective.
+    Trained,
+    /// In closed form when it is made, as the minimiser of implicit score matching (no
+    /// training loop; the objective must be `ism`).
+    ClosedFormIsm,
+    /// Built from the training pool with no objective at all (a training-free score
+    /// estimator; the objective must be `none`).
+    TrainingFree,
+}
 
 /// A model's parameters as a sweep file gives them: what every model declares.
 pub trait ModelKind: Default {
@@ -51,8 +72,8 @@ pub trait ModelKind: Default {
     /// Every problem with the parameters for data of dimension `dim`.
     fn validate_for(&self, dim: usize) -> Vec<ParamError>;
 
-    /// Whether the model is fitted in closed form when it is made (no training loop).
-    fn fitted(&self) -> bool;
+    /// How the model gets its parameters.
+    fn fit(&self) -> Fit;
 
     /// The activation, for models that have one (its curvature decides which objectives can
     /// train it).
@@ -180,9 +201,14 @@ macro_rules! models {
                 match self { $(Self::$variant(p) => p.validate_for(dim)),+ }
             }
 
-            /// See [`ModelKind::fitted`].
+            /// See [`ModelKind::fit`].
+            pub fn fit(&self) -> Fit {
+                match self { $(Self::$variant(p) => p.fit()),+ }
+            }
+
+            /// Whether the model has no training loop (fitted in closed form or training-free).
             pub fn is_fitted(&self) -> bool {
-                match self { $(Self::$variant(p) => p.fitted()),+ }
+                self.fit() != Fit::Trained
             }
 
             /// The activation, for models that have one.
@@ -301,6 +327,12 @@ models! {
     Energy(EnergyParams => EnergyNet) = "energy";
     /// `expfam`: exp⟨θ, T(x)⟩ with polynomial T, fitted in closed form.
     ExpFam(ExpFamParams => ExpFam) = "expfam";
+    /// `kde`: the score of a Gaussian kernel density estimate of the pool (training-free).
+    Kde(KdeParams => Kde) = "kde";
+    /// `stein`: the Stein gradient estimator (training-free).
+    Stein(SteinParams => Stein) = "stein";
+    /// `ssge`: the spectral Stein gradient estimator (training-free).
+    Ssge(SsgeParams => Ssge) = "ssge";
 }
 
 impl Default for ModelConfig {
@@ -339,5 +371,7 @@ pub fn param_grads(model: &ScoreModel, grads: &burn::tensor::Gradients) -> Resul
     c.out
 }
 
+#[cfg(test)]
+mod estimator_tests;
 #[cfg(test)]
 mod tests;

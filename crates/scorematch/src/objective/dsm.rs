@@ -36,6 +36,7 @@ impl Default for DsmParams {
 
 impl Objective for DsmParams {
     const CAPS: ObjectiveCaps = ObjectiveCaps {
+        trains: true,
         differentiates_jacobian: false,
         uses_data_scores: false,
         noise_conditioning: NoiseConditioning::Accepted,

@@ -61,6 +61,7 @@ impl DsmMultiParams {
 
 impl Objective for DsmMultiParams {
     const CAPS: ObjectiveCaps = ObjectiveCaps {
+        trains: true,
         differentiates_jacobian: false,
         uses_data_scores: false,
         noise_conditioning: NoiseConditioning::Required,

@@ -24,6 +24,7 @@ pub struct EsmParams {
 
 impl Objective for EsmParams {
     const CAPS: ObjectiveCaps = ObjectiveCaps {
+        trains: true,
         differentiates_jacobian: false,
         uses_data_scores: true,
         noise_conditioning: NoiseConditioning::Refused,

@@ -72,6 +72,7 @@ impl Default for FdSsmParams {
 
 /// What both finite-difference objectives need: forward passes only.
 pub(super) const FD_CAPS: ObjectiveCaps = ObjectiveCaps {
+    trains: true,
     differentiates_jacobian: false,
     uses_data_scores: false,
     noise_conditioning: NoiseConditioning::Refused,

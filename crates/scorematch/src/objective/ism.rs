@@ -23,6 +23,7 @@ pub struct IsmParams {
 
 impl Objective for IsmParams {
     const CAPS: ObjectiveCaps = ObjectiveCaps {
+        trains: true,
         differentiates_jacobian: true,
         uses_data_scores: false,
         noise_conditioning: NoiseConditioning::Refused,

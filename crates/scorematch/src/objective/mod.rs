@@ -13,6 +13,7 @@ mod fd_ssm;
 mod fd_ssm_vr;
 mod host;
 mod ism;
+mod none;
 mod ssm;
 mod ssm_multi;
 mod ssm_vr;
@@ -26,6 +27,7 @@ pub use fd_ssm_vr::FdSsmVrParams;
 pub use host::HostStep;
 pub(crate) use host::{add_noise, fill_normals, host_half_mean_sq, to_real};
 pub use ism::IsmParams;
+pub use none::NoTrainingParams;
 pub use ssm::{Projection, SsmParams};
 pub use ssm_multi::SsmMultiParams;
 pub use ssm_vr::SsmVrParams;
@@ -79,6 +81,9 @@ pub enum NoiseConditioning {
 /// none is assumed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ObjectiveCaps {
+    /// It has a loss for a training loop to minimise (`none`, which pairs with the
+    /// training-free estimators, has not).
+    pub trains: bool,
     /// The loss contains the network's Jacobian, so the activation's second derivative must
     /// not vanish.
     pub differentiates_jacobian: bool,
@@ -266,6 +271,8 @@ objectives! {
     SsmMulti(SsmMultiParams) = "ssm-multi";
     /// `ssm-vr-multi`: variance-reduced sliced score matching over noise levels.
     SsmVrMulti(SsmVrMultiParams) = "ssm-vr-multi";
+    /// `none`: no training, for the training-free estimators.
+    NoTraining(NoTrainingParams) = "none";
 }
 
 #[cfg(test)]

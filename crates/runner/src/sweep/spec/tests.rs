@@ -84,7 +84,7 @@ fn structural_mistakes_are_all_reported_with_line_and_key() {
         "s.toml:5: defaults.seed: [defaults] holds one value per parameter",
         "s.toml:7: grid.seed: empty list",
         "s.toml:8: grid.lr: an axis is a list of values (write lr = [0.1])",
-        "s.toml:9: grid.objective[1]: unknown objective \"essm\" (expected one of: esm, ism, ssm, ssm-vr, fd-ssm, fd-ssm-vr, dsm, dsm-multi, ssm-multi, ssm-vr-multi)",
+        "s.toml:9: grid.objective[1]: unknown objective \"essm\" (expected one of: esm, ism, ssm, ssm-vr, fd-ssm, fd-ssm-vr, dsm, dsm-multi, ssm-multi, ssm-vr-multi, none)",
         "s.toml:10: grid.dataset[0].dim: empty list",
         "s.toml:13: zip[0].batch: has 1 values but zip[0].steps has 2",
     ];
