@@ -670,6 +670,10 @@ fn training_free_estimators_run_with_objective_none_and_beat_the_untrained_netwo
     let untrained: f64 = rows.iter().find(|r| r["model"] == "mlp").unwrap()["fisher_init"]
         .parse()
         .unwrap();
+    // Every run has the data-only goodness of fit.
+    for r in &rows {
+        assert!(r["model_ksd"].parse::<f64>().unwrap().is_finite(), "{r:?}");
+    }
     for r in rows.iter().filter(|r| r["objective"] == "none") {
         assert_eq!(r["status"], "ok", "{r:?}");
         assert_eq!(r["steps_done"], "0", "{r:?}");

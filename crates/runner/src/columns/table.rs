@@ -191,6 +191,15 @@ pub const COLUMNS: &[Column] = &[
     .on_page()
     .plotted(),
     metric(
+        "sample_ksd",
+        "report.sample.metrics.sample_ksd",
+        "kernel Stein discrepancy² (IMQ kernel, U-statistic) of the samples (up to 1000) under the data's exact score: no reference sample; scatters around 0 for exact samples",
+    )
+    .labelled("sample KSD²", "kernel Stein discrepancy² of samples")
+    .lower_is_better()
+    .on_page()
+    .plotted(),
+    metric(
         "mode_coverage",
         "report.sample.metrics.mode_coverage",
         "mixtures: fraction of modes with at least one sample within 3 std",
@@ -247,6 +256,15 @@ pub const COLUMNS: &[Column] = &[
     .labelled("J asymmetry", "Jacobian asymmetry ‖J − Jᵀ‖² / ‖J‖²")
     .lower_is_better()
     .on_page(),
+    metric(
+        "model_ksd",
+        "report.model_ksd",
+        "kernel Stein discrepancy² (IMQ kernel, U-statistic) of up to 1000 evaluation points under the trained score: a goodness of fit from data alone, with or without a sampler",
+    )
+    .labelled("model KSD²", "kernel Stein discrepancy² of the data under the model")
+    .lower_is_better()
+    .on_page()
+    .plotted(),
     metric(
         "test_loglik",
         "report.density.test_loglik",

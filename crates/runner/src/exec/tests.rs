@@ -55,6 +55,7 @@ fn fake_report(fisher: f64) -> Finished {
         sample: None,
         density: None,
         asymmetry: None,
+        model_ksd: None,
     };
     Finished {
         report,

@@ -1,6 +1,7 @@
-//! Metrics of a trained score (Fisher divergence), of a model's density (log Z, likelihood,
+//! Metrics of a trained score (Fisher divergence, kernel Stein discrepancy of the evaluation
+//! data), of a model's density (log Z, likelihood,
 //! KL; [`likelihood`]) and of the samples it generates (MMD,
-//! energy distance, sliced Wasserstein, mode statistics). The sample metrics run on the host
+//! energy distance, sliced Wasserstein, kernel Stein discrepancy, mode statistics). The sample metrics run on the host
 //! in f64.
 //!
 //! Adding a sample metric: one file with its function from [`MetricInputs`], plus one line in
@@ -10,6 +11,7 @@
 pub mod asymmetry;
 mod energy;
 mod fisher;
+mod ksd;
 pub mod likelihood;
 mod mmd;
 mod modes;
@@ -19,6 +21,7 @@ mod swd;
 pub use asymmetry::asymmetry;
 pub use energy::energy_distance;
 pub use fisher::fisher_divergence;
+pub use ksd::{KSD_POINTS, kernel_stein_discrepancy};
 pub use likelihood::{DensityFit, density_fit};
 pub use mmd::{MEDIAN_POINTS, median_bandwidth, mmd2_unbiased};
 pub use modes::{ModeStats, mode_statistics};

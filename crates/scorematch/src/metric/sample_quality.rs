@@ -16,14 +16,14 @@
 //! swd_directions = 128
 //! mmd_bandwidths = [0.1, 0.2, 0.5, 1.0, 2.0, 5.0]
 //! mode_radius = 3.0
-//! metrics = ["mmd", "mmd_multi", "energy", "swd", "mode_coverage", "mode_weight_tv", "far_fraction"]
+//! metrics = ["mmd", "mmd_multi", "energy", "swd", "ksd", "mode_coverage", "mode_weight_tv", "far_fraction"]
 //! ```
 
 use serde::{Deserialize, Serialize};
 
 use super::modes::{ModeStats, mode_statistics};
 use super::swd::random_directions;
-use super::{energy, mmd, modes, swd};
+use super::{energy, ksd, mmd, modes, swd};
 use crate::data::Density;
 use crate::error::ParamError;
 use crate::rng::{Stream, rng};
@@ -33,6 +33,8 @@ use crate::rng::{Stream, rng};
 pub struct MetricInputs<'a> {
     /// The generated samples, `[n, dim]`.
     pub samples: &'a [f64],
+    /// The data density's score at the samples, `[n, dim]`.
+    pub scores: &'a [f64],
     /// The reference sample from the data density, `[m, dim]`.
     pub reference: &'a [f64],
     /// Dimension.
@@ -115,6 +117,9 @@ sample_metrics! {
     Energy(sample_energy) = "energy", modes: false, value: energy::value;
     /// `swd`: sliced Wasserstein-2 distance over `swd_directions` random directions.
     Swd(sample_swd) = "swd", modes: false, value: swd::value;
+    /// `ksd`: kernel Stein discrepancy² (IMQ kernel) of the samples under the data's score,
+    /// needing no reference sample.
+    Ksd(sample_ksd) = "ksd", modes: false, value: ksd::value;
     /// `mode_coverage`: fraction of the mixture's modes with a sample within `mode_radius`
     /// standard deviations (mixtures only).
     ModeCoverage(mode_coverage) = "mode_coverage", modes: true, value: modes::coverage_value;
@@ -251,8 +256,14 @@ pub fn sample_metrics(
     } else {
         None
     };
+    let scores = if cfg.metrics.contains(&SampleMetric::Ksd) {
+        density.scores(samples)
+    } else {
+        Vec::new()
+    };
     let inputs = MetricInputs {
         samples,
+        scores: &scores,
         reference: &reference,
         dim,
         directions: &directions,

@@ -12,12 +12,14 @@ use crate::config::RunConfig;
 use crate::data::Density;
 use crate::engine::Kernels;
 use crate::error::Result;
-use crate::metric::{DensityFit, asymmetry, fisher_divergence};
+use crate::metric::{
+    DensityFit, KSD_POINTS, asymmetry, fisher_divergence, kernel_stein_discrepancy,
+};
 use crate::model::{ScoreModel, TracePath};
 use crate::progress::SampleProgress;
 pub use crate::progress::{NoProgress, Progress};
 use crate::rng::{Stream, normals, rng};
-use crate::sample::{ModelScore, SampleReport, sample_and_evaluate};
+use crate::sample::{ModelScore, SampleReport, ScoreFn as _, sample_and_evaluate};
 
 /// Forwards a sampler's progress to [`Progress::sample_step`].
 struct SamplerSteps<'a>(&'a mut dyn Progress);
@@ -87,6 +89,10 @@ pub struct TrainReport {
     /// [`crate::metric::asymmetry`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asymmetry: Option<f64>,
+    /// Kernel Stein discrepancy² of (up to [`KSD_POINTS`]) evaluation points under the
+    /// trained score (see [`crate::metric::kernel_stein_discrepancy`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_ksd: Option<f64>,
 }
 
 /// A finished run: its report and what later stages (samplers, plots) need.
@@ -195,6 +201,13 @@ pub fn train(cfg: &RunConfig, progress: &mut dyn Progress) -> Result<Trained> {
     } else {
         asymmetry(&model, &eval.x, dim, eval_sigma, &plain)?
     };
+    let model_ksd = if diverged {
+        None
+    } else {
+        let points = &eval.x[..KSD_POINTS.min(eval.x.len() / dim) * dim];
+        let scores = ModelScore::new(&model, &plain, dim).score(points, eval_sigma)?;
+        Some(kernel_stein_discrepancy(points, &scores, dim)).filter(|v| v.is_finite())
+    };
     let density = if diverged {
         None
     } else {
@@ -251,6 +264,7 @@ pub fn train(cfg: &RunConfig, progress: &mut dyn Progress) -> Result<Trained> {
         sample,
         density,
         asymmetry,
+        model_ksd,
     };
     Ok(Trained {
         report,
