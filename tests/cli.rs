@@ -636,19 +636,30 @@ fn the_readme_example_sweep_is_valid() {
     assert!(text(&out.stderr).is_empty(), "{}", text(&out.stderr));
 }
 
-#[test]
-fn the_readme_objective_table_describes_every_registered_objective() {
+/// The names in the first column of README's table under `heading`.
+fn readme_table_names(heading: &str) -> Vec<String> {
     let readme =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"))
             .unwrap();
-    let start = readme.find("## Objectives").expect("an Objectives section");
+    let start = readme.find(heading).expect("the section");
     let section = &readme[start..];
     let section = &section[..section[3..].find("\n## ").map_or(section.len(), |i| i + 3)];
-    let listed: Vec<&str> = section
+    section
         .lines()
-        .filter_map(|l| l.strip_prefix("| `")?.split('`').next())
-        .collect();
-    assert_eq!(listed, scorematch::objective::ObjectiveConfig::NAMES);
+        .filter_map(|l| Some(l.strip_prefix("| `")?.split('`').next()?.to_string()))
+        .collect()
+}
+
+#[test]
+fn the_readme_tables_describe_every_registered_objective_and_sampler() {
+    assert_eq!(
+        readme_table_names("## Objectives"),
+        scorematch::objective::ObjectiveConfig::NAMES
+    );
+    assert_eq!(
+        readme_table_names("## Samplers"),
+        scorematch::sample::SamplerConfig::NAMES
+    );
 }
 
 #[test]

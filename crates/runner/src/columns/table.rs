@@ -161,7 +161,7 @@ pub const COLUMNS: &[Column] = &[
     param(
         "sampler",
         "report.sample.sampler",
-        "sampler run after training (langevin, annealed, reverse_sde, probability_flow); empty without one",
+        "sampler run after training (langevin, annealed, reverse_sde, probability_flow, mala, pc); empty without one",
     ),
     metric(
         "sample_mmd",

@@ -13,8 +13,9 @@
 //!             steps_per_level = 100, step_size = 1e-5, denoise = true }
 //! sampler = { name = "reverse_sde", sigma_max = 10.0, sigma_min = 0.01, steps = 1000 }
 //! sampler = { name = "probability_flow", sigma_max = 10.0, steps = 1000 }
+//! sampler = { name = "pc", sigma_max = 10.0, steps = 1000, snr = 0.16, corrector_steps = 1 }
 //! ```
-//! `annealed`, `reverse_sde` and `probability_flow` evaluate the score at many noise levels
+//! `annealed`, `reverse_sde`, `probability_flow` and `pc` evaluate the score at many noise levels
 //! and need a noise-conditional model; `langevin` evaluates it at the noise level it was
 //! trained for (the objective's σ; none for scores of the clean data).
 //!
@@ -26,6 +27,7 @@ mod evaluate;
 mod init;
 mod langevin;
 mod mala;
+mod pc;
 mod score;
 
 // First: its `ve_sde_sampler!` makes the parameter types of the two samplers below.
@@ -40,6 +42,7 @@ pub use evaluate::{SampleReport, Sampled, sample_and_evaluate};
 pub use init::{InitialDistribution, NormalInit, UniformInit};
 pub use langevin::LangevinParams;
 pub use mala::MalaParams;
+pub use pc::{PcParams, Predictor};
 pub use probability_flow::ProbabilityFlowParams;
 pub use reverse_sde::ReverseSdeParams;
 pub use score::{ExactScore, ModelScore, ScoreFn};
@@ -253,6 +256,8 @@ samplers! {
     ProbabilityFlow(ProbabilityFlowParams) = "probability_flow";
     /// `mala`: Metropolis-adjusted Langevin on a model's density (energy models).
     Mala(MalaParams) = "mala";
+    /// `pc`: predictor–corrector sampling of the variance-exploding SDE.
+    Pc(PcParams) = "pc";
 }
 
 impl Default for SamplerConfig {

@@ -64,7 +64,7 @@ fn every_registered_sampler_parses_builds_and_samples() {
         let extra = match name {
             "langevin" => "steps = 20",
             "annealed" => "levels = 3\nsteps_per_level = 5",
-            "reverse_sde" | "probability_flow" => "steps = 20",
+            "reverse_sde" | "probability_flow" | "pc" => "steps = 20",
             _ => "",
         };
         let cfg = sampler(&format!("name = \"{name}\"\n{extra}"));
@@ -310,6 +310,49 @@ fn reverse_sde_and_probability_flow_reproduce_a_gaussian_covariance() {
     }
     eprintln!("probability_flow: worst relative deviation from the exact flow {worst:.2e}");
     assert!(worst < 2e-3, "{worst}");
+}
+
+/// Predictor–corrector with the exact noised scores, both predictors: the covariance of a 3-D
+/// Gaussian (as the reverse SDE above) and the mode weights of 8gaussians.
+#[test]
+fn predictor_corrector_reproduces_a_gaussian_and_the_eight_mode_weights() {
+    let p = GaussianParams {
+        dim: 3,
+        data_seed: 2,
+    };
+    let g = p.build().unwrap();
+    let want = p.covariance();
+    for predictor in ["reverse_diffusion", "euler_maruyama"] {
+        let x = sampler(&format!(
+            "name = \"pc\"\nsigma_max = 20.0\nsteps = 300\npredictor = \"{predictor}\""
+        ))
+        .sample(
+            &ExactScore::new(&g),
+            None,
+            10_000,
+            &mut rng(5, Stream::Sampler),
+            &mut NoProgress,
+        )
+        .unwrap()
+        .unwrap();
+        let cov = covariance(&x, 3);
+        let err = (0..9)
+            .map(|k| (cov[k] - want[(k / 3, k % 3)]).powi(2))
+            .sum::<f64>()
+            .sqrt()
+            / want.norm();
+        eprintln!("pc ({predictor}): covariance relative error {err:.4}");
+        assert!(err < 0.05, "{predictor}: relative error {err}");
+    }
+    let eight = density("name = \"8gaussians\"");
+    let pc = sampler("name = \"pc\"\nsigma_max = 10.0\nsteps = 300\ndenoise = true");
+    let (_, m) = run_exact(&pc, eight.as_ref(), None, 2000, 6);
+    eprintln!("pc on 8gaussians: {m:?}");
+    assert_eq!(m.mode_coverage, Some(1.0), "{m:?}");
+    // Eight equal weights from 2000 samples: the TV's sampling noise is about 0.03.
+    assert!(m.mode_weight_tv.unwrap() < 0.06, "{m:?}");
+    // Exact samples of a 2-D Gaussian mode lie beyond 3 std with probability e^{−4.5} = 0.011.
+    assert!(m.far_fraction.unwrap() < 0.025, "{m:?}");
 }
 
 /// Song & Ermon's (2019, §3.2.2, Fig. 3) example: p = 0.8 N((5, 5), I) + 0.2 N((−5, −5), I),
