@@ -42,38 +42,74 @@ impl Kernels {
         *self == Kernels::Auto
     }
 
-    /// Whether the fused kernels can run `model` on `backend`: the backend keeps its tensors
-    /// in host memory (flex) and the kernels cover the model.
-    pub fn fused_available(backend: Backend, model: &ModelConfig) -> bool {
-        backend == Backend::Flex && model.has_fused_kernels()
+    /// Whether the fused kernels can run `model` trained by `objective` on `backend`: the
+    /// backend keeps its tensors in host memory (flex), the kernels cover the model, and, on
+    /// an energy network, the objective's loss.
+    pub fn fused_available(
+        backend: Backend,
+        model: &ModelConfig,
+        objective: &ObjectiveConfig,
+    ) -> bool {
+        Self::refusal(backend, model, objective).is_none()
     }
 
-    /// The implementation a run of `model` on `backend` uses: never `Auto`.
-    pub fn resolve(self, backend: Backend, model: &ModelConfig) -> Kernels {
+    /// Why the fused kernels cannot run the configuration, if they cannot.
+    fn refusal(
+        backend: Backend,
+        model: &ModelConfig,
+        objective: &ObjectiveConfig,
+    ) -> Option<String> {
+        if backend != Backend::Flex {
+            Some(format!(
+                "the fused kernels run on flex only, not {}",
+                backend.name()
+            ))
+        } else if !model.has_fused_kernels() {
+            Some(format!(
+                "the fused kernels do not compute {} models",
+                model.name()
+            ))
+        } else if model.has_energy() && !objective.caps().fused_on_energy {
+            Some(format!(
+                "{} on an energy network differences E itself, which the fused kernels do not \
+                 output",
+                objective.name()
+            ))
+        } else {
+            None
+        }
+    }
+
+    /// The implementation a run of `model` trained by `objective` on `backend` uses: never
+    /// `Auto`.
+    pub fn resolve(
+        self,
+        backend: Backend,
+        model: &ModelConfig,
+        objective: &ObjectiveConfig,
+    ) -> Kernels {
         match self {
-            Kernels::Auto if Self::fused_available(backend, model) => Kernels::Fused,
+            Kernels::Auto if Self::fused_available(backend, model, objective) => Kernels::Fused,
             Kernels::Auto => Kernels::Reference,
             chosen => chosen,
         }
     }
 
-    /// Every problem with this choice for `model` on `backend` (keys relative to the train
+    /// Every problem with this choice for the configuration (keys relative to the train
     /// block).
-    pub fn validate(self, backend: Backend, model: &ModelConfig) -> Vec<ParamError> {
-        if self != Kernels::Fused {
-            return Vec::new();
+    pub fn validate(
+        self,
+        backend: Backend,
+        model: &ModelConfig,
+        objective: &ObjectiveConfig,
+    ) -> Vec<ParamError> {
+        match Self::refusal(backend, model, objective) {
+            Some(why) if self == Kernels::Fused => vec![ParamError::new(
+                "kernels",
+                format!("{why} (use auto or reference)"),
+            )],
+            _ => Vec::new(),
         }
-        let why = if backend != Backend::Flex {
-            format!("the fused kernels run on flex only, not {}", backend.name())
-        } else if !model.has_fused_kernels() {
-            format!("the fused kernels do not compute {} models", model.name())
-        } else {
-            return Vec::new();
-        };
-        vec![ParamError::new(
-            "kernels",
-            format!("{why} (use auto or reference)"),
-        )]
     }
 }
 
@@ -262,7 +298,7 @@ impl RunConfig {
         let mut errors: Vec<ParamError> = self
             .train
             .kernels
-            .validate(self.backend, &self.model)
+            .validate(self.backend, &self.model, &self.objective)
             .into_iter()
             .map(|e| ParamError::new(format!("train.{}", e.key), e.message))
             .collect();

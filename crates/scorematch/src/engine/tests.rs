@@ -149,16 +149,36 @@ fn fused_kernels_are_refused_off_flex_and_auto_resolves_by_backend() {
     let mlp = crate::model::ModelConfig::default();
     let energy = crate::model::ModelConfig::Energy(Default::default());
     let expfam = crate::model::ModelConfig::ExpFam(Default::default());
+    let esm: crate::objective::ObjectiveConfig = toml::from_str("name = \"esm\"").unwrap();
+    let fd: crate::objective::ObjectiveConfig = toml::from_str("name = \"fd-ssm\"").unwrap();
     for model in [&mlp, &energy] {
-        assert_eq!(Kernels::Auto.resolve(Backend::Flex, model), Kernels::Fused);
         assert_eq!(
-            Kernels::Auto.resolve(Backend::Ndarray, model),
+            Kernels::Auto.resolve(Backend::Flex, model, &esm),
+            Kernels::Fused
+        );
+        assert_eq!(
+            Kernels::Auto.resolve(Backend::Ndarray, model, &esm),
             Kernels::Reference
         );
     }
     assert_eq!(
-        Kernels::Auto.resolve(Backend::Flex, &expfam),
+        Kernels::Auto.resolve(Backend::Flex, &expfam, &esm),
         Kernels::Reference
+    );
+    // fd-ssm differences an energy network's E, which the kernels do not output.
+    assert_eq!(
+        Kernels::Auto.resolve(Backend::Flex, &mlp, &fd),
+        Kernels::Fused
+    );
+    assert_eq!(
+        Kernels::Auto.resolve(Backend::Flex, &energy, &fd),
+        Kernels::Reference
+    );
+    let refused = Kernels::Fused.validate(Backend::Flex, &energy, &fd);
+    assert_eq!(refused.len(), 1);
+    assert!(
+        refused[0].message.contains("differences E itself"),
+        "{refused:?}"
     );
     for k in Kernels::ALL {
         let parsed: crate::config::TrainConfig =
@@ -297,11 +317,11 @@ fn fused_f32_losses_and_gradients_match_the_reference_on_the_first_steps() {
     let mut compared = 0;
     for cfg in registry_runs() {
         let what = format!("{:?}\n{:?}", cfg.objective, cfg.model);
-        if !cfg.model.has_fused_kernels() {
-            // A model the kernels do not compute trains on the reference engine, and asking
-            // for the fused one is refused.
+        if !Kernels::fused_available(cfg.backend, &cfg.model, &cfg.objective) {
+            // A configuration the kernels do not compute trains on the reference engine, and
+            // asking for the fused one is refused.
             assert_eq!(
-                Kernels::Auto.resolve(cfg.backend, &cfg.model),
+                Kernels::Auto.resolve(cfg.backend, &cfg.model, &cfg.objective),
                 Kernels::Reference,
                 "{what}"
             );

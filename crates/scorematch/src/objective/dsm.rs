@@ -36,6 +36,7 @@ impl Default for DsmParams {
 
 impl Objective for DsmParams {
     const CAPS: ObjectiveCaps = ObjectiveCaps {
+        fused_on_energy: true,
         trains: true,
         differentiates_jacobian: false,
         uses_data_scores: false,

@@ -61,6 +61,7 @@ impl DsmMultiParams {
 
 impl Objective for DsmMultiParams {
     const CAPS: ObjectiveCaps = ObjectiveCaps {
+        fused_on_energy: true,
         trains: true,
         differentiates_jacobian: false,
         uses_data_scores: false,

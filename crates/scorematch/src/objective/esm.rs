@@ -24,6 +24,7 @@ pub struct EsmParams {
 
 impl Objective for EsmParams {
     const CAPS: ObjectiveCaps = ObjectiveCaps {
+        fused_on_energy: true,
         trains: true,
         differentiates_jacobian: false,
         uses_data_scores: true,

@@ -18,6 +18,7 @@
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
+use super::fd_energy::energy_loss;
 use super::{
     Batch, HostStep, LossEnv, NoiseConditioning, Objective, ObjectiveCaps, check_sigma,
     fill_normals, to_real,
@@ -70,8 +71,16 @@ impl Default for FdSsmParams {
     }
 }
 
+/// What `fd-ssm` needs: forward passes only (of E itself on an energy network, which the
+/// fused kernels do not output).
+const FD_SSM_CAPS: ObjectiveCaps = ObjectiveCaps {
+    fused_on_energy: false,
+    ..FD_CAPS
+};
+
 /// What both finite-difference objectives need: forward passes only.
 pub(super) const FD_CAPS: ObjectiveCaps = ObjectiveCaps {
+    fused_on_energy: true,
     trains: true,
     differentiates_jacobian: false,
     uses_data_scores: false,
@@ -119,6 +128,17 @@ pub(super) struct Differences {
     pub v: Tensor<2>,
 }
 
+/// `projections` directions per sample drawn from `env.rng`, `[K·B, D]`.
+pub(super) fn draw_directions(
+    params: &FdSsmParams,
+    batch: &Batch,
+    env: &mut LossEnv<'_>,
+) -> Vec<f64> {
+    let mut v = vec![0.0; params.projections * batch.rows * batch.dim];
+    params.fill_directions(env.rng, batch.dim, &mut v);
+    v
+}
+
 /// s at x ± v for `projections` directions per sample, in one forward pass.
 pub(super) fn differences(
     params: &FdSsmParams,
@@ -126,9 +146,19 @@ pub(super) fn differences(
     batch: &Batch,
     env: &mut LossEnv<'_>,
 ) -> Differences {
-    let (d, n) = (batch.dim, params.projections * batch.rows);
-    let mut v = vec![0.0; n * d];
-    params.fill_directions(env.rng, d, &mut v);
+    let v = draw_directions(params, batch, env);
+    differences_along(model, batch, v, env)
+}
+
+/// s at x ± v along given directions (`[K·B, D]`).
+fn differences_along(
+    model: &ScoreModel,
+    batch: &Batch,
+    v: Vec<f64>,
+    env: &LossEnv<'_>,
+) -> Differences {
+    let d = batch.dim;
+    let n = v.len() / d;
     let mut points = vec![0.0; 2 * n * d];
     let (plus, minus) = points.split_at_mut(n * d);
     fill_points(&batch.x, &v, d, plus, minus);
@@ -141,7 +171,7 @@ pub(super) fn differences(
 }
 
 /// x ± v row by row (row j of v belongs to sample j mod B).
-fn fill_points(x: &[f64], v: &[f64], d: usize, plus: &mut [f64], minus: &mut [f64]) {
+pub(super) fn fill_points(x: &[f64], v: &[f64], d: usize, plus: &mut [f64], minus: &mut [f64]) {
     let b = x.len() / d;
     for (j, ((v, p), m)) in v
         .chunks_exact(d)
@@ -234,7 +264,7 @@ pub(super) fn host_fd_loss<T: Real>(
 }
 
 impl Objective for FdSsmParams {
-    const CAPS: ObjectiveCaps = FD_CAPS;
+    const CAPS: ObjectiveCaps = FD_SSM_CAPS;
 
     fn validate(&self) -> Vec<ParamError> {
         self.check()
@@ -252,9 +282,14 @@ impl Objective for FdSsmParams {
         None
     }
 
-    /// (D/ε²) mean [½ vᵀ(s₊ − s₋) + ⅛ (vᵀ(s₊ + s₋))²].
+    /// (D/ε²) mean [½ vᵀ(s₊ − s₋) + ⅛ (vᵀ(s₊ + s₋))²]; on a model with an energy, the same
+    /// by differences of E ([`super::fd_energy`]).
     fn loss(&self, model: &ScoreModel, batch: &Batch, env: &mut LossEnv<'_>) -> Tensor<1> {
-        let diff = differences(self, model, batch, env);
+        let v = draw_directions(self, batch, env);
+        if let Some(loss) = energy_loss(self, model, batch, &v, env) {
+            return loss;
+        }
+        let diff = differences_along(model, batch, v, env);
         let projection = ((diff.plus.clone() + diff.minus.clone()) * diff.v.clone())
             .sum_dim(1)
             .powi_scalar(2)

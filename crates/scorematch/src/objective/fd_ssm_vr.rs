@@ -1,6 +1,7 @@
 //! FD-SSM-VR: the variance-reduced form of FD-SSM (Pang et al. 2020), with SSM-VR's ½‖s‖² in
 //! place of the squared projection: (D/ε²) ½ vᵀ(s₊ − s₋) + ½ ‖(s₊ + s₋)/2‖². It takes the
-//! parameters of `fd-ssm`.
+//! parameters of `fd-ssm`. On an energy network it differences the score s = −∇E (its ½‖s‖²
+//! needs ∇E in any case), unlike `fd-ssm`, which differences E.
 
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};

@@ -23,6 +23,7 @@ pub struct IsmParams {
 
 impl Objective for IsmParams {
     const CAPS: ObjectiveCaps = ObjectiveCaps {
+        fused_on_energy: true,
         trains: true,
         differentiates_jacobian: true,
         uses_data_scores: false,

@@ -9,6 +9,7 @@
 mod dsm;
 mod dsm_multi;
 mod esm;
+mod fd_energy;
 mod fd_ssm;
 mod fd_ssm_vr;
 mod host;
@@ -91,6 +92,9 @@ pub struct ObjectiveCaps {
     pub uses_data_scores: bool,
     /// Whether σ goes to a noise-conditional model.
     pub noise_conditioning: NoiseConditioning,
+    /// The fused kernels compute its loss on an energy network (else such runs train on the
+    /// reference engine).
+    pub fused_on_energy: bool,
 }
 
 /// A score-matching objective: its parameters, what it needs, and its loss in both engines.

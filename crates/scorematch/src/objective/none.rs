@@ -19,6 +19,7 @@ pub struct NoTrainingParams {}
 
 impl Objective for NoTrainingParams {
     const CAPS: ObjectiveCaps = ObjectiveCaps {
+        fused_on_energy: true,
         trains: false,
         differentiates_jacobian: false,
         uses_data_scores: false,

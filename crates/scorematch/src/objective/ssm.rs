@@ -73,6 +73,7 @@ impl Default for SsmParams {
 
 /// What both sliced objectives need: the Jacobian, through projections, and nothing else.
 pub(super) const SLICED_CAPS: ObjectiveCaps = ObjectiveCaps {
+    fused_on_energy: true,
     trains: true,
     differentiates_jacobian: true,
     uses_data_scores: false,

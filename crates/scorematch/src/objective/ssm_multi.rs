@@ -72,6 +72,7 @@ impl Default for SsmMultiParams {
 
 /// What both multi-σ sliced objectives need.
 pub(super) const MULTI_SLICED_CAPS: ObjectiveCaps = ObjectiveCaps {
+    fused_on_energy: true,
     trains: true,
     differentiates_jacobian: true,
     uses_data_scores: false,

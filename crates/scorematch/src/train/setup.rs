@@ -81,7 +81,7 @@ impl<'c> RunSetup<'c> {
             self.cfg
                 .train
                 .kernels
-                .resolve(self.cfg.backend, &self.cfg.model),
+                .resolve(self.cfg.backend, &self.cfg.model, &self.cfg.objective),
             self.model.clone(),
             self.trace_path.unwrap_or_default(),
             data,
