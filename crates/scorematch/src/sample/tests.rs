@@ -256,6 +256,33 @@ fn covariance(x: &[f64], d: usize) -> Vec<f64> {
     crate::data::testing::moments(x, d).1
 }
 
+/// 10⁴ samples of `sampler` on the exact score of `g` (sampler seed `seed`) and the relative
+/// Frobenius error of their covariance against `want`.
+fn covariance_error(
+    sampler: &SamplerConfig,
+    g: &dyn Density,
+    want: &nalgebra::DMatrix<f64>,
+    seed: u64,
+) -> (Vec<f64>, f64) {
+    let x = sampler
+        .sample(
+            &ExactScore::new(g),
+            None,
+            10_000,
+            &mut rng(seed, Stream::Sampler),
+            &mut NoProgress,
+        )
+        .unwrap()
+        .unwrap();
+    let cov = covariance(&x, 3);
+    let err = (0..9)
+        .map(|k| (cov[k] - want[(k / 3, k % 3)]).powi(2))
+        .sum::<f64>()
+        .sqrt()
+        / want.norm();
+    (x, err)
+}
+
 #[test]
 fn reverse_sde_and_probability_flow_reproduce_a_gaussian_covariance() {
     let p = GaussianParams {
@@ -268,22 +295,7 @@ fn reverse_sde_and_probability_flow_reproduce_a_gaussian_covariance() {
         |name: &str| format!("name = \"{name}\"\nsigma_max = 20.0\nsigma_min = 0.01\nsteps = 500");
     let mut flows = Vec::new();
     for name in ["reverse_sde", "probability_flow"] {
-        let x = sampler(&text(name))
-            .sample(
-                &ExactScore::new(&g),
-                None,
-                10_000,
-                &mut rng(3, Stream::Sampler),
-                &mut NoProgress,
-            )
-            .unwrap()
-            .unwrap();
-        let cov = covariance(&x, 3);
-        let err = (0..9)
-            .map(|k| (cov[k] - want[(k / 3, k % 3)]).powi(2))
-            .sum::<f64>()
-            .sqrt()
-            / want.norm();
+        let (x, err) = covariance_error(&sampler(&text(name)), &g, &want, 3);
         eprintln!("{name}: covariance relative error {err:.4}");
         // Sampling noise of a covariance from 10⁴ points is ≈ 1.5%.
         assert!(err < 0.05, "{name}: relative error {err}");
@@ -323,24 +335,10 @@ fn predictor_corrector_reproduces_a_gaussian_and_the_eight_mode_weights() {
     let g = p.build().unwrap();
     let want = p.covariance();
     for predictor in ["reverse_diffusion", "euler_maruyama"] {
-        let x = sampler(&format!(
+        let pc = sampler(&format!(
             "name = \"pc\"\nsigma_max = 20.0\nsteps = 300\npredictor = \"{predictor}\""
-        ))
-        .sample(
-            &ExactScore::new(&g),
-            None,
-            10_000,
-            &mut rng(5, Stream::Sampler),
-            &mut NoProgress,
-        )
-        .unwrap()
-        .unwrap();
-        let cov = covariance(&x, 3);
-        let err = (0..9)
-            .map(|k| (cov[k] - want[(k / 3, k % 3)]).powi(2))
-            .sum::<f64>()
-            .sqrt()
-            / want.norm();
+        ));
+        let (_, err) = covariance_error(&pc, &g, &want, 5);
         eprintln!("pc ({predictor}): covariance relative error {err:.4}");
         assert!(err < 0.05, "{predictor}: relative error {err}");
     }
