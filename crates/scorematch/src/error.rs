@@ -53,6 +53,9 @@ pub enum Error {
     /// A thread pool could not be started.
     #[error("cannot start a thread pool: {0}")]
     ThreadPool(String),
+    /// A checkpoint that cannot be read or does not fit its configuration.
+    #[error("checkpoint: {0}")]
+    Checkpoint(String),
     /// Training was abandoned because the caller asked (see `Progress::stop_requested`).
     #[error("interrupted after step {step}")]
     Interrupted {

@@ -8,6 +8,7 @@
 //! configuration gives the same numbers.
 
 pub mod backend;
+pub mod checkpoint;
 pub mod config;
 pub mod data;
 pub mod engine;

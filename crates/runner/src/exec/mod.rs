@@ -109,7 +109,7 @@ fn train_report(config: &RunConfig, progress: &mut dyn Progress) -> scorematch::
     let trained = scorematch::train(config, progress)?;
     let artifacts = if trained.report.status == RunStatus::Ok {
         artifacts::of(&trained, config).unwrap_or_else(|e| {
-            tracing::warn!("no figure data kept for this run: {e:#}");
+            tracing::warn!("no checkpoint or figure data kept for this run: {e:#}");
             Vec::new()
         })
     } else {

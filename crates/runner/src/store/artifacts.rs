@@ -1,10 +1,12 @@
-//! Small files kept with a finished run of a 2-D data set, for the report's figures:
-//! `field.json` (the learned and the exact score on a grid over the data) and `samples.csv`
-//! (the sampler's samples, when a sampler ran).
+//! Files kept with a finished run: its trained model (`model.safetensors`, see
+//! [`scorematch::checkpoint`]; `runner sample` loads it) and, for a 2-D data set, what the
+//! report's figures need: `field.json` (the learned and the exact score on a grid over the
+//! data) and `samples.csv` (the sampler's samples, when a sampler ran).
 //!
 //! The density itself is not stored: the report rebuilds it from the run's `config.toml`.
 
 use anyhow::{Context as _, Result};
+use scorematch::checkpoint::{self, CHECKPOINT_FILE};
 use scorematch::rng::{Stream, rng};
 use scorematch::sample::{ModelScore, ScoreFn as _};
 use scorematch::{RunConfig, Trained};
@@ -87,12 +89,22 @@ pub fn data_box(samples: &[f64]) -> ([f64; 2], [f64; 2]) {
     (axis(0), axis(1))
 }
 
-/// The artifacts of a trained 2-D run (none for other dimensions).
+/// The artifacts of a trained run: its checkpoint, and the figure data of a 2-D run.
 pub fn of(trained: &Trained, config: &RunConfig) -> Result<Vec<Artifact>> {
-    let density = trained.density.as_ref();
-    if density.dim() != 2 {
-        return Ok(Vec::new());
+    let mut out = vec![Artifact {
+        name: CHECKPOINT_FILE,
+        bytes: checkpoint::encode(&trained.model, config)
+            .context("writing the trained model's checkpoint")?,
+    }];
+    if trained.density.dim() == 2 {
+        out.extend(figure_data(trained, config)?);
     }
+    Ok(out)
+}
+
+/// `field.json` and `samples.csv` of a trained 2-D run.
+fn figure_data(trained: &Trained, config: &RunConfig) -> Result<Vec<Artifact>> {
+    let density = trained.density.as_ref();
     let data = density.sample(BOX_SAMPLES, &mut rng(config.train.eval_seed, Stream::Eval));
     let (x, y) = data_box(&data);
     let points = ScoreField::grid(x, y, GRID);
@@ -196,8 +208,8 @@ mod tests {
         let trained = scorematch::train(&cfg, &mut NoProgress).unwrap();
         let arts = of(&trained, &cfg).unwrap();
         let names: Vec<_> = arts.iter().map(|a| a.name).collect();
-        assert_eq!(names, [FIELD_FILE, SAMPLES_FILE]);
-        let field: ScoreField = serde_json::from_slice(&arts[0].bytes).unwrap();
+        assert_eq!(names, [CHECKPOINT_FILE, FIELD_FILE, SAMPLES_FILE]);
+        let field: ScoreField = serde_json::from_slice(&arts[1].bytes).unwrap();
         assert_eq!(field.points.len(), GRID * GRID);
         // The exact score is the density's own, point by point.
         let k = 137;
@@ -207,18 +219,23 @@ mod tests {
         assert!(field.learned.iter().flatten().all(|v| v.is_finite()));
         // 8gaussians has modes at radius 2: the box covers them.
         assert!(field.x[0] < -2.0 && field.x[1] > 2.0 && field.y[0] < -2.0 && field.y[1] > 2.0);
-        let samples = read_samples(std::str::from_utf8(&arts[1].bytes).unwrap());
+        let samples = read_samples(std::str::from_utf8(&arts[2].bytes).unwrap());
         assert_eq!(samples.len(), 50);
     }
 
     #[test]
-    fn runs_of_other_dimensions_keep_nothing() {
+    fn runs_of_other_dimensions_keep_only_their_checkpoint() {
         let cfg: RunConfig = toml::from_str(
             "dataset = { name = \"gaussian\", dim = 3 }\nobjective = { name = \"esm\" }\n\
              train = { steps = 2, eval_samples = 50, pool_size = 100 }",
         )
         .unwrap();
         let trained = scorematch::train(&cfg, &mut NoProgress).unwrap();
-        assert!(of(&trained, &cfg).unwrap().is_empty());
+        let arts = of(&trained, &cfg).unwrap();
+        assert_eq!(arts.len(), 1);
+        assert_eq!(arts[0].name, CHECKPOINT_FILE);
+        let back = checkpoint::decode(&arts[0].bytes).unwrap();
+        assert_eq!(back.config, cfg);
+        assert_eq!(back.theta, trained.model.flat_params().unwrap());
     }
 }
