@@ -37,6 +37,29 @@ pub enum Command {
     /// Training throughput against PyTorch and JAX on the peers' protocol (batch 256, MLP
     /// D-128-128-D SiLU, Adam 1e-3, f32), with the GEMM rate, peak memory and 2-run scaling.
     Bench(BenchArgs),
+    /// Sample again from a finished run's checkpoint (no retraining), with its sampler or one
+    /// changed by --set; appends a row to DIR/sampled.csv.
+    Sample(SampleArgs),
+}
+
+/// `runner sample`.
+#[derive(Debug, Args)]
+pub struct SampleArgs {
+    /// The results directory (the sweep's --out).
+    pub dir: PathBuf,
+    /// The trained run's id (its directory under DIR/runs/).
+    #[arg(long, value_name = "ID")]
+    pub run: String,
+    /// Change the sampler or the sample metrics, e.g. `sampler.step_size=0.02` or
+    /// `sampler={ name = "pc", steps = 200 }` (VALUE is TOML). Repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// The sampler's seed (default: the run's seed, which reproduces its own samples).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Sample on this backend instead of the one the run trained on.
+    #[arg(long, value_name = "NAME")]
+    pub backend: Option<String>,
 }
 
 /// Arguments shared by commands that read a sweep file.

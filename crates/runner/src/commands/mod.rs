@@ -7,6 +7,7 @@ mod execute;
 mod list;
 mod report;
 mod run;
+mod sample;
 mod slurm;
 mod sweep;
 mod validate;
@@ -34,6 +35,7 @@ pub fn dispatch(cli: Cli, multi: Option<MultiProgress>) -> Result<ExitCode> {
         Command::Slurm(args) => slurm::slurm(args),
         Command::Compare(args) => compare::compare_command(args),
         Command::Bench(args) => bench::bench(args),
+        Command::Sample(args) => sample::sample(args),
     }
 }
 

@@ -1,0 +1,122 @@
+//! Trained models kept as checkpoints: `runner sample` reproduces a run's own samples from
+//! its checkpoint, samples again with another sampler without retraining, and refuses
+//! damaged checkpoints and changes to how the model was trained.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{Sandbox, TINY, ok, read_csv, text};
+
+fn sweep(s: &Sandbox) -> String {
+    let file = s.write(
+        "k.toml",
+        &format!(
+            "name = \"k\"\n{TINY}sampler = {{ name = \"langevin\", steps = 50 }}\n\
+             sample_metrics = {{ samples = 200, reference_samples = 200 }}\n\
+             [grid]\ndataset = [\"8gaussians\"]\nobjective = [\"ssm-vr\"]\n"
+        ),
+    );
+    ok(&s.runner(&["sweep", file.to_str().unwrap(), "--no-report"]));
+    let rows = read_csv(&s.path("results/k/runs.csv"));
+    assert_eq!(rows.len(), 1);
+    rows[0]["run_id"].clone()
+}
+
+#[test]
+fn sampling_a_checkpoint_reproduces_the_run_and_can_change_the_sampler() {
+    let s = Sandbox::new();
+    let id = sweep(&s);
+    let dir = s.path("results/k");
+    let run = read_csv(&dir.join("runs.csv")).remove(0);
+    let checkpoint = dir.join("runs").join(&id).join("model.safetensors");
+    // The default MLP here is 16 wide: 2·16 + 16 + 16·16 + 16 + 16·2 + 2 = 354 f32 values.
+    let size = std::fs::metadata(&checkpoint).unwrap().len();
+    assert!((354 * 4..354 * 4 + 4096).contains(&size), "{size} bytes");
+    let d = dir.to_str().unwrap();
+    ok(&s.runner(&["sample", d, "--run", &id]));
+    // The same sampler and seed on the same weights: the same samples, so the same metrics.
+    let rows = read_csv(&dir.join("sampled.csv"));
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["train_run_id"], id);
+    for metric in [
+        "sample_mmd",
+        "sample_energy",
+        "sample_swd",
+        "sample_ksd",
+        "mode_weight_tv",
+    ] {
+        let (a, b): (f64, f64) = (
+            rows[0][metric].parse().unwrap(),
+            run[metric].parse().unwrap(),
+        );
+        assert!(
+            (a - b).abs() <= 1e-12 * b.abs().max(1e-12),
+            "{metric}: {a} vs {b}"
+        );
+    }
+    // Another step size and another sampler, without training again.
+    ok(&s.runner(&[
+        "sample",
+        d,
+        "--run",
+        &id,
+        "--set",
+        "sampler.step_size=0.002",
+    ]));
+    ok(&s.runner(&[
+        "sample",
+        d,
+        "--run",
+        &id,
+        "--set",
+        "sampler={ name = \"langevin\", steps = 20, step_size = 0.05 }",
+        "--seed",
+        "7",
+    ]));
+    let rows = read_csv(&dir.join("sampled.csv"));
+    assert_eq!(rows.len(), 3);
+    assert!(rows.iter().all(|r| r["train_run_id"] == id));
+    assert!(rows[1]["sampler_config"].contains("0.002"), "{:?}", rows[1]);
+    assert_eq!(rows[2]["sample_seed"], "7");
+    assert_ne!(rows[1]["sample_mmd"], rows[0]["sample_mmd"]);
+    // The sweep's own table is untouched: one row, one training.
+    assert_eq!(read_csv(&dir.join("runs.csv")).len(), 1);
+}
+
+#[test]
+fn damaged_checkpoints_and_training_changes_are_refused_in_one_line() {
+    let s = Sandbox::new();
+    let id = sweep(&s);
+    let dir = s.path("results/k");
+    let d = dir.to_str().unwrap();
+    let refused = |args: &[&str], needle: &str| {
+        let out = s.runner(args);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+        let err = text(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(needle), "{err}");
+    };
+    refused(
+        &["sample", d, "--run", &id, "--set", "train.lr=0.1"],
+        "only sampler and sample_metrics can change",
+    );
+    refused(
+        &["sample", d, "--run", &id, "--set", "sampler.step_size=-1"],
+        "sampler.step_size",
+    );
+    refused(
+        &["sample", d, "--run", "nosuchrun"],
+        "cannot read the run's checkpoint",
+    );
+    let path = dir.join("runs").join(&id).join("model.safetensors");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let at = bytes.len() - 5;
+    bytes[at] ^= 0x40;
+    std::fs::write(&path, &bytes).unwrap();
+    refused(&["sample", d, "--run", &id], "checksum");
+    std::fs::write(&path, b"not a checkpoint").unwrap();
+    refused(
+        &["sample", d, "--run", &id],
+        "not a readable safetensors file",
+    );
+}
