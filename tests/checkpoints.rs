@@ -120,3 +120,45 @@ fn damaged_checkpoints_and_training_changes_are_refused_in_one_line() {
         "not a readable safetensors file",
     );
 }
+
+#[test]
+fn training_options_are_sweep_parameters_with_their_columns() {
+    let s = Sandbox::new();
+    let file = s.write(
+        "o.toml",
+        &format!(
+            "name = \"o\"\n{TINY}lr_schedule = {{ name = \"warmup_cosine\", warmup_steps = 5 }}\n\
+             ema = 0.9\nval_samples = 100\nearly_stopping = {{ patience = 2 }}\n\
+             [grid]\ndataset = [\"8gaussians\"]\nobjective = [\"ism\", \"esm\"]\n"
+        ),
+    );
+    ok(&s.runner(&["sweep", file.to_str().unwrap(), "--no-report"]));
+    let rows = read_csv(&s.path("results/o/runs.csv"));
+    assert_eq!(rows.len(), 2);
+    for r in &rows {
+        assert_eq!(r["status"], "ok", "{r:?}");
+        assert_eq!(r["lr_schedule"], "warmup_cosine");
+        assert_eq!(r["ema"], "0.9");
+        assert_eq!(r["val_samples"], "100");
+        assert_eq!(r["patience"], "2");
+        assert!(r["val_loss"].parse::<f64>().unwrap().is_finite(), "{r:?}");
+        let best: usize = r["best_step"].parse().unwrap();
+        let done: usize = r["steps_done"].parse().unwrap();
+        assert!(best <= done && done <= 20, "{r:?}");
+        assert_eq!(r["stopped_early"] == "true", done < 20, "{r:?}");
+    }
+    // A bad option is a located one-line error.
+    let bad = s.write(
+        "b.toml",
+        "name = \"b\"\n[defaults]\nearly_stopping = { patience = 2 }\n[grid]\ndataset = [\"8gaussians\"]\nobjective = [\"esm\"]\n",
+    );
+    let out = s.runner(&["validate", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains(
+            "b.toml:3: defaults.early_stopping: stops on the validation loss: set val_samples"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
+}

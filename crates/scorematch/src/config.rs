@@ -9,6 +9,7 @@ use crate::metric::SampleMetricsConfig;
 use crate::model::{Fit, LinearInit, ModelConfig, TracePath};
 use crate::objective::{NoiseConditioning, ObjectiveConfig};
 use crate::sample::SamplerConfig;
+use crate::train::options::{EarlyStopping, LrSchedule, validate_ema};
 
 /// Which implementation computes the training steps.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -149,6 +150,25 @@ pub struct TrainConfig {
     /// ids of existing results do not change; the engine a run used is in its report.
     #[serde(default, skip_serializing_if = "Kernels::is_auto")]
     pub kernels: Kernels,
+    /// Learning-rate schedule (default constant; see [`LrSchedule`]).
+    #[serde(default, skip_serializing_if = "LrSchedule::is_constant")]
+    pub lr_schedule: LrSchedule,
+    /// Decay of an exponential moving average of the weights, which evaluation, sampling
+    /// and the checkpoint then use (default: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ema: Option<f64>,
+    /// Size of a held-out validation set drawn from the data density, on which the
+    /// objective's own loss (`val_loss`) is recorded every `log_every` steps (default 0:
+    /// none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub val_samples: usize,
+    /// Stop on the validation loss and keep the best weights (default: train all steps).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub early_stopping: Option<EarlyStopping>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 fn default_steps() -> usize {
@@ -183,6 +203,10 @@ impl Default for TrainConfig {
             log_every: default_log_every(),
             precision: Precision::default(),
             kernels: Kernels::default(),
+            lr_schedule: LrSchedule::default(),
+            ema: None,
+            val_samples: 0,
+            early_stopping: None,
         }
     }
 }
@@ -200,6 +224,17 @@ impl TrainConfig {
         positive("pool_size", self.pool_size);
         positive("eval_samples", self.eval_samples);
         positive("log_every", self.log_every);
+        errors.extend(self.lr_schedule.validate());
+        errors.extend(validate_ema(self.ema));
+        if let Some(rule) = &self.early_stopping {
+            errors.extend(rule.validate());
+            if self.val_samples == 0 {
+                errors.push(ParamError::new(
+                    "early_stopping",
+                    "stops on the validation loss: set val_samples (e.g. 1000)",
+                ));
+            }
+        }
         if !(self.lr > 0.0 && self.lr.is_finite()) {
             errors.push(ParamError::new(
                 "lr",

@@ -25,6 +25,8 @@ pub enum Stream {
     Sampler,
     /// Sample-quality metrics (reference samples, random directions).
     Metric,
+    /// The held-out validation set and the noise of its loss.
+    Validation,
 }
 
 impl Stream {
@@ -36,6 +38,7 @@ impl Stream {
             Stream::Eval => 4,
             Stream::Sampler => 5,
             Stream::Metric => 6,
+            Stream::Validation => 7,
         }
     }
 }

@@ -313,6 +313,24 @@ pub const COLUMNS: &[Column] = &[
         "optimiser steps taken (fewer than steps if diverged)",
     )
     .labelled("steps done", "optimiser steps taken"),
+    metric(
+        "val_loss",
+        "report.val_loss",
+        "with val_samples: the objective's loss on a held-out set from the data density (the best one under early stopping, else the last); for ISM and SSM-VR the Fisher divergence up to a constant",
+    )
+    .labelled("val loss", "held-out loss")
+    .lower_is_better()
+    .on_page(),
+    info(
+        "best_step",
+        "report.best_step",
+        "with early_stopping: the step whose weights were kept",
+    ),
+    info(
+        "stopped_early",
+        "report.stopped_early",
+        "true when early stopping ended training before steps",
+    ),
     param(
         "activation",
         "config.model.activation",
@@ -437,6 +455,26 @@ pub const COLUMNS: &[Column] = &[
         "log_every",
         "config.train.log_every",
         "loss recorded every this many steps",
+    ),
+    param(
+        "lr_schedule",
+        "config.train.lr_schedule.name",
+        "learning-rate schedule (cosine, warmup_cosine, step); empty when constant",
+    ),
+    param(
+        "ema",
+        "config.train.ema",
+        "decay of the weights' moving average used for evaluation and sampling; empty when off",
+    ),
+    param(
+        "val_samples",
+        "config.train.val_samples",
+        "size of the held-out validation set; empty when none",
+    ),
+    param(
+        "patience",
+        "config.train.early_stopping.patience",
+        "early stopping: evaluations without improvement before stopping; empty when off",
     ),
     info(
         "threads",

@@ -56,6 +56,10 @@ fn fake_report(fisher: f64) -> Finished {
         density: None,
         asymmetry: None,
         model_ksd: None,
+        val_curve: Vec::new(),
+        val_loss: None,
+        best_step: None,
+        stopped_early: false,
     };
     Finished {
         report,

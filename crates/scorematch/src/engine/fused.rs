@@ -110,6 +110,16 @@ impl<T: Real> FusedEngine<T> {
     }
 
     /// The model with the trained parameters, on `ctx`.
+    /// Sets the learning rate of the next steps.
+    pub(super) fn set_lr(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+
+    /// The current parameters, flat, as f64.
+    pub(super) fn params(&self) -> Vec<f64> {
+        self.theta.iter().map(|v| v.to_f64()).collect()
+    }
+
     pub(super) fn into_model(self, ctx: &Ctx) -> ScoreModel {
         let theta: Vec<f64> = self.theta.iter().map(|v| v.to_f64()).collect();
         self.template.with_flat_params(&theta, ctx)

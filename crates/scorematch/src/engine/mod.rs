@@ -153,6 +153,24 @@ impl<'a> Trainer<'a> {
         }
     }
 
+    /// Sets the learning rate of the next steps (a schedule's value at the step).
+    pub fn set_lr(&mut self, lr: f64) {
+        match &mut self.engine {
+            Engine::Reference(e) => e.set_lr(lr),
+            Engine::Fused32(e) => e.set_lr(lr),
+            Engine::Fused64(e) => e.set_lr(lr),
+        }
+    }
+
+    /// The current parameters θ, flat, in [`ScoreModel::flat_params`]' order.
+    pub fn params(&self) -> Result<Vec<f64>> {
+        match &self.engine {
+            Engine::Reference(e) => e.params(),
+            Engine::Fused32(e) => Ok(e.params()),
+            Engine::Fused64(e) => Ok(e.params()),
+        }
+    }
+
     /// The trained model, on the run's context.
     pub fn into_model(self) -> Result<ScoreModel> {
         match self.engine {

@@ -94,6 +94,16 @@ impl ReferenceEngine {
         Ok((value, flat))
     }
 
+    /// Sets the learning rate of the next steps.
+    pub(super) fn set_lr(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+
+    /// The current parameters, flat.
+    pub(super) fn params(&self) -> Result<Vec<f64>> {
+        self.model.as_ref().ok_or_else(lost_model)?.flat_params()
+    }
+
     /// The trained model.
     pub(super) fn into_model(self) -> Result<ScoreModel> {
         self.model.ok_or_else(lost_model)

@@ -20,6 +20,8 @@ use crate::progress::SampleProgress;
 pub use crate::progress::{NoProgress, Progress};
 use crate::rng::{Stream, normals, rng};
 use crate::sample::{ModelScore, SampleReport, ScoreFn as _, sample_and_evaluate};
+use options::{BestSoFar, update_ema};
+use validation::Validation;
 
 /// Forwards a sampler's progress to [`Progress::sample_step`].
 struct SamplerSteps<'a>(&'a mut dyn Progress);
@@ -89,6 +91,20 @@ pub struct TrainReport {
     /// [`crate::metric::asymmetry`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asymmetry: Option<f64>,
+    /// The objective's loss on the held-out validation set every `log_every` steps (with
+    /// `val_samples`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub val_curve: Vec<LossPoint>,
+    /// The validation loss of the weights kept: the best one under early stopping, else the
+    /// last one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub val_loss: Option<f64>,
+    /// Under early stopping, the step whose weights were kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub best_step: Option<usize>,
+    /// Whether early stopping ended training before `steps`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stopped_early: bool,
     /// Kernel Stein discrepancy² of (up to [`KSD_POINTS`]) evaluation points under the
     /// trained score (see [`crate::metric::kernel_stein_discrepancy`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -163,17 +179,25 @@ pub fn train(cfg: &RunConfig, progress: &mut dyn Progress) -> Result<Trained> {
 
     let (fisher_init, fisher_sigma_init) = fishers(&setup.model)?;
     let trace_path = setup.trace_path;
+    let validation = Validation::new(cfg, &setup);
     let mut trainer = setup.trainer()?;
     let kernels = trainer.kernels();
     let mut loss_curve = Vec::new();
+    let mut val_curve = Vec::new();
     let mut message = None;
     let mut steps_done = 0;
+    let mut average = Vec::new();
+    let mut best: Option<BestSoFar> = None;
+    let mut stopped_early = false;
     let start = Instant::now();
     // A model fitted in closed form when it was made has no training loop.
     let steps = if cfg.model.is_fitted() { 0 } else { tc.steps };
     for step in 1..=steps {
-        let read_loss = step % tc.log_every == 0 || step == steps || step == 1;
-        if let Some(value) = trainer.step(read_loss)? {
+        if !tc.lr_schedule.is_constant() {
+            trainer.set_lr(tc.lr_schedule.at(tc.lr, step, steps));
+        }
+        let logged = step % tc.log_every == 0 || step == steps;
+        if let Some(value) = trainer.step(logged || step == 1)? {
             progress.loss(step, value);
             loss_curve.push(LossPoint { step, loss: value });
             if !value.is_finite() {
@@ -182,13 +206,44 @@ pub fn train(cfg: &RunConfig, progress: &mut dyn Progress) -> Result<Trained> {
             }
         }
         steps_done = step;
+        if let Some(decay) = tc.ema {
+            update_ema(&mut average, &trainer.params()?, decay);
+        }
+        if let (Some(val), true) = (&validation, logged) {
+            // The weights that would be evaluated: the average when there is one.
+            let weights = if tc.ema.is_some() {
+                average.clone()
+            } else {
+                trainer.params()?
+            };
+            let loss = val.loss(&weights)?;
+            val_curve.push(LossPoint { step, loss });
+            if let Some(rule) = &tc.early_stopping
+                && BestSoFar::record(&mut best, loss, step, &weights, rule)
+            {
+                stopped_early = true;
+                break;
+            }
+        }
         progress.step(step, steps);
         if progress.stop_requested() {
             return Err(crate::Error::Interrupted { step });
         }
     }
     let train_seconds = start.elapsed().as_secs_f64();
-    let model = trainer.into_model()?;
+    let mut model = trainer.into_model()?;
+    // Early stopping keeps the best weights; otherwise an average replaces the last ones.
+    let kept = match (&best, tc.early_stopping) {
+        (Some(b), Some(_)) => Some(b.params.clone()),
+        _ => Some(average).filter(|a| !a.is_empty()),
+    };
+    if let Some(weights) = kept {
+        model = model.with_flat_params(&weights, &setup.ctx);
+    }
+    let val_loss = match (&best, tc.early_stopping) {
+        (Some(b), Some(_)) => Some(b.loss),
+        _ => val_curve.last().map(|p| p.loss),
+    };
 
     let (fisher, fisher_sigma) = fishers(&model)?;
     if message.is_none() && !fisher.is_finite() {
@@ -265,6 +320,13 @@ pub fn train(cfg: &RunConfig, progress: &mut dyn Progress) -> Result<Trained> {
         density,
         asymmetry,
         model_ksd,
+        best_step: best
+            .as_ref()
+            .filter(|_| tc.early_stopping.is_some())
+            .map(|b| b.step),
+        val_curve,
+        val_loss,
+        stopped_early,
     };
     Ok(Trained {
         report,
@@ -276,7 +338,9 @@ pub fn train(cfg: &RunConfig, progress: &mut dyn Progress) -> Result<Trained> {
 }
 
 mod density;
+pub mod options;
 mod setup;
+mod validation;
 
 pub use setup::RunSetup;
 

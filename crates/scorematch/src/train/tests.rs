@@ -258,3 +258,85 @@ fn a_run_with_a_sampler_reports_its_samples_and_keeps_them() {
     let swd = |m: &crate::metric::SampleMetrics| m.sample_swd.unwrap();
     assert!(swd(&s.metrics) < 0.5 * swd(&untrained.metrics));
 }
+
+/// A small run with the given extra `train` settings.
+fn small_run(extra: &str) -> Trained {
+    train(
+        &config(&format!(
+            "dataset = {{ name = \"gaussian\", dim = 2 }}\nobjective = {{ name = \"ism\" }}\n\
+             model = {{ name = \"mlp\", hidden = 32 }}\n\
+             train = {{ steps = 300, batch = 16, pool_size = 16, lr = 0.01, log_every = 10, \
+             eval_samples = 500, precision = \"f64\", {extra} }}"
+        )),
+        &mut NoProgress,
+    )
+    .unwrap()
+}
+
+#[test]
+fn an_ema_with_decay_zero_is_no_ema_and_a_real_one_changes_the_model() {
+    let plain = small_run("val_samples = 200");
+    let zero = small_run("val_samples = 200, ema = 0.0");
+    assert_eq!(plain.report.fisher, zero.report.fisher);
+    assert_eq!(plain.report.val_curve, zero.report.val_curve);
+    let averaged = small_run("val_samples = 200, ema = 0.9");
+    assert_ne!(plain.report.fisher, averaged.report.fisher);
+    // The training losses are those of the raw weights either way.
+    assert_eq!(plain.report.loss_curve, averaged.report.loss_curve);
+}
+
+#[test]
+fn a_schedule_changes_the_steps_and_constant_is_the_default() {
+    let plain = small_run("val_samples = 0");
+    let constant = small_run("lr_schedule = { name = \"constant\" }");
+    assert_eq!(plain.report.loss_curve, constant.report.loss_curve);
+    let cosine = small_run("lr_schedule = { name = \"cosine\" }");
+    // The first step has the full rate either way; later ones differ.
+    assert_eq!(plain.report.loss_curve[0], cosine.report.loss_curve[0]);
+    assert_ne!(plain.report.loss_curve, cosine.report.loss_curve);
+}
+
+#[test]
+fn early_stopping_stops_after_patience_and_keeps_the_best_weights() {
+    // ISM on 16 points overfits them: the held-out loss falls, then rises.
+    let t = small_run("val_samples = 400, early_stopping = { patience = 3 }");
+    let r = &t.report;
+    assert!(r.stopped_early, "{:?}", r.val_curve);
+    let (best_i, best) = r
+        .val_curve
+        .iter()
+        .enumerate()
+        .min_by(|a, b| a.1.loss.total_cmp(&b.1.loss))
+        .unwrap();
+    // It stopped exactly `patience` evaluations after the best one.
+    assert_eq!(r.val_curve.len(), best_i + 1 + 3, "{:?}", r.val_curve);
+    assert_eq!(r.best_step, Some(best.step));
+    assert_eq!(r.val_loss, Some(best.loss));
+    assert_eq!(r.steps_done, r.val_curve.last().unwrap().step);
+    // The kept model is the best one: its validation loss is the best value.
+    let cfg = config(
+        "dataset = { name = \"gaussian\", dim = 2 }\nobjective = { name = \"ism\" }\n\
+         model = { name = \"mlp\", hidden = 32 }\n\
+         train = { steps = 300, batch = 16, pool_size = 16, lr = 0.01, log_every = 10, \
+         eval_samples = 500, precision = \"f64\", val_samples = 400, \
+         early_stopping = { patience = 3 } }",
+    );
+    let setup = RunSetup::new(&cfg).unwrap();
+    let val = validation::Validation::new(&cfg, &setup).unwrap();
+    let kept = val.loss(&t.model.flat_params().unwrap()).unwrap();
+    assert!((kept - best.loss).abs() < 1e-12, "{kept} vs {}", best.loss);
+    // Without early stopping the same run trains all its steps.
+    let full = small_run("val_samples = 400");
+    assert_eq!(full.report.steps_done, 300);
+    assert!(!full.report.stopped_early);
+}
+
+#[test]
+fn early_stopping_needs_a_validation_set() {
+    let cfg = config(
+        "dataset = { name = \"gaussian\", dim = 2 }\nobjective = { name = \"esm\" }\n\
+         train = { early_stopping = { patience = 3 }, ema = 1.5 }",
+    );
+    let keys: Vec<String> = cfg.validate().into_iter().map(|e| e.key).collect();
+    assert_eq!(keys, ["train.ema", "train.early_stopping"]);
+}
