@@ -147,6 +147,20 @@ fn training_options_are_sweep_parameters_with_their_columns() {
         assert!(best <= done && done <= 20, "{r:?}");
         assert_eq!(r["stopped_early"] == "true", done < 20, "{r:?}");
     }
+    // The held-out curve is kept and drawn next to the training loss.
+    let id = &rows[0]["run_id"];
+    assert!(
+        s.path("results/o/runs")
+            .join(id)
+            .join("val_loss.csv")
+            .exists()
+    );
+    ok(&s.runner(&["report", s.path("results/o").to_str().unwrap()]));
+    let svg = std::fs::read_to_string(s.path("results/o/report/loss_8gaussians.svg")).unwrap();
+    assert!(
+        svg.contains("(held-out)"),
+        "no held-out series in the loss figure"
+    );
     // A bad option is a located one-line error.
     let bad = s.write(
         "b.toml",

@@ -168,3 +168,31 @@ fn assert_same_gradients(a: &RunConfig, b: &RunConfig, what: &str) {
         trainer_b.step(false).unwrap();
     }
 }
+
+#[test]
+#[cfg_attr(
+    not(feature = "wgpu"),
+    ignore = "built without the wgpu feature: cargo test -p scorematch --features wgpu --test wgpu"
+)]
+fn a_checkpoint_trained_on_flex_loads_and_scores_on_wgpu() {
+    if !wgpu_available("a_checkpoint_trained_on_flex_loads_and_scores_on_wgpu") {
+        return;
+    }
+    use scorematch::backend::to_host;
+    use scorematch::checkpoint;
+    let cfg: RunConfig = toml::from_str(
+        "dataset = { name = \"8gaussians\" }\nobjective = { name = \"ssm-vr\" }\n\
+         model = { name = \"mlp\", hidden = 16 }\n\
+         train = { steps = 20, pool_size = 256, eval_samples = 64 }",
+    )
+    .unwrap();
+    let trained = train(&cfg, &mut NoProgress).unwrap();
+    let back = checkpoint::decode(&checkpoint::encode(&trained.model, &cfg).unwrap()).unwrap();
+    let (model, ctx) = back.model(Backend::Wgpu).unwrap();
+    let x: Vec<f64> = (0..32).map(|i| (i as f64 * 0.37).sin() * 2.0).collect();
+    let on_gpu = to_host(model.forward(ctx.matrix(&x, 16, 2), None)).unwrap();
+    let on_cpu = to_host(trained.model.forward(trained.ctx.matrix(&x, 16, 2), None)).unwrap();
+    for (a, b) in on_gpu.iter().zip(&on_cpu) {
+        assert!((a - b).abs() < 1e-4 * (1.0 + b.abs()), "{a} vs {b}");
+    }
+}

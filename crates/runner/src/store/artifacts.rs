@@ -1,5 +1,6 @@
 //! Files kept with a finished run: its trained model (`model.safetensors`, see
-//! [`scorematch::checkpoint`]; `runner sample` loads it) and, for a 2-D data set, what the
+//! [`scorematch::checkpoint`]; `runner sample` loads it), its held-out loss curve
+//! (`val_loss.csv`, with `val_samples`) and, for a 2-D data set, what the
 //! report's figures need: `field.json` (the learned and the exact score on a grid over the
 //! data) and `samples.csv` (the sampler's samples, when a sampler ran).
 //!
@@ -16,6 +17,8 @@ use serde::{Deserialize, Serialize};
 pub const FIELD_FILE: &str = "field.json";
 /// The sampler's samples of a 2-D run (`x0,x1` per row).
 pub const SAMPLES_FILE: &str = "samples.csv";
+/// The held-out loss every `log_every` steps (`step,loss`), for runs with `val_samples`.
+pub const VAL_LOSS_FILE: &str = "val_loss.csv";
 /// Grid points per axis of [`FIELD_FILE`].
 pub const GRID: usize = 20;
 /// Grid points per axis of the learned log density (models with an energy).
@@ -96,6 +99,12 @@ pub fn of(trained: &Trained, config: &RunConfig) -> Result<Vec<Artifact>> {
         bytes: checkpoint::encode(&trained.model, config)
             .context("writing the trained model's checkpoint")?,
     }];
+    if !trained.report.val_curve.is_empty() {
+        out.push(Artifact {
+            name: VAL_LOSS_FILE,
+            bytes: crate::store::record::loss_csv(&trained.report.val_curve),
+        });
+    }
     if trained.density.dim() == 2 {
         out.extend(figure_data(trained, config)?);
     }

@@ -10,6 +10,7 @@ use crate::report::Summary;
 use crate::report::html::{Made, Section};
 use crate::report::loss_plot::{Curve, LossPlot, Panel};
 use crate::store::LOSS_FILE;
+use crate::store::artifacts::VAL_LOSS_FILE;
 
 /// Loss curves of every run that has one, one figure per data set, one panel per objective.
 pub(super) fn loss_plots(dir: &Path, table: &Table, summary: &Summary) -> Vec<(LossPlot, Made)> {
@@ -37,14 +38,28 @@ pub(super) fn loss_plots(dir: &Path, table: &Table, summary: &Summary) -> Vec<(L
                     continue;
                 }
                 runs += 1;
-                panels
+                let panel = panels
                     .entry(param(summary, g, "objective").to_string())
-                    .or_default()
-                    .push(Curve {
-                        label: key.clone(),
+                    .or_default();
+                panel.push(Curve {
+                    label: key.clone(),
+                    colour,
+                    points,
+                });
+                // The held-out loss of runs with a validation set, as its own series.
+                let held_out = fs::read_to_string(dir.join("runs").join(id).join(VAL_LOSS_FILE))
+                    .map(|t| read_loss(&t))
+                    .unwrap_or_default();
+                if !held_out.is_empty() {
+                    let label = format!("{key} (held-out)");
+                    let n = colours.len();
+                    let colour = *colours.entry(label.clone()).or_insert(n);
+                    panel.push(Curve {
+                        label,
                         colour,
-                        points,
+                        points: held_out,
                     });
+                }
             }
         }
         if panels.is_empty() {
@@ -53,8 +68,9 @@ pub(super) fn loss_plots(dir: &Path, table: &Table, summary: &Summary) -> Vec<(L
         let title = format!("Training loss — {dataset}");
         let mut caption = format!(
             "Training loss of each of the {runs} runs on {dataset} against the optimiser step, \
-             one panel per objective (their losses differ by constants). The y range leaves out \
-             the first tenth of training."
+             one panel per objective (their losses differ by constants); runs with a validation \
+             set add their held-out loss as a series of its own. The y range leaves out the \
+             first tenth of training."
         );
         if !params.is_empty() {
             let names: Vec<&str> = params.iter().map(|&i| summary.params[i].as_str()).collect();
