@@ -116,6 +116,11 @@ pub fn sample(args: SampleArgs) -> Result<ExitCode> {
             println!("{k:<18} {v}");
         }
     }
+    // Under the results directory's lock, so that concurrent calls (and sweeps) keep every
+    // row.
+    let store = crate::store::Store::existing(&args.dir)
+        .with_context(|| format!("{} is not a results directory", args.dir.display()))?;
+    let _lock = store.lock()?;
     append_row(&args.dir.join(SAMPLED_CSV), &row)?;
     Ok(ExitCode::SUCCESS)
 }
