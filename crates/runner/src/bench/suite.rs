@@ -154,8 +154,11 @@ pub fn run_suite(opts: &SuiteOptions, out: &mut dyn Write) -> Result<SuiteReport
             .map_err(io)?,
         }
     }
-    writeln!(out, "\nall cases:").map_err(io)?;
-    print_table(out, &rows).map_err(io)?;
+    // The peers' table (empty when the filters leave no peer case, e.g. fd objectives only).
+    if !rows.is_empty() {
+        writeln!(out, "\nall cases:").map_err(io)?;
+        print_table(out, &rows).map_err(io)?;
+    }
     let mut memory = Vec::new();
     if let Some((exe, args)) = &opts.memory_driver {
         for &backend in &opts.backends {
