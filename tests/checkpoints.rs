@@ -176,3 +176,55 @@ fn training_options_are_sweep_parameters_with_their_columns() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn a_sweep_over_sampler_settings_trains_each_model_once() {
+    // One training configuration × 20 Langevin step sizes, two at a time.
+    let s = Sandbox::new();
+    let sizes: Vec<String> = (1..=20).map(|k| format!("{}", k as f64 * 0.002)).collect();
+    let file = s.write(
+        "t.toml",
+        &format!(
+            "name = \"t\"\n{TINY}sample_metrics = {{ samples = 100, reference_samples = 100 }}\n\
+             [grid]\ndataset = [\"8gaussians\"]\nobjective = [\"ssm-vr\"]\n\
+             sampler = [{{ name = \"langevin\", steps = 20, step_size = [{}] }}]\n",
+            sizes.join(", ")
+        ),
+    );
+    ok(&s.runner(&[
+        "sweep",
+        file.to_str().unwrap(),
+        "--no-report",
+        "--jobs",
+        "2",
+    ]));
+    let rows = read_csv(&s.path("results/t/runs.csv"));
+    assert_eq!(rows.len(), 20);
+    let trainer: Vec<_> = rows.iter().filter(|r| r["trained_in"].is_empty()).collect();
+    assert_eq!(trainer.len(), 1, "exactly one run trains");
+    let trained_by = &trainer[0]["run_id"];
+    for r in &rows {
+        assert_eq!(r["status"], "ok");
+        assert_eq!(r["train_id"], rows[0]["train_id"]);
+        if r["trained_in"].is_empty() {
+            continue;
+        }
+        assert_eq!(&r["trained_in"], trained_by);
+        // The same trained model: the same training numbers.
+        assert_eq!(r["fisher"], trainer[0]["fisher"]);
+        assert_eq!(r["final_loss"], trainer[0]["final_loss"]);
+    }
+    let distinct: std::collections::BTreeSet<&String> =
+        rows.iter().map(|r| &r["sample_mmd"]).collect();
+    assert!(distinct.len() > 10, "the step sizes sample differently");
+    // Each reused run can be sampled again from its own checkpoint.
+    let reused = rows.iter().find(|r| !r["trained_in"].is_empty()).unwrap();
+    ok(&s.runner(&[
+        "sample",
+        s.path("results/t").to_str().unwrap(),
+        "--run",
+        &reused["run_id"],
+    ]));
+    let again = read_csv(&s.path("results/t/sampled.csv"));
+    assert_eq!(again[0]["sample_mmd"], reused["sample_mmd"]);
+}

@@ -27,6 +27,9 @@ pub struct Job {
     pub id: String,
     /// Hash of the configuration without the seed: runs that differ only in their seed share it.
     pub config_id: String,
+    /// Hash of what training depends on (the configuration without its sampler and sample
+    /// metrics): runs that share it share one trained model.
+    pub train_id: String,
     /// The run's parameters, checked by the library.
     pub config: RunConfig,
     /// The sweep it belongs to.
@@ -41,6 +44,7 @@ impl Job {
         Self {
             id: run_id(&config),
             config_id: config_id(&config),
+            train_id: train_id(&config),
             config,
             sweep,
             label: String::new(),
@@ -62,6 +66,17 @@ pub fn config_id(config: &RunConfig) -> String {
         map.remove("seed");
     }
     short_hash(&format!("config:{}", canonical_json(&value)))
+}
+
+/// The id shared by the runs of one trained model: the configuration without its sampler and
+/// sample metrics.
+pub fn train_id(config: &RunConfig) -> String {
+    let mut value = serde_json::to_value(config).unwrap_or_default();
+    if let Some(map) = value.as_object_mut() {
+        map.remove("sampler");
+        map.remove("sample_metrics");
+    }
+    short_hash(&format!("train:{}", canonical_json(&value)))
 }
 
 fn short_hash(text: &str) -> String {

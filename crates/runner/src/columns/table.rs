@@ -307,6 +307,16 @@ pub const COLUMNS: &[Column] = &[
         "config_id",
         "hash of the configuration without its seed: the seeds of one configuration share it",
     ),
+    id(
+        "train_id",
+        "train_id",
+        "hash of the configuration without its sampler and sample metrics: the runs of one trained model share it",
+    ),
+    info(
+        "trained_in",
+        "trained_in",
+        "the run whose trained model this run sampled from (a sweep trains each train_id once); empty when it trained itself",
+    ),
     metric(
         "steps_done",
         "report.steps_done",

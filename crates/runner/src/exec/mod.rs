@@ -22,6 +22,7 @@ use crate::store::{Committed, Store};
 use interrupt::Stop;
 use monitor::Monitor;
 use panic::PanicSlot;
+use scorematch::checkpoint::CHECKPOINT_FILE;
 
 /// How many runs at once, on how many cores, and what stops them early.
 #[derive(Clone, Debug)]
@@ -174,9 +175,10 @@ pub fn execute_with(
     panic::install_hook();
     let (gpu_jobs, cpu_jobs): (Vec<&Job>, Vec<&Job>) =
         jobs.iter().partition(|j| j.config.backend.is_gpu());
-    let (workers, threads) = opts.layout(cpu_jobs.len());
-    let workers = if cpu_jobs.is_empty() { 0 } else { workers };
-    let gpu_workers = opts.gpu_jobs.min(gpu_jobs.len());
+    let (cpu_groups, gpu_groups) = (by_train_id(&cpu_jobs), by_train_id(&gpu_jobs));
+    let (workers, threads) = opts.layout(cpu_groups.len());
+    let workers = if cpu_groups.is_empty() { 0 } else { workers };
+    let gpu_workers = opts.gpu_jobs.min(gpu_groups.len());
     let total = done_before + jobs.len();
     let done = AtomicUsize::new(done_before);
     let summary = Mutex::new(ExecSummary {
@@ -186,9 +188,11 @@ pub fn execute_with(
         ..ExecSummary::default()
     });
     let start = Instant::now();
-    // One worker: takes the next job of `queue` until none is left. GPU runs get one host
-    // thread: their tensor work is on the device.
-    let work = |queue: &[&Job], next: &AtomicUsize, threads: usize| {
+    let train_fn = |config: &RunConfig, progress: &mut dyn Progress| train(config, progress);
+    // One worker: takes the next group of runs sharing a training configuration until none is
+    // left. The first of a group that trains ok lends its model to the others, which only
+    // sample. GPU runs get one host thread: their tensor work is on the device.
+    let work = |queue: &[Vec<&Job>], next: &AtomicUsize, threads: usize| {
         let slot = PanicSlot::default();
         panic::capture_on_this_thread(slot.clone());
         let pool = build_pool(threads, &slot);
@@ -197,56 +201,128 @@ pub fn execute_with(
                 break;
             }
             let i = next.fetch_add(1, Ordering::Relaxed);
-            let Some(&job) = queue.get(i) else { break };
-            // Another process sharing the directory may have finished it meanwhile.
-            if store.status(&job.id).is_some_and(Status::is_complete) {
+            let Some(group) = queue.get(i) else { break };
+            let mut lent: Option<Lent> = None;
+            for &job in group {
+                if opts.stop.requested() {
+                    break;
+                }
+                // Another process sharing the directory may have finished it meanwhile.
+                if store.status(&job.id).is_some_and(Status::is_complete) {
+                    let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                    monitor.skip(job, n, total);
+                    summary
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .already_done += 1;
+                    continue;
+                }
+                let progress = monitor.start(job);
+                let ran = match &lent {
+                    Some(l) => {
+                        let sample = |config: &RunConfig, progress: &mut dyn Progress| {
+                            resampled(config, l, progress)
+                        };
+                        run_one(&sample, job, pool.as_ref(), &slot, progress, &opts.stop)
+                    }
+                    None => run_one(&train_fn, job, pool.as_ref(), &slot, progress, &opts.stop),
+                };
+                let Some((outcome, artifacts)) = ran else {
+                    monitor.abandon(job);
+                    summary.lock().unwrap_or_else(|e| e.into_inner()).abandoned += 1;
+                    continue;
+                };
+                let mut record = RunRecord::new(job, threads, &outcome);
+                record.trained_in = lent.as_ref().map(|l| l.run_id.clone());
+                let losses = match &outcome {
+                    Outcome::Trained(r) => r.loss_curve.as_slice(),
+                    Outcome::Failed { losses, .. } => losses.as_slice(),
+                };
+                let committed = store
+                    .stage(&record, &job.config, losses, &artifacts)
+                    .and_then(|staged| store.lock()?.commit(staged));
+                if committed.is_err() {
+                    // Nothing later could be saved either (a full disk): stop here.
+                    opts.stop.save_failed();
+                }
+                if lent.is_none() {
+                    lent = Lent::of(job, &outcome, &artifacts);
+                }
                 let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                monitor.skip(job, n, total);
-                summary
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .already_done += 1;
-                continue;
+                monitor.finish(job, &record, n, total);
+                let mut sum = summary.lock().unwrap_or_else(|e| e.into_inner());
+                sum.count(job, &record, &outcome, committed);
             }
-            let progress = monitor.start(job);
-            let Some((outcome, artifacts)) =
-                run_one(train, job, pool.as_ref(), &slot, progress, &opts.stop)
-            else {
-                monitor.abandon(job);
-                summary.lock().unwrap_or_else(|e| e.into_inner()).abandoned += 1;
-                continue;
-            };
-            let record = RunRecord::new(job, threads, &outcome);
-            let losses = match &outcome {
-                Outcome::Trained(r) => r.loss_curve.as_slice(),
-                Outcome::Failed { losses, .. } => losses.as_slice(),
-            };
-            let committed = store
-                .stage(&record, &job.config, losses, &artifacts)
-                .and_then(|staged| store.lock()?.commit(staged));
-            if committed.is_err() {
-                // Nothing later could be saved either (a full disk): stop here.
-                opts.stop.save_failed();
-            }
-            let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-            monitor.finish(job, &record, n, total);
-            let mut sum = summary.lock().unwrap_or_else(|e| e.into_inner());
-            sum.count(job, &record, &outcome, committed);
         }
     };
     let (next_cpu, next_gpu) = (AtomicUsize::new(0), AtomicUsize::new(0));
     std::thread::scope(|s| {
         for _ in 0..workers {
-            s.spawn(|| work(&cpu_jobs, &next_cpu, threads));
+            s.spawn(|| work(&cpu_groups, &next_cpu, threads));
         }
         for _ in 0..gpu_workers {
-            s.spawn(|| work(&gpu_jobs, &next_gpu, 1));
+            s.spawn(|| work(&gpu_groups, &next_gpu, 1));
         }
     });
     monitor.close();
     let mut summary = summary.into_inner().unwrap_or_else(|e| e.into_inner());
     summary.wall_seconds = start.elapsed().as_secs_f64();
     summary
+}
+
+/// The jobs grouped by training configuration, groups in order of their first job.
+fn by_train_id<'j>(jobs: &[&'j Job]) -> Vec<Vec<&'j Job>> {
+    let mut groups: Vec<Vec<&Job>> = Vec::new();
+    for &job in jobs {
+        match groups.iter_mut().find(|g| g[0].train_id == job.train_id) {
+            Some(g) => g.push(job),
+            None => groups.push(vec![job]),
+        }
+    }
+    groups
+}
+
+/// A trained model lent to the other runs of its training configuration.
+struct Lent {
+    /// The run that trained it.
+    run_id: String,
+    /// Its report (training numbers, loss curve).
+    report: TrainReport,
+    /// Its weights, from its checkpoint.
+    theta: Vec<f64>,
+}
+
+impl Lent {
+    /// What run `job` can lend: a model that trained ok and whose checkpoint was kept.
+    fn of(job: &Job, outcome: &Outcome, artifacts: &[Artifact]) -> Option<Self> {
+        let Outcome::Trained(report) = outcome else {
+            return None;
+        };
+        let bytes = &artifacts.iter().find(|a| a.name == CHECKPOINT_FILE)?.bytes;
+        let checkpoint = scorematch::checkpoint::decode(bytes).ok()?;
+        (report.status == RunStatus::Ok).then(|| Lent {
+            run_id: job.id.clone(),
+            report: (**report).clone(),
+            theta: checkpoint.theta,
+        })
+    }
+}
+
+/// Run `config` from a lent model: its training numbers, new samples.
+fn resampled(
+    config: &RunConfig,
+    lent: &Lent,
+    progress: &mut dyn Progress,
+) -> scorematch::Result<Finished> {
+    let trained = scorematch::train::resample(config, &lent.theta, &lent.report, progress)?;
+    let artifacts = artifacts::of(&trained, config).unwrap_or_else(|e| {
+        tracing::warn!("no checkpoint or figure data kept for this run: {e:#}");
+        Vec::new()
+    });
+    Ok(Finished {
+        report: trained.report,
+        artifacts,
+    })
 }
 
 /// A pool of `threads` threads whose panics go to `slot`.
@@ -290,7 +366,7 @@ impl Progress for Recorder<'_> {
 /// the outcome and the run's artifacts, or `None` if the run was abandoned because `stop`
 /// was requested.
 fn run_one(
-    train: TrainFn,
+    train: &(dyn Fn(&RunConfig, &mut dyn Progress) -> scorematch::Result<Finished> + Sync),
     job: &Job,
     pool: Option<&rayon::ThreadPool>,
     slot: &PanicSlot,

@@ -83,6 +83,12 @@ pub struct RunRecord {
     pub run_id: String,
     /// Hash of the configuration without the seed.
     pub config_id: String,
+    /// Hash of the configuration without its sampler and sample metrics (one trained model).
+    #[serde(default)]
+    pub train_id: String,
+    /// The run whose trained model this run sampled from, when it did not train itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trained_in: Option<String>,
     /// Sweep name.
     pub sweep: String,
     /// How it ended.
@@ -123,6 +129,8 @@ impl RunRecord {
         Self {
             run_id: job.id.clone(),
             config_id: job.config_id.clone(),
+            train_id: job.train_id.clone(),
+            trained_in: None,
             sweep: job.sweep.name.clone(),
             status,
             error,

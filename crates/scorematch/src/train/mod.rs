@@ -339,9 +339,11 @@ pub fn train(cfg: &RunConfig, progress: &mut dyn Progress) -> Result<Trained> {
 
 mod density;
 pub mod options;
+mod resample;
 mod setup;
 mod validation;
 
+pub use resample::resample;
 pub use setup::RunSetup;
 
 #[cfg(test)]
