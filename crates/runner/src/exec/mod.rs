@@ -145,7 +145,10 @@ impl ExecSummary {
             Status::Diverged => self.diverged += 1,
             Status::Failed => self.failed += 1,
         }
-        if let Outcome::Trained(r) = outcome {
+        // Steps taken here: a run sampled from a lent model took none.
+        if let Outcome::Trained(r) = outcome
+            && record.trained_in.is_none()
+        {
             self.steps += r.steps_done;
         }
     }
