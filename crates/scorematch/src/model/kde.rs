@@ -13,7 +13,7 @@ use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
 use super::rbf::{Bandwidth, BandwidthRule, KernelPoints, by_row_chunks, log_kernel};
-use super::{Activation, Fit, MlpShape, ModelKind, ScoreNet, TracePath};
+use super::{ModelKind, ScoreNet, TracePath};
 use crate::backend::Ctx;
 use crate::error::{ParamError, Result};
 use crate::rng::Rng;
@@ -70,25 +70,7 @@ impl ModelKind for KdeParams {
         errors
     }
 
-    fn validate_for(&self, _dim: usize) -> Vec<ParamError> {
-        Vec::new()
-    }
-
-    fn fit(&self) -> Fit {
-        Fit::TrainingFree
-    }
-
-    fn activation(&self) -> Option<Activation> {
-        None
-    }
-
-    fn is_noise_conditional(&self) -> bool {
-        false
-    }
-
-    fn noise_conditional(&self) -> Option<Self> {
-        None
-    }
+    training_free_kind!();
 
     fn init(&self, dim: usize, pool: &[f64], _ctx: &Ctx, _rng: &mut Rng) -> Result<Kde> {
         let points = KernelPoints::take(pool, dim, self.points)?;
@@ -212,10 +194,6 @@ impl ScoreNet for Kde {
         TracePath::Fast
     }
 
-    fn kernel_shape(&self) -> Option<MlpShape> {
-        None
-    }
-
     /// −log p̂(x) = −log Σ_m exp(−‖x − x_m‖²/(2h²)) + log M + (D/2) log(2πh²).
     fn energy(&self, x: Tensor<2>, _sigma: Option<&Tensor<2>>) -> Option<Tensor<1>> {
         let points = self.point_tensor(&x);
@@ -230,15 +208,5 @@ impl ScoreNet for Kde {
         Some(e.flatten(0, 1))
     }
 
-    fn flat_params(&self) -> Result<Vec<f64>> {
-        Ok(Vec::new())
-    }
-
-    fn with_flat_params(&self, _theta: &[f64], _ctx: &Ctx) -> Self {
-        self.clone()
-    }
-
-    fn is_noise_conditional(&self) -> bool {
-        false
-    }
+    training_free_net!();
 }

@@ -8,6 +8,9 @@
 //! burn module (implementing [`ScoreNet`]), plus one line in the registry (`models!`'s
 //! call below), which makes both [`ModelConfig`] and [`ScoreModel`].
 
+// First: its macros declare what the training-free estimators share.
+#[macro_use]
+mod rbf;
 mod activation;
 pub mod closed_form;
 mod dense;
@@ -16,7 +19,6 @@ mod expfam;
 mod kde;
 mod linear;
 mod mlp;
-mod rbf;
 mod shape;
 mod ssge;
 mod stein;

@@ -8,6 +8,55 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ParamError, Result};
 
+/// The [`ModelKind`](super::ModelKind) declarations every training-free estimator makes:
+/// built from the pool with no training loop ([`Fit::TrainingFree`](super::Fit)), for any
+/// dimension, with no activation and no noise conditioning.
+macro_rules! training_free_kind {
+    () => {
+        fn validate_for(&self, _dim: usize) -> Vec<crate::error::ParamError> {
+            Vec::new()
+        }
+
+        fn fit(&self) -> super::Fit {
+            super::Fit::TrainingFree
+        }
+
+        fn activation(&self) -> Option<super::Activation> {
+            None
+        }
+
+        fn is_noise_conditional(&self) -> bool {
+            false
+        }
+
+        fn noise_conditional(&self) -> Option<Self> {
+            None
+        }
+    };
+}
+
+/// The [`ScoreNet`](super::ScoreNet) declarations every training-free estimator makes: no
+/// host kernels, no trainable parameters (θ is empty: the estimator is its points), no σ.
+macro_rules! training_free_net {
+    () => {
+        fn kernel_shape(&self) -> Option<super::MlpShape> {
+            None
+        }
+
+        fn flat_params(&self) -> crate::error::Result<Vec<f64>> {
+            Ok(Vec::new())
+        }
+
+        fn with_flat_params(&self, _theta: &[f64], _ctx: &crate::backend::Ctx) -> Self {
+            self.clone()
+        }
+
+        fn is_noise_conditional(&self) -> bool {
+            false
+        }
+    };
+}
+
 /// Largest number of kernel entries (rows × points) one tensor op holds; evaluations are
 /// split into row chunks below it.
 const CHUNK_ENTRIES: usize = 1 << 20;

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use super::kde::check_points;
 use super::rbf::{Bandwidth, KernelPoints, by_row_chunks, host_tensor, kernel_tangent, log_kernel};
 use super::stein::{MAX_KERNEL_POINTS, default_points, median};
-use super::{Activation, Fit, MlpShape, ModelKind, ScoreNet, TracePath};
+use super::{ModelKind, ScoreNet, TracePath};
 use crate::backend::Ctx;
 use crate::error::{Error, ParamError, Result};
 use crate::rng::Rng;
@@ -74,25 +74,7 @@ impl ModelKind for SsgeParams {
         errors
     }
 
-    fn validate_for(&self, _dim: usize) -> Vec<ParamError> {
-        Vec::new()
-    }
-
-    fn fit(&self) -> Fit {
-        Fit::TrainingFree
-    }
-
-    fn activation(&self) -> Option<Activation> {
-        None
-    }
-
-    fn is_noise_conditional(&self) -> bool {
-        false
-    }
-
-    fn noise_conditional(&self) -> Option<Self> {
-        None
-    }
+    training_free_kind!();
 
     fn init(&self, dim: usize, pool: &[f64], _ctx: &Ctx, _rng: &mut Rng) -> Result<Ssge> {
         Ssge::build(self, &KernelPoints::take(pool, dim, self.points)?)
@@ -223,23 +205,9 @@ impl ScoreNet for Ssge {
         TracePath::Fast
     }
 
-    fn kernel_shape(&self) -> Option<MlpShape> {
-        None
-    }
-
     fn energy(&self, _x: Tensor<2>, _sigma: Option<&Tensor<2>>) -> Option<Tensor<1>> {
         None
     }
 
-    fn flat_params(&self) -> Result<Vec<f64>> {
-        Ok(Vec::new())
-    }
-
-    fn with_flat_params(&self, _theta: &[f64], _ctx: &Ctx) -> Self {
-        self.clone()
-    }
-
-    fn is_noise_conditional(&self) -> bool {
-        false
-    }
+    training_free_net!();
 }

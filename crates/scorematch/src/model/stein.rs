@@ -25,7 +25,7 @@ use super::rbf::{
     Bandwidth, BandwidthRule, KernelPoints, by_row_chunks, host_tensor, kernel_tangent, log_kernel,
     trace_by_axes,
 };
-use super::{Activation, Fit, MlpShape, ModelKind, ScoreNet, TracePath};
+use super::{ModelKind, ScoreNet, TracePath};
 use crate::backend::Ctx;
 use crate::error::{Error, ParamError, Result};
 use crate::rng::Rng;
@@ -87,25 +87,7 @@ impl ModelKind for SteinParams {
         errors
     }
 
-    fn validate_for(&self, _dim: usize) -> Vec<ParamError> {
-        Vec::new()
-    }
-
-    fn fit(&self) -> Fit {
-        Fit::TrainingFree
-    }
-
-    fn activation(&self) -> Option<Activation> {
-        None
-    }
-
-    fn is_noise_conditional(&self) -> bool {
-        false
-    }
-
-    fn noise_conditional(&self) -> Option<Self> {
-        None
-    }
+    training_free_kind!();
 
     fn init(&self, dim: usize, pool: &[f64], _ctx: &Ctx, _rng: &mut Rng) -> Result<Stein> {
         Stein::build(self, &KernelPoints::take(pool, dim, self.points)?)
@@ -275,23 +257,9 @@ impl ScoreNet for Stein {
         TracePath::Jacobian
     }
 
-    fn kernel_shape(&self) -> Option<MlpShape> {
-        None
-    }
-
     fn energy(&self, _x: Tensor<2>, _sigma: Option<&Tensor<2>>) -> Option<Tensor<1>> {
         None
     }
 
-    fn flat_params(&self) -> Result<Vec<f64>> {
-        Ok(Vec::new())
-    }
-
-    fn with_flat_params(&self, _theta: &[f64], _ctx: &Ctx) -> Self {
-        self.clone()
-    }
-
-    fn is_noise_conditional(&self) -> bool {
-        false
-    }
+    training_free_net!();
 }
