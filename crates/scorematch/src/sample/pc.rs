@@ -17,7 +17,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::ve_sde::VeSdeParams;
+use super::ve_sde::{VeSdeParams, default_max, default_min, default_steps};
 use super::{ScoreFn, Ticker, check_positive};
 use crate::error::{ParamError, Result};
 use crate::rng::{Rng, normals};
@@ -60,15 +60,6 @@ pub struct PcParams {
     pub denoise: bool,
 }
 
-fn default_min() -> f64 {
-    0.01
-}
-fn default_max() -> f64 {
-    1.0
-}
-fn default_steps() -> usize {
-    1000
-}
 fn one() -> usize {
     1
 }

@@ -74,13 +74,13 @@ pub struct VeSdeParams {
     pub denoise: bool,
 }
 
-fn default_min() -> f64 {
+pub(super) fn default_min() -> f64 {
     0.01
 }
-fn default_max() -> f64 {
+pub(super) fn default_max() -> f64 {
     1.0
 }
-fn default_steps() -> usize {
+pub(super) fn default_steps() -> usize {
     1000
 }
 
