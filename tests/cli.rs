@@ -267,7 +267,7 @@ fn malformed_files_give_one_line_errors_and_create_nothing() {
         ),
         (
             format!("{head}stepz = 3\n"),
-            "bad.toml:10: defaults.stepz: unknown parameter \"stepz\" (expected one of: dataset, model, objective, train, backend, seed, sampler, sample_metrics, steps, batch, lr, grad_clip, pool_size, eval_samples, eval_seed, log_every, precision, kernels, lr_schedule, ema, val_samples, early_stopping)",
+            "bad.toml:10: defaults.stepz: unknown parameter \"stepz\" (expected one of: dataset, model, objective, train, backend, seed, sampler, sample_metrics, steps, batch, lr, grad_clip, pool_size, eval_samples, eval_seed, log_every, precision, kernels, lr_schedule, ema, val_samples, early_stopping, checkpoint_every)",
         ),
         (
             format!("{head}[grid]\ndataset = \"8gaussians\"\n"),

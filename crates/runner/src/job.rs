@@ -52,16 +52,24 @@ impl Job {
     }
 }
 
+/// What identifies a run: its configuration as JSON, without what does not change its numbers
+/// (how often it saves its training state).
+fn identity(config: &RunConfig) -> serde_json::Value {
+    let mut value = serde_json::to_value(config).unwrap_or_default();
+    if let Some(train) = value.get_mut("train").and_then(|t| t.as_object_mut()) {
+        train.remove("checkpoint_every");
+    }
+    value
+}
+
 /// The run id of a configuration: sha256 of its canonical JSON, as short hex.
 pub fn run_id(config: &RunConfig) -> String {
-    short_hash(&canonical_json(
-        &serde_json::to_value(config).unwrap_or_default(),
-    ))
+    short_hash(&canonical_json(&identity(config)))
 }
 
 /// The id shared by the seeds of one configuration.
 pub fn config_id(config: &RunConfig) -> String {
-    let mut value = serde_json::to_value(config).unwrap_or_default();
+    let mut value = identity(config);
     if let Some(map) = value.as_object_mut() {
         map.remove("seed");
     }
@@ -71,7 +79,7 @@ pub fn config_id(config: &RunConfig) -> String {
 /// The id shared by the runs of one trained model: the configuration without its sampler and
 /// sample metrics.
 pub fn train_id(config: &RunConfig) -> String {
-    let mut value = serde_json::to_value(config).unwrap_or_default();
+    let mut value = identity(config);
     if let Some(map) = value.as_object_mut() {
         map.remove("sampler");
         map.remove("sample_metrics");
@@ -129,6 +137,19 @@ mod tests {
 
     fn cfg(s: &str) -> RunConfig {
         toml::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn saving_the_training_state_does_not_change_a_run_id() {
+        let a = cfg("dataset = { name = \"banana\" }\nobjective = { name = \"ism\" }");
+        let b = cfg(
+            "dataset = { name = \"banana\" }\nobjective = { name = \"ism\" }\n\
+             train = { checkpoint_every = 500 }",
+        );
+        assert_eq!(b.train.checkpoint_every, 500);
+        assert_eq!(run_id(&a), run_id(&b));
+        assert_eq!(config_id(&a), config_id(&b));
+        assert_eq!(train_id(&a), train_id(&b));
     }
 
     #[test]

@@ -37,7 +37,7 @@ pub struct Checkpoint {
 }
 
 /// FNV-1a, 64 bits: a checksum of θ's bytes (corruption, not tampering).
-fn checksum(bytes: &[u8]) -> String {
+pub(crate) fn checksum(bytes: &[u8]) -> String {
     let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
         (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
     });

@@ -165,6 +165,10 @@ pub struct TrainConfig {
     /// Stop on the validation loss and keep the best weights (default: train all steps).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub early_stopping: Option<EarlyStopping>,
+    /// Save the training state every this many steps, so that a killed run resumes from it
+    /// (default 0: never). It does not change a run's numbers, and is not part of its id.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub checkpoint_every: usize,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -207,6 +211,7 @@ impl Default for TrainConfig {
             ema: None,
             val_samples: 0,
             early_stopping: None,
+            checkpoint_every: 0,
         }
     }
 }
@@ -341,6 +346,22 @@ impl RunConfig {
             errors.push(ParamError::new(
                 "backend",
                 self.backend.not_compiled_reason(),
+            ));
+        }
+        let reference = self
+            .train
+            .kernels
+            .resolve(self.backend, &self.model, &self.objective)
+            == Kernels::Reference;
+        if self.train.checkpoint_every > 0
+            && self.train.precision == Precision::F64
+            && reference
+            && !self.model.is_fitted()
+        {
+            errors.push(ParamError::new(
+                "train.checkpoint_every",
+                "cannot resume an f64 run on the reference engine exactly (burn 0.22 restores \
+                 Adam's state in f32): use f32, or the fused kernels on flex",
             ));
         }
         let objective = self.objective.name();

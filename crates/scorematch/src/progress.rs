@@ -8,6 +8,9 @@ pub trait Progress {
     fn loss(&mut self, _step: usize, _loss: f64) {}
     /// Called after each sampler step (1-based) with the sampler's total steps.
     fn sample_step(&mut self, _step: usize, _total: usize) {}
+    /// Something the run's log should say (a resumed state, or why a saved one was not
+    /// used).
+    fn note(&mut self, _message: &str) {}
     /// Whether the caller wants the run abandoned: checked after every optimiser step, and
     /// training then ends with [`Error::Interrupted`](crate::Error::Interrupted).
     fn stop_requested(&self) -> bool {

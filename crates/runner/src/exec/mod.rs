@@ -8,6 +8,7 @@ pub mod monitor;
 pub mod panic;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
@@ -18,7 +19,7 @@ use scorematch::{Progress, RunConfig, RunStatus, TrainReport};
 use crate::job::Job;
 use crate::store::artifacts::{self, Artifact};
 use crate::store::record::{Outcome, RunRecord, Status};
-use crate::store::{Committed, Store};
+use crate::store::{Committed, Store, StoredModel};
 use interrupt::Stop;
 use monitor::Monitor;
 use panic::PanicSlot;
@@ -101,13 +102,18 @@ pub struct Finished {
     pub artifacts: Vec<Artifact>,
 }
 
-/// Trains one configuration to its report.
-pub type TrainFn = fn(&RunConfig, &mut dyn Progress) -> scorematch::Result<Finished>;
+/// Trains one configuration to its report, keeping its training state in the file given (if
+/// any) and resuming from it.
+pub type TrainFn = fn(&RunConfig, Option<&Path>, &mut dyn Progress) -> scorematch::Result<Finished>;
 
-/// Trains with [`scorematch::train`] and keeps the artifacts of runs that ended ok (a run
-/// whose artifacts cannot be made is still recorded, without them).
-fn train_report(config: &RunConfig, progress: &mut dyn Progress) -> scorematch::Result<Finished> {
-    let trained = scorematch::train(config, progress)?;
+/// Trains with [`scorematch::train::train_resumable`] and keeps the artifacts of runs that
+/// ended ok (a run whose artifacts cannot be made is still recorded, without them).
+fn train_report(
+    config: &RunConfig,
+    state: Option<&Path>,
+    progress: &mut dyn Progress,
+) -> scorematch::Result<Finished> {
+    let trained = scorematch::train::train_resumable(config, state, progress)?;
     let artifacts = if trained.report.status == RunStatus::Ok {
         artifacts::of(&trained, config).unwrap_or_else(|e| {
             tracing::warn!("no checkpoint or figure data kept for this run: {e:#}");
@@ -191,7 +197,12 @@ pub fn execute_with(
         ..ExecSummary::default()
     });
     let start = Instant::now();
-    let train_fn = |config: &RunConfig, progress: &mut dyn Progress| train(config, progress);
+    let stored = store.trained_models();
+    // Runs with `checkpoint_every` keep their training state in the store while in flight.
+    let train_fn = |job: &Job, progress: &mut dyn Progress| {
+        let state = (job.config.train.checkpoint_every > 0).then(|| store.train_state(&job.id));
+        train(&job.config, state.as_deref(), progress)
+    };
     // One worker: takes the next group of runs sharing a training configuration until none is
     // left. The first of a group that trains ok lends its model to the others, which only
     // sample. GPU runs get one host thread: their tensor work is on the device.
@@ -205,13 +216,17 @@ pub fn execute_with(
             }
             let i = next.fetch_add(1, Ordering::Relaxed);
             let Some(group) = queue.get(i) else { break };
-            let mut lent: Option<Lent> = None;
+            // A model this configuration trained in an earlier invocation, if there is one.
+            let mut lent: Option<Lent> = stored
+                .get(&group[0].train_id)
+                .and_then(|id| store.stored_model(id));
             for &job in group {
                 if opts.stop.requested() {
                     break;
                 }
                 // Another process sharing the directory may have finished it meanwhile.
                 if store.status(&job.id).is_some_and(Status::is_complete) {
+                    store.drop_train_state(&job.id);
                     let n = done.fetch_add(1, Ordering::Relaxed) + 1;
                     monitor.skip(job, n, total);
                     summary
@@ -223,8 +238,8 @@ pub fn execute_with(
                 let progress = monitor.start(job);
                 let ran = match &lent {
                     Some(l) => {
-                        let sample = |config: &RunConfig, progress: &mut dyn Progress| {
-                            resampled(config, l, progress)
+                        let sample = |job: &Job, progress: &mut dyn Progress| {
+                            resampled(&job.config, l, progress)
                         };
                         run_one(&sample, job, pool.as_ref(), &slot, progress, &opts.stop)
                     }
@@ -244,12 +259,13 @@ pub fn execute_with(
                 let committed = store
                     .stage(&record, &job.config, losses, &artifacts)
                     .and_then(|staged| store.lock()?.commit(staged));
-                if committed.is_err() {
+                match &committed {
+                    Ok(_) => store.drop_train_state(&job.id),
                     // Nothing later could be saved either (a full disk): stop here.
-                    opts.stop.save_failed();
+                    Err(_) => opts.stop.save_failed(),
                 }
                 if lent.is_none() {
-                    lent = Lent::of(job, &outcome, &artifacts);
+                    lent = lent_by(job, &outcome, &artifacts);
                 }
                 let n = done.fetch_add(1, Ordering::Relaxed) + 1;
                 monitor.finish(job, &record, n, total);
@@ -286,29 +302,20 @@ fn by_train_id<'j>(jobs: &[&'j Job]) -> Vec<Vec<&'j Job>> {
 }
 
 /// A trained model lent to the other runs of its training configuration.
-struct Lent {
-    /// The run that trained it.
-    run_id: String,
-    /// Its report (training numbers, loss curve).
-    report: TrainReport,
-    /// Its weights, from its checkpoint.
-    theta: Vec<f64>,
-}
+type Lent = StoredModel;
 
-impl Lent {
-    /// What run `job` can lend: a model that trained ok and whose checkpoint was kept.
-    fn of(job: &Job, outcome: &Outcome, artifacts: &[Artifact]) -> Option<Self> {
-        let Outcome::Trained(report) = outcome else {
-            return None;
-        };
-        let bytes = &artifacts.iter().find(|a| a.name == CHECKPOINT_FILE)?.bytes;
-        let checkpoint = scorematch::checkpoint::decode(bytes).ok()?;
-        (report.status == RunStatus::Ok).then(|| Lent {
-            run_id: job.id.clone(),
-            report: (**report).clone(),
-            theta: checkpoint.theta,
-        })
-    }
+/// What run `job` can lend: a model that trained ok and whose checkpoint was kept.
+fn lent_by(job: &Job, outcome: &Outcome, artifacts: &[Artifact]) -> Option<Lent> {
+    let Outcome::Trained(report) = outcome else {
+        return None;
+    };
+    let bytes = &artifacts.iter().find(|a| a.name == CHECKPOINT_FILE)?.bytes;
+    let checkpoint = scorematch::checkpoint::decode(bytes).ok()?;
+    (report.status == RunStatus::Ok).then(|| Lent {
+        run_id: job.id.clone(),
+        report: (**report).clone(),
+        theta: checkpoint.theta,
+    })
 }
 
 /// Run `config` from a lent model: its training numbers, new samples.
@@ -345,6 +352,7 @@ fn build_pool(threads: usize, slot: &PanicSlot) -> Option<rayon::ThreadPool> {
 /// Keeps the losses seen so far (for runs that fail), passes progress on, and asks training
 /// to stop when the execution is stopped.
 struct Recorder<'a> {
+    id: &'a str,
     inner: Box<dyn Progress + Send>,
     losses: Vec<LossPoint>,
     stop: &'a Stop,
@@ -360,6 +368,10 @@ impl Progress for Recorder<'_> {
         self.inner.loss(step, loss);
     }
 
+    fn note(&mut self, message: &str) {
+        tracing::info!("run {}: {message}", self.id);
+    }
+
     fn stop_requested(&self) -> bool {
         self.stop.requested()
     }
@@ -369,7 +381,7 @@ impl Progress for Recorder<'_> {
 /// the outcome and the run's artifacts, or `None` if the run was abandoned because `stop`
 /// was requested.
 fn run_one(
-    train: &(dyn Fn(&RunConfig, &mut dyn Progress) -> scorematch::Result<Finished> + Sync),
+    train: &(dyn Fn(&Job, &mut dyn Progress) -> scorematch::Result<Finished> + Sync),
     job: &Job,
     pool: Option<&rayon::ThreadPool>,
     slot: &PanicSlot,
@@ -377,12 +389,13 @@ fn run_one(
     stop: &Stop,
 ) -> Option<(Outcome, Vec<Artifact>)> {
     let mut recorder = Recorder {
+        id: &job.id,
         inner: progress,
         losses: Vec::new(),
         stop,
     };
     let result = {
-        let mut run = || train(&job.config, &mut recorder);
+        let mut run = || train(job, &mut recorder);
         catch_unwind(AssertUnwindSafe(|| match pool {
             Some(p) => p.install(run),
             None => run(),

@@ -19,7 +19,11 @@ fn options(jobs: usize, cores: usize, threads: Option<usize>) -> ExecOptions {
 }
 
 /// Seed 1 panics on a pool thread, seed 2 returns an error, others end fine.
-fn fake_train(config: &RunConfig, progress: &mut dyn Progress) -> scorematch::Result<Finished> {
+fn fake_train(
+    config: &RunConfig,
+    _: Option<&std::path::Path>,
+    progress: &mut dyn Progress,
+) -> scorematch::Result<Finished> {
     progress.loss(1, 0.5);
     match config.seed {
         1 => {
@@ -58,6 +62,7 @@ fn fake_report(fisher: f64) -> Finished {
         model_ksd: None,
         val_curve: Vec::new(),
         val_loss: None,
+        resumed_from: None,
         best_step: None,
         stopped_early: false,
     };
@@ -128,7 +133,11 @@ static GPU_MAX: AtomicUsize = AtomicUsize::new(0);
 static ALL_NOW: AtomicUsize = AtomicUsize::new(0);
 static ALL_MAX: AtomicUsize = AtomicUsize::new(0);
 
-fn counting_train(config: &RunConfig, _: &mut dyn Progress) -> scorematch::Result<Finished> {
+fn counting_train(
+    config: &RunConfig,
+    _: Option<&std::path::Path>,
+    _: &mut dyn Progress,
+) -> scorematch::Result<Finished> {
     let gpu = config.backend.is_gpu();
     let enter = |now: &AtomicUsize, max: &AtomicUsize| {
         max.fetch_max(now.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
@@ -185,6 +194,7 @@ static STARTED: [AtomicUsize; 4] = [const { AtomicUsize::new(0) }; 4];
 /// library's training loop does; the others end at once.
 fn train_until_stopped(
     config: &RunConfig,
+    _: Option<&std::path::Path>,
     progress: &mut dyn Progress,
 ) -> scorematch::Result<Finished> {
     STARTED[config.seed as usize].fetch_add(1, Ordering::SeqCst);
@@ -244,7 +254,11 @@ fn a_run_that_cannot_be_saved_stops_the_execution() {
     std::fs::remove_dir(&staging).unwrap();
     std::fs::write(&staging, b"").unwrap();
     static TRAINED: AtomicUsize = AtomicUsize::new(0);
-    fn counting(_: &RunConfig, _: &mut dyn Progress) -> scorematch::Result<Finished> {
+    fn counting(
+        _: &RunConfig,
+        _: Option<&std::path::Path>,
+        _: &mut dyn Progress,
+    ) -> scorematch::Result<Finished> {
         TRAINED.fetch_add(1, Ordering::SeqCst);
         Ok(fake_report(0.25))
     }

@@ -4,6 +4,9 @@
 //! <out>/runs.csv              one row per finished run (rebuilt from runs/ when in doubt)
 //! <out>/runs/<run_id>/        config.toml, metrics.json, loss.csv (+ field.json, samples.csv
 //!                             for 2-D data, see [`artifacts`])
+//! <out>/resume/<run_id>.safetensors
+//!                             the training state of a run in flight with `checkpoint_every`
+//!                             (removed once the run is committed)
 //! <out>/.lock                 held while a run is committed or runs.csv rewritten
 //! <out>/.tmp/                 staging area
 //! ```
@@ -23,6 +26,9 @@
 
 pub mod artifacts;
 pub mod record;
+mod trained;
+
+pub use trained::StoredModel;
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
@@ -112,6 +118,21 @@ impl Store {
     /// The directory of run `id`.
     pub fn run_dir(&self, id: &str) -> PathBuf {
         self.root.join("runs").join(id)
+    }
+
+    /// Where run `id` keeps its training state while in flight (see
+    /// [`scorematch::train::train_resumable`]).
+    pub fn train_state(&self, id: &str) -> PathBuf {
+        self.root.join("resume").join(format!("{id}.safetensors"))
+    }
+
+    /// Removes run `id`'s training state, once its result is committed.
+    pub fn drop_train_state(&self, id: &str) {
+        match fs::remove_file(self.train_state(id)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!("could not remove the training state of {id}: {e}"),
+        }
     }
 
     /// A fresh name in the staging area (cleaned up if its process died).

@@ -1,7 +1,7 @@
 //! The fused step: host kernels for the network and its reverse mode, the objective's loss on
 //! the host, and one Adam over the flat parameter vector.
 
-use super::Pool;
+use super::{OptimizerState, Pool};
 use crate::backend::Ctx;
 use crate::config::TrainConfig;
 use crate::error::{Error, Result};
@@ -109,7 +109,6 @@ impl<T: Real> FusedEngine<T> {
         self.step.net.step_macs()
     }
 
-    /// The model with the trained parameters, on `ctx`.
     /// Sets the learning rate of the next steps.
     pub(super) fn set_lr(&mut self, lr: f64) {
         self.lr = lr;
@@ -120,6 +119,31 @@ impl<T: Real> FusedEngine<T> {
         self.theta.iter().map(|v| v.to_f64()).collect()
     }
 
+    /// Adam's moments and step count.
+    pub(super) fn optimizer_state(&self) -> OptimizerState {
+        OptimizerState::Fused(self.adam.state())
+    }
+
+    /// Continues from parameters `theta` and Adam's state.
+    pub(super) fn restore(&mut self, theta: &[f64], optimizer: &OptimizerState) -> Result<()> {
+        let OptimizerState::Fused(state) = optimizer else {
+            return Err(Error::Checkpoint(
+                "the saved state is the reference engine's, this run uses the fused kernels".into(),
+            ));
+        };
+        if theta.len() != self.theta.len() {
+            return Err(Error::Checkpoint(format!(
+                "the saved state has {} parameters, the model has {}",
+                theta.len(),
+                self.theta.len()
+            )));
+        }
+        self.adam.restore(state).map_err(Error::Checkpoint)?;
+        self.theta = theta.iter().map(|&v| T::from_f64(v)).collect();
+        Ok(())
+    }
+
+    /// The model with the trained parameters, on `ctx`.
     pub(super) fn into_model(self, ctx: &Ctx) -> ScoreModel {
         let theta: Vec<f64> = self.theta.iter().map(|v| v.to_f64()).collect();
         self.template.with_flat_params(&theta, ctx)

@@ -171,6 +171,33 @@ impl<'a> Trainer<'a> {
         }
     }
 
+    /// What the loop continues from after the steps taken so far: θ, the optimiser's state
+    /// and the training stream.
+    pub fn state(&self) -> Result<EngineState> {
+        let optimizer = match &self.engine {
+            Engine::Reference(e) => e.optimizer_state()?,
+            Engine::Fused32(e) => e.optimizer_state(),
+            Engine::Fused64(e) => e.optimizer_state(),
+        };
+        Ok(EngineState {
+            theta: self.params()?,
+            optimizer,
+            rng: self.rng.clone(),
+        })
+    }
+
+    /// Continues from `state` (taken by [`Self::state`] of a loop of the same run): the next
+    /// steps are those the saved loop would have taken.
+    pub fn restore(&mut self, state: &EngineState) -> Result<()> {
+        match &mut self.engine {
+            Engine::Reference(e) => e.restore(&state.theta, &state.optimizer, self.ctx)?,
+            Engine::Fused32(e) => e.restore(&state.theta, &state.optimizer)?,
+            Engine::Fused64(e) => e.restore(&state.theta, &state.optimizer)?,
+        }
+        self.rng = state.rng.clone();
+        Ok(())
+    }
+
     /// The trained model, on the run's context.
     pub fn into_model(self) -> Result<ScoreModel> {
         match self.engine {
@@ -179,6 +206,32 @@ impl<'a> Trainer<'a> {
             Engine::Fused64(e) => Ok(e.into_model(self.ctx)),
         }
     }
+}
+
+/// Where a training loop stands: what [`Trainer::restore`] continues from.
+#[derive(Clone, Debug)]
+pub struct EngineState {
+    /// The parameters θ, flat (exact: the run's precision widened to f64).
+    pub theta: Vec<f64>,
+    /// The optimiser's state.
+    pub optimizer: OptimizerState,
+    /// The training stream (batch indices, noise, projections).
+    pub rng: Rng,
+}
+
+/// Adam's state in the form each implementation keeps it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum OptimizerState {
+    /// The fused kernels' flat moments.
+    Fused(crate::kernels::AdamState),
+    /// burn's optimiser record (its own byte format), keyed by parameter ids, with the ids
+    /// of the model's tensors in parameter order.
+    Reference {
+        /// Parameter ids, in the model's visiting order.
+        param_ids: Vec<u64>,
+        /// burn's serialised optimiser record.
+        record: Vec<u8>,
+    },
 }
 
 /// The data a training loop draws its batches from.

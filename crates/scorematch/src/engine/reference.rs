@@ -1,13 +1,14 @@
 //! The reference step: the objective's loss in burn tensor ops, burn's autodiff and Adam.
 
-use burn::module::Module as _;
+use burn::module::{Module as _, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::optim::grad_clipping::GradientClippingConfig;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::tensor::{Bytes, Tensor};
 
-use super::{Pool, lost_model};
-use crate::backend::scalar;
+use super::{OptimizerState, Pool, lost_model};
+use crate::backend::{Ctx, scalar};
 use crate::config::TrainConfig;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::ScoreModel;
 use crate::objective::{Batch, LossEnv, ObjectiveConfig};
 
@@ -15,6 +16,7 @@ use crate::objective::{Batch, LossEnv, ObjectiveConfig};
 pub(super) struct ReferenceEngine {
     model: Option<ScoreModel>,
     optimizer: ModuleOptimizer,
+    grad_clip: Option<f64>,
     lr: f64,
     pool: Pool<f64>,
     batch: Batch,
@@ -23,14 +25,11 @@ pub(super) struct ReferenceEngine {
 impl ReferenceEngine {
     /// Adam (β 0.9/0.999, ε 1e-8, optional per-tensor norm clipping) on `model`.
     pub(super) fn new(model: ScoreModel, train: &TrainConfig, pool: Pool<f64>) -> Self {
-        let mut adam = AdamConfig::new().with_epsilon(1e-8);
-        if let Some(clip) = train.grad_clip {
-            adam = adam.with_grad_clipping(Some(GradientClippingConfig::Norm(clip as f32)));
-        }
         let n = train.batch * pool.dim;
         Self {
             model: Some(model),
-            optimizer: adam.init(),
+            optimizer: adam(train.grad_clip),
+            grad_clip: train.grad_clip,
             lr: train.lr,
             batch: Batch {
                 x: vec![0.0; n],
@@ -104,8 +103,98 @@ impl ReferenceEngine {
         self.model.as_ref().ok_or_else(lost_model)?.flat_params()
     }
 
+    /// Adam's state, with the ids it knows the parameters by (in the model's parameter
+    /// order), as burn writes it.
+    pub(super) fn optimizer_state(&self) -> Result<OptimizerState> {
+        let model = self.model.as_ref().ok_or_else(lost_model)?;
+        let mut ids = IdCollector(Vec::new());
+        model.visit(&mut ids);
+        let record = self
+            .optimizer
+            .into_bytes()
+            .map_err(|e| Error::Checkpoint(format!("cannot write Adam's state: {e}")))?;
+        Ok(OptimizerState::Reference {
+            param_ids: ids.0,
+            record: record.to_vec(),
+        })
+    }
+
+    /// Continues from parameters `theta` and Adam's state: the model is given θ and the ids
+    /// the saved state refers to its parameters by.
+    pub(super) fn restore(
+        &mut self,
+        theta: &[f64],
+        optimizer: &OptimizerState,
+        ctx: &Ctx,
+    ) -> Result<()> {
+        let OptimizerState::Reference { param_ids, record } = optimizer else {
+            return Err(Error::Checkpoint(
+                "the saved state is the fused kernels', this run uses the reference engine".into(),
+            ));
+        };
+        let model = self.model.as_ref().ok_or_else(lost_model)?;
+        if model.flat_params()?.len() != theta.len() {
+            return Err(Error::Checkpoint(format!(
+                "the saved state has {} parameters, the model has {}",
+                theta.len(),
+                model.num_params()
+            )));
+        }
+        let mut assign = IdAssigner {
+            ids: param_ids.iter(),
+            missing: false,
+        };
+        let model = model.with_flat_params(theta, ctx).map(&mut assign);
+        if assign.missing || assign.ids.next().is_some() {
+            return Err(Error::Checkpoint(
+                "the saved optimiser state does not match the model's tensors".into(),
+            ));
+        }
+        self.optimizer = adam(self.grad_clip)
+            .from_bytes(Bytes::from_bytes_vec(record.clone()))
+            .map_err(|e| Error::Checkpoint(format!("cannot read Adam's state: {e}")))?;
+        self.model = Some(model);
+        Ok(())
+    }
+
     /// The trained model.
     pub(super) fn into_model(self) -> Result<ScoreModel> {
         self.model.ok_or_else(lost_model)
+    }
+}
+
+/// Adam (β 0.9/0.999, ε 1e-8) with optional per-tensor norm clipping.
+fn adam(grad_clip: Option<f64>) -> ModuleOptimizer {
+    let mut adam = AdamConfig::new().with_epsilon(1e-8);
+    if let Some(clip) = grad_clip {
+        adam = adam.with_grad_clipping(Some(GradientClippingConfig::Norm(clip as f32)));
+    }
+    adam.init()
+}
+
+/// The ids of a model's parameter tensors, in visiting order.
+struct IdCollector(Vec<u64>);
+
+impl ModuleVisitor for IdCollector {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        self.0.push(param.id.val());
+    }
+}
+
+/// Gives a model's parameter tensors the given ids, in visiting order (the ids burn's
+/// optimiser state is keyed by).
+struct IdAssigner<'a> {
+    ids: std::slice::Iter<'a, u64>,
+    missing: bool,
+}
+
+impl ModuleMapper for IdAssigner<'_> {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let Some(&id) = self.ids.next() else {
+            self.missing = true;
+            return param;
+        };
+        let (_, value, mapper) = param.consume();
+        Param::from_mapped_value(ParamId::from(id), value, mapper)
     }
 }

@@ -18,7 +18,7 @@ mod real;
 pub(crate) mod rows;
 mod simd;
 
-pub use adam::{Adam, AdamSettings, clip_segments};
+pub use adam::{Adam, AdamSettings, AdamState, clip_segments};
 pub use energy::EnergyKernel;
 pub use mlp::{MlpKernel, MlpShape, Outputs, Pass};
 pub use net::NetKernel;

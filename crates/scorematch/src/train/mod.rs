@@ -2,6 +2,7 @@
 //! objective, Fisher divergences before and after, and — when the run has a sampler — samples
 //! of the trained score with their quality.
 
+use std::path::Path;
 use std::time::Instant;
 
 use burn::module::Module;
@@ -21,6 +22,7 @@ pub use crate::progress::{NoProgress, Progress};
 use crate::rng::{Stream, normals, rng};
 use crate::sample::{ModelScore, SampleReport, ScoreFn as _, sample_and_evaluate};
 use options::{BestSoFar, update_ema};
+use resume::TrainState;
 use validation::Validation;
 
 /// Forwards a sampler's progress to [`Progress::sample_step`].
@@ -105,6 +107,9 @@ pub struct TrainReport {
     /// Whether early stopping ended training before `steps`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub stopped_early: bool,
+    /// The step a resumed run continued from (see [`train_resumable`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumed_from: Option<usize>,
     /// Kernel Stein discrepancy² of (up to [`KSD_POINTS`]) evaluation points under the
     /// trained score (see [`crate::metric::kernel_stein_discrepancy`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -134,6 +139,17 @@ struct EvalSet {
 
 /// Trains one run.
 pub fn train(cfg: &RunConfig, progress: &mut dyn Progress) -> Result<Trained> {
+    train_resumable(cfg, None, progress)
+}
+
+/// [`train`], keeping the training state in `state_file` every `train.checkpoint_every`
+/// steps and when asked to stop, and continuing from the state there if there is one (see
+/// [`resume`]). The file is left in place: the caller removes it once the result is safe.
+pub fn train_resumable(
+    cfg: &RunConfig,
+    state_file: Option<&Path>,
+    progress: &mut dyn Progress,
+) -> Result<Trained> {
     let mut setup = RunSetup::new(cfg)?;
     let plain = setup.ctx.inference();
     let dim = setup.dim();
@@ -192,7 +208,36 @@ pub fn train(cfg: &RunConfig, progress: &mut dyn Progress) -> Result<Trained> {
     let start = Instant::now();
     // A model fitted in closed form when it was made has no training loop.
     let steps = if cfg.model.is_fitted() { 0 } else { tc.steps };
-    for step in 1..=steps {
+    let state_file = state_file.filter(|_| tc.checkpoint_every > 0 && steps > 0);
+    let mut seconds_before = 0.0;
+    let mut resumed_from = None;
+    if let Some(path) = state_file {
+        let resumed = resume::load(path, cfg).and_then(|state| match state {
+            Some(state) if state.step < steps => {
+                trainer.restore(&state.engine)?;
+                Ok(Some(state))
+            }
+            _ => Ok(None),
+        });
+        match resumed {
+            Ok(Some(state)) => {
+                progress.note(&format!("resumed from step {}", state.step));
+                resumed_from = Some(state.step);
+                steps_done = state.step;
+                seconds_before = state.train_seconds;
+                loss_curve = state.loss_curve;
+                val_curve = state.val_curve;
+                average = state.average;
+                best = state.best;
+            }
+            Ok(None) => {}
+            Err(e) => progress.note(&format!(
+                "not resuming from {} ({e}): training from step 1",
+                path.display()
+            )),
+        }
+    }
+    for step in steps_done + 1..=steps {
         if !tc.lr_schedule.is_constant() {
             trainer.set_lr(tc.lr_schedule.at(tc.lr, step, steps));
         }
@@ -226,11 +271,28 @@ pub fn train(cfg: &RunConfig, progress: &mut dyn Progress) -> Result<Trained> {
             }
         }
         progress.step(step, steps);
-        if progress.stop_requested() {
+        let stop = progress.stop_requested();
+        if let Some(path) = state_file
+            && ((step % tc.checkpoint_every == 0 && step < steps) || stop)
+        {
+            let state = TrainState {
+                step,
+                engine: trainer.state()?,
+                loss_curve: loss_curve.clone(),
+                val_curve: val_curve.clone(),
+                average: average.clone(),
+                best: best.clone(),
+                train_seconds: seconds_before + start.elapsed().as_secs_f64(),
+            };
+            if let Err(e) = resume::save(path, cfg, &state) {
+                progress.note(&format!("training state not saved: {e}"));
+            }
+        }
+        if stop {
             return Err(crate::Error::Interrupted { step });
         }
     }
-    let train_seconds = start.elapsed().as_secs_f64();
+    let train_seconds = seconds_before + start.elapsed().as_secs_f64();
     let mut model = trainer.into_model()?;
     // Early stopping keeps the best weights; otherwise an average replaces the last ones.
     let kept = match (&best, tc.early_stopping) {
@@ -327,6 +389,7 @@ pub fn train(cfg: &RunConfig, progress: &mut dyn Progress) -> Result<Trained> {
         val_curve,
         val_loss,
         stopped_early,
+        resumed_from,
     };
     Ok(Trained {
         report,
@@ -340,6 +403,7 @@ pub fn train(cfg: &RunConfig, progress: &mut dyn Progress) -> Result<Trained> {
 mod density;
 pub mod options;
 mod resample;
+mod resume;
 mod setup;
 mod validation;
 
