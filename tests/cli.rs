@@ -231,7 +231,7 @@ fn malformed_files_give_one_line_errors_and_create_nothing() {
         ),
         (
             format!("{head}[grid]\ndataset = [\"gausian\"]\nobjective = [\"esm\"]\n"),
-            "bad.toml:11: grid.dataset[0]: unknown dataset \"gausian\" (expected one of: gaussian, standard_normal, 8gaussians, gmm, funnel, banana)",
+            "bad.toml:11: grid.dataset[0]: unknown dataset \"gausian\" (expected one of: gaussian, standard_normal, 8gaussians, gmm, funnel, banana, file)",
         ),
         (
             format!("colour = \"red\"\n{head}"),

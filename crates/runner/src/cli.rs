@@ -129,7 +129,7 @@ pub struct ValidateArgs {
 /// `runner run`: the flags are shorthand for a one-run sweep's `[defaults]`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Data set (gaussian, standard_normal, 8gaussians, gmm, funnel, banana).
+    /// Data set (gaussian, standard_normal, 8gaussians, gmm, funnel, banana, file).
     #[arg(long)]
     pub dataset: String,
     /// Data dimension.

@@ -314,6 +314,16 @@ impl RunConfig {
         errors
     }
 
+    /// Records the content hash of a data file in the configuration (when it is readable and
+    /// not recorded yet), so that the run's identity follows the file's contents.
+    pub fn pin_data_files(&mut self) {
+        if let DatasetConfig::File(file) = &mut self.dataset
+            && file.content_hash.is_none()
+        {
+            file.content_hash = file.current_hash().ok();
+        }
+    }
+
     /// Whether this machine can run the configuration: the backend is compiled in, its device
     /// is present, and it computes in the requested precision. Separate from
     /// [`RunConfig::validate`] because it depends on the machine, not the file; it opens the
@@ -347,6 +357,29 @@ impl RunConfig {
                 "backend",
                 self.backend.not_compiled_reason(),
             ));
+        }
+        if !self.dataset.has_exact_score() && self.objective.caps().uses_data_scores {
+            errors.push(ParamError::new(
+                "objective",
+                format!(
+                    "{} needs the data's true score, which data read from a file do not have \
+                     (use ism, ssm-vr or dsm)",
+                    self.objective.name()
+                ),
+            ));
+        }
+        if let DatasetConfig::File(file) = &self.dataset {
+            let rows = file.train_rows();
+            if rows > 0 && rows < self.train.batch {
+                errors.push(ParamError::new(
+                    "dataset.path",
+                    format!(
+                        "{}: {rows} training rows (after holding out {}), fewer than a batch of \
+                         {}",
+                        file.path, file.test_fraction, self.train.batch
+                    ),
+                ));
+            }
         }
         let reference = self
             .train

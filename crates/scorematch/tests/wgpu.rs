@@ -106,7 +106,10 @@ fn every_objective_and_sampler_matches_the_cpu_backend() {
             );
         }
         assert_eq!(cpu.loss_curve.len(), gpu.loss_curve.len());
-        assert!(close(cpu.fisher_init, gpu.fisher_init), "{what}");
+        assert!(
+            close(cpu.fisher_init.unwrap(), gpu.fisher_init.unwrap()),
+            "{what}"
+        );
         assert!(close(cpu.fisher.unwrap(), gpu.fisher.unwrap()), "{what}");
         match (&cpu.sample, &gpu.sample) {
             (None, None) => assert_eq!(sampler, "{ name = \"none\" }"),

@@ -44,7 +44,7 @@ fn fake_report(fisher: f64) -> Finished {
         message: None,
         steps_done: 10,
         final_loss: Some(0.5),
-        fisher_init: 1.0,
+        fisher_init: Some(1.0),
         fisher: Some(fisher),
         fisher_sigma_init: None,
         fisher_sigma: None,

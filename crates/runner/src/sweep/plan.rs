@@ -197,7 +197,10 @@ fn read_config(
     params: &Params,
 ) -> Result<RunConfig, Vec<Diagnostic>> {
     let err = match resolved.to_value().try_into::<RunConfig>() {
-        Ok(cfg) => return Ok(cfg),
+        Ok(mut cfg) => {
+            cfg.pin_data_files();
+            return Ok(cfg);
+        }
         Err(e) => e,
     };
     let fields = params.run_fields();

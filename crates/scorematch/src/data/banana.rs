@@ -49,6 +49,7 @@ impl BananaParams {
 
 impl DataSet for BananaParams {
     const CLOSED_FORM_NOISED: bool = false;
+    const EXACT_SCORE: bool = true;
 
     fn dim(&self) -> usize {
         self.dim

@@ -36,6 +36,7 @@ impl EightGaussiansParams {
 
 impl DataSet for EightGaussiansParams {
     const CLOSED_FORM_NOISED: bool = true;
+    const EXACT_SCORE: bool = true;
 
     fn dim(&self) -> usize {
         self.dim

@@ -40,6 +40,7 @@ impl FunnelParams {
 
 impl DataSet for FunnelParams {
     const CLOSED_FORM_NOISED: bool = false;
+    const EXACT_SCORE: bool = true;
 
     fn dim(&self) -> usize {
         self.dim

@@ -41,6 +41,7 @@ impl GaussianParams {
 
 impl DataSet for GaussianParams {
     const CLOSED_FORM_NOISED: bool = true;
+    const EXACT_SCORE: bool = true;
 
     fn dim(&self) -> usize {
         self.dim

@@ -114,6 +114,7 @@ impl GmmParams {
 
 impl DataSet for GmmParams {
     const CLOSED_FORM_NOISED: bool = true;
+    const EXACT_SCORE: bool = true;
 
     fn dim(&self) -> usize {
         GmmParams::dim(self)

@@ -23,6 +23,7 @@ impl StandardNormalParams {
 
 impl DataSet for StandardNormalParams {
     const CLOSED_FORM_NOISED: bool = true;
+    const EXACT_SCORE: bool = true;
 
     fn dim(&self) -> usize {
         self.dim

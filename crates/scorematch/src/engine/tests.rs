@@ -109,7 +109,7 @@ fn fused_f32_training_reaches_the_reference_fisher_within_seed_noise() {
             );
             assert_eq!(r.status, RunStatus::Ok);
             assert!(
-                r.fisher.unwrap() < 0.5 * r.fisher_init,
+                r.fisher.unwrap() < 0.5 * r.fisher_init.unwrap(),
                 "{objective}: {r:?}"
             );
             r.fisher.unwrap()

@@ -61,6 +61,10 @@ pub fn kernel_stein_discrepancy(x: &[f64], score: &[f64], dim: usize) -> f64 {
 
 /// `sample_ksd`: the samples against the data density's score.
 pub(super) fn value(i: &MetricInputs<'_>) -> Option<f64> {
+    // No data score (data read from a file): no KSD of the samples.
+    if i.scores.len() != i.samples.len() {
+        return None;
+    }
     Some(kernel_stein_discrepancy(i.samples, i.scores, i.dim))
 }
 

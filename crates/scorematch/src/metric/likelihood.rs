@@ -346,7 +346,7 @@ mod tests {
     fn quadrature_gives_each_data_set_its_own_normaliser() {
         for dim in [1, 2, 3] {
             for cfg in DatasetConfig::examples(dim.max(2)) {
-                if cfg.dim() != dim || cfg.name() == "funnel" {
+                if cfg.dim() != dim || cfg.name() == "funnel" || !cfg.has_exact_score() {
                     // The funnel's neck is too thin for a box grid; it is checked by sampling.
                     continue;
                 }

@@ -247,7 +247,11 @@ pub fn sample_metrics(
 ) -> SampleMetrics {
     let dim = density.dim();
     let mut metric_rng = rng(cfg.reference_seed, Stream::Metric);
-    let reference = density.sample(cfg.reference_samples, &mut metric_rng);
+    // Data read from a file are compared with their test split.
+    let reference = match density.test_split() {
+        Some(test) => test[..cfg.reference_samples.min(test.len() / dim) * dim].to_vec(),
+        None => density.sample(cfg.reference_samples, &mut metric_rng),
+    };
     let directions = random_directions(dim, cfg.swd_directions, &mut metric_rng);
     let mode_stats: Option<ModeStats> = if cfg.metrics.iter().any(|m| m.needs_modes()) {
         density
@@ -256,7 +260,7 @@ pub fn sample_metrics(
     } else {
         None
     };
-    let scores = if cfg.metrics.contains(&SampleMetric::Ksd) {
+    let scores = if cfg.metrics.contains(&SampleMetric::Ksd) && density.test_split().is_none() {
         density.scores(samples)
     } else {
         Vec::new()

@@ -64,8 +64,9 @@ pub struct TrainReport {
     pub steps_done: usize,
     /// Last recorded loss.
     pub final_loss: Option<f64>,
-    /// Fisher divergence against p of the initial model.
-    pub fisher_init: f64,
+    /// Fisher divergence against p of the initial model (missing for data without an exact
+    /// score: data read from files).
+    pub fisher_init: Option<f64>,
     /// Fisher divergence against p after training (missing if diverged).
     pub fisher: Option<f64>,
     /// Fisher divergence against p_σ of the initial model, for objectives with a noise level
@@ -156,12 +157,22 @@ pub fn train_resumable(
     let tc = &cfg.train;
 
     // Evaluation sets come from the evaluation seed alone, so they are the same for every
-    // run seed and Fisher numbers are comparable across runs.
+    // run seed and Fisher numbers are comparable across runs. Data read from a file are
+    // evaluated on their test split, where the true score is unknown.
     let mut eval_rng = rng(tc.eval_seed, Stream::Eval);
-    let eval_x = setup.density.sample(tc.eval_samples, &mut eval_rng);
-    let eval = EvalSet {
-        score: setup.density.scores(&eval_x),
-        x: eval_x,
+    let exact = setup.density.test_split().is_none();
+    let eval = match setup.density.test_split() {
+        Some(test) => EvalSet {
+            x: test.to_vec(),
+            score: Vec::new(),
+        },
+        None => {
+            let x = setup.density.sample(tc.eval_samples, &mut eval_rng);
+            EvalSet {
+                score: setup.density.scores(&x),
+                x,
+            }
+        }
     };
     let sigma = cfg.objective.sigma();
     let eval_noised = match (sigma, &setup.noised) {
@@ -181,7 +192,10 @@ pub fn train_resumable(
     };
     // Noise-conditional models are evaluated at the objective's (smallest) noise level.
     let eval_sigma = sigma.filter(|_| cfg.model.is_noise_conditional());
-    let fishers = |model: &ScoreModel| -> Result<(f64, Option<f64>)> {
+    let fishers = |model: &ScoreModel| -> Result<(Option<f64>, Option<f64>)> {
+        if !exact {
+            return Ok((None, None));
+        }
         let m = model.valid();
         let f = fisher_divergence(&m, &eval.x, &eval.score, dim, eval_sigma, &plain)?;
         let fs = match &eval_noised {
@@ -190,7 +204,7 @@ pub fn train_resumable(
             )?),
             None => None,
         };
-        Ok((f, fs))
+        Ok((Some(f), fs))
     };
 
     let (fisher_init, fisher_sigma_init) = fishers(&setup.model)?;
@@ -308,8 +322,8 @@ pub fn train_resumable(
     };
 
     let (fisher, fisher_sigma) = fishers(&model)?;
-    if message.is_none() && !fisher.is_finite() {
-        message = Some(format!("Fisher divergence is {fisher} after training"));
+    if let Some(f) = fisher.filter(|f| message.is_none() && !f.is_finite()) {
+        message = Some(format!("Fisher divergence is {f} after training"));
     }
     let diverged = message.is_some();
     let model = model.valid();
@@ -366,7 +380,7 @@ pub fn train_resumable(
         steps_done,
         final_loss: loss_curve.last().map(|p| p.loss),
         fisher_init,
-        fisher: (!diverged).then_some(fisher),
+        fisher: fisher.filter(|_| !diverged),
         fisher_sigma_init,
         fisher_sigma: fisher_sigma.filter(|_| !diverged),
         train_seconds,

@@ -1,5 +1,5 @@
 //! The held-out validation loss: the run's own objective on `val_samples` points drawn from
-//! the data density (stream [`Stream::Validation`]), with its noise and projections drawn
+//! the data density (for data read from a file: on its test split, always) (stream [`Stream::Validation`]), with its noise and projections drawn
 //! the same way at every evaluation, so the values along a run are comparable. For ISM and
 //! SSM-VR it is the Fisher divergence up to a constant, so it ranks models without the true
 //! score.
@@ -30,16 +30,33 @@ impl<'c> Validation<'c> {
     /// hands its data to the trainer.
     pub(super) fn new(cfg: &'c RunConfig, setup: &RunSetup<'_>) -> Option<Self> {
         let n = cfg.train.val_samples;
-        if n == 0 {
-            return None;
-        }
+        let dim = setup.dim();
         let mut data_rng = rng(cfg.seed, Stream::Validation);
-        let x = setup.density.sample(n, &mut data_rng);
-        let batch = Batch {
-            score: setup.density.scores(&x),
-            x,
-            rows: n,
-            dim: setup.dim(),
+        let batch = match setup.density.test_split() {
+            // Data from a file: always, on the test split (its first `val_samples` rows if
+            // set); the data score is unknown, and no objective that needs it runs on them.
+            Some(test) => {
+                let rows = match n {
+                    0 => test.len() / dim,
+                    n => n.min(test.len() / dim),
+                };
+                Batch {
+                    x: test[..rows * dim].to_vec(),
+                    score: Vec::new(),
+                    rows,
+                    dim,
+                }
+            }
+            None if n == 0 => return None,
+            None => {
+                let x = setup.density.sample(n, &mut data_rng);
+                Batch {
+                    score: setup.density.scores(&x),
+                    x,
+                    rows: n,
+                    dim,
+                }
+            }
         };
         Some(Self {
             cfg,
