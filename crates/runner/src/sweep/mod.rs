@@ -5,6 +5,7 @@
 //! library read and validate every run. Both collect every problem with its location; nothing
 //! runs unless the whole file is valid.
 
+pub mod extends;
 pub mod overrides;
 pub mod params;
 pub mod plan;
@@ -80,8 +81,8 @@ pub fn load_text(
 ) -> Result<Loaded, Diagnostics> {
     let mut sources = Sources::default();
     let file = sources.add(name, text, true);
-    let mut root =
-        tree::Node::parse_document(&sources, file, "").map_err(|d| Diagnostics(vec![d]))?;
+    let root = tree::Node::parse_document(&sources, file, "").map_err(|d| Diagnostics(vec![d]))?;
+    let mut root = extends::resolve(root, name, &mut sources).map_err(|d| Diagnostics(vec![d]))?;
     let mut errors = Diagnostics::default();
     let mut all = Vec::new();
     for arg in sets {

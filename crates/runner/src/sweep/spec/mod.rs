@@ -10,7 +10,8 @@ use super::source::{Diagnostics, Sources, Span};
 use super::tree::{Entry, Kind, Node};
 
 /// The top-level keys of a sweep file.
-pub const SECTIONS: [&str; 8] = [
+pub const SECTIONS: [&str; 9] = [
+    "extends",
     "name",
     "description",
     "max_runs",
