@@ -235,7 +235,7 @@ fn malformed_files_give_one_line_errors_and_create_nothing() {
         ),
         (
             format!("colour = \"red\"\n{head}"),
-            "bad.toml:1: colour: unknown key (expected one of: extends, name, description, max_runs, defaults, grid, zip, include, exclude)",
+            "bad.toml:1: colour: unknown key (expected one of: extends, search, name, description, max_runs, defaults, grid, zip, include, exclude)",
         ),
         (
             format!("{head}[grid]\nseed = []\n"),

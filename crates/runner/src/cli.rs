@@ -40,6 +40,31 @@ pub enum Command {
     /// Sample again from a finished run's checkpoint (no retraining), with its sampler or one
     /// changed by --set; appends a row to DIR/sampled.csv.
     Sample(SampleArgs),
+    /// Pick each group's best configuration by a held-out number (never by Fisher) and
+    /// report its metrics as mean ± sd over seeds; with --seeds, rerun the winners on fresh
+    /// seeds and report those.
+    Best(BestArgs),
+}
+
+/// `runner best`.
+#[derive(Debug, Args)]
+pub struct BestArgs {
+    /// The results directory (the sweep's --out).
+    pub dir: PathBuf,
+    /// The held-out number to select by, lower is better: val_loss or model_ksd.
+    #[arg(long, value_name = "COLUMN", default_value = "val_loss")]
+    pub by: String,
+    /// A column whose values each get their own best configuration (repeatable), e.g.
+    /// `--per objective --per dataset`.
+    #[arg(long, value_name = "COLUMN")]
+    pub per: Vec<String>,
+    /// Rerun each winner on these seeds (comma-separated, e.g. 100,101,102) into DIR/best/
+    /// and report the fresh seeds' numbers.
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub seeds: Vec<u64>,
+    /// Concurrent runs for --seeds.
+    #[arg(long)]
+    pub jobs: Option<u32>,
 }
 
 /// `runner sample`.

@@ -2,6 +2,9 @@
 //! failed (or anything else went wrong), 2 when the input is invalid.
 
 mod bench;
+mod best;
+
+pub use best::BEST_CSV;
 mod compare;
 mod execute;
 mod list;
@@ -36,6 +39,7 @@ pub fn dispatch(cli: Cli, multi: Option<MultiProgress>) -> Result<ExitCode> {
         Command::Compare(args) => compare::compare_command(args),
         Command::Bench(args) => bench::bench(args),
         Command::Sample(args) => sample::sample(args),
+        Command::Best(args) => best::best(args, multi),
     }
 }
 

@@ -78,8 +78,13 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-/// The page.
-pub fn page(title: &str, summary: &Summary, figures: &[Made]) -> String {
+/// The page; `best` is `runner best`'s table (header first), when there is one.
+pub fn page(
+    title: &str,
+    summary: &Summary,
+    figures: &[Made],
+    best: Option<&[Vec<String>]>,
+) -> String {
     let mut h = String::new();
     let t = escape(title);
     let runs: usize = summary.groups.iter().map(|g| g.runs).sum();
@@ -126,6 +131,22 @@ pub fn page(title: &str, summary: &Summary, figures: &[Made]) -> String {
         h.push_str("</tr>\n");
     }
     h.push_str("</table>\n");
+    if let Some(rows) = best.filter(|r| r.len() > 1) {
+        h.push_str(
+            "<h2 id=\"best\">Best configurations</h2>\n<p>From <code>runner best</code>: each \
+             group's configuration with the lowest held-out number, its metrics as mean ± sd \
+             (n) over seeds (see <a href=\"../best.md\">best.md</a>).</p>\n<table>\n",
+        );
+        for (i, row) in rows.iter().enumerate() {
+            let cell = if i == 0 { "th" } else { "td" };
+            h.push_str("<tr>");
+            for c in row {
+                let _ = write!(h, "<{cell}>{}</{cell}>", escape(c));
+            }
+            h.push_str("</tr>\n");
+        }
+        h.push_str("</table>\n");
+    }
     let mut current = None;
     for m in figures {
         if current != Some(m.section) {
@@ -170,7 +191,7 @@ mod tests {
             title: "Fisher <σ>".into(),
             caption: "from 3 runs & more".into(),
         };
-        let page = page("t", &summary, &[made]);
+        let page = page("t", &summary, &[made], None);
         assert!(page.contains(
             "<a href=\"fisher_vs_sigma_8gaussians.svg\"><img src=\"fisher_vs_sigma_8gaussians.png\" alt=\"Fisher &lt;σ&gt;\"></a>"
         ));

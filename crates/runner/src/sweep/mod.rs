@@ -10,6 +10,7 @@ pub mod overrides;
 pub mod params;
 pub mod plan;
 pub mod resolve;
+pub mod search;
 pub mod size;
 pub mod source;
 pub mod spec;
@@ -108,6 +109,7 @@ pub fn load_text(
         return Err(errors);
     }
     let params = Params::new();
+    let root = search::expand(root, &sources, &params)?;
     let (spec, mut errors) = spec::check(&root, &sources, &params, default_name);
     // Counted before stage two builds a single run.
     if let Some(d) = size::check(&spec, &sources) {

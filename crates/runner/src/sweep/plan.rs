@@ -35,6 +35,20 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// A plan of runs made elsewhere than from a sweep file (winners rerun on fresh seeds):
+    /// no grid, and no environment check beyond what each run does when it starts.
+    pub fn of_jobs(sweep: Arc<SweepInfo>, jobs: Vec<Job>) -> Self {
+        Self {
+            sweep,
+            points: jobs.len(),
+            jobs,
+            excluded: 0,
+            duplicates: 0,
+            warnings: Diagnostics::default(),
+            environment: Vec::new(),
+        }
+    }
+
     /// Whether this machine can run every run: each distinct (backend, precision) opens its
     /// device once. Kept apart from planning because it depends on the machine, not the file
     /// (`list` and `slurm` plan on a login node for the machines that will run).

@@ -89,7 +89,14 @@ fn fill(
         .ok()
         .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_else(|| dir.display().to_string());
-    fs::write(out.join(INDEX), html::page(&title, summary, &made))?;
+    // `runner best`'s table, when it has been made.
+    let best = Table::read(&dir.join(crate::commands::BEST_CSV))
+        .ok()
+        .map(|t| std::iter::once(t.header).chain(t.rows).collect::<Vec<_>>());
+    fs::write(
+        out.join(INDEX),
+        html::page(&title, summary, &made, best.as_deref()),
+    )?;
     Ok(())
 }
 

@@ -10,8 +10,9 @@ use super::source::{Diagnostics, Sources, Span};
 use super::tree::{Entry, Kind, Node};
 
 /// The top-level keys of a sweep file.
-pub const SECTIONS: [&str; 9] = [
+pub const SECTIONS: [&str; 10] = [
     "extends",
+    "search",
     "name",
     "description",
     "max_runs",

@@ -79,7 +79,7 @@ fn structural_mistakes_are_all_reported_with_line_and_key() {
     );
     let expect = [
         "s.toml:1: name: \"bad name\" cannot name a directory",
-        "s.toml:2: colour: unknown key (expected one of: extends, name, description, max_runs, defaults, grid, zip, include, exclude)",
+        "s.toml:2: colour: unknown key (expected one of: extends, search, name, description, max_runs, defaults, grid, zip, include, exclude)",
         "s.toml:4: defaults.stepz: unknown parameter \"stepz\" (expected one of: dataset, model, objective, train, backend, seed, sampler, sample_metrics, steps,",
         "s.toml:5: defaults.seed: [defaults] holds one value per parameter",
         "s.toml:7: grid.seed: empty list",

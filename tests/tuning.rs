@@ -1,0 +1,124 @@
+//! A tuned comparison end to end: a seeded search per objective, killed mid-way and resumed
+//! without renumbering its runs, then `runner best` picking each objective's configuration
+//! by the held-out loss and rerunning it on fresh seeds, and the report showing the table.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::{Sandbox, ok, read_csv, run_ids, text};
+
+const TUNED: &str = r#"name = "tuned"
+[defaults]
+steps = 300
+batch = 32
+eval_samples = 200
+pool_size = 512
+log_every = 50
+val_samples = 200
+model = { name = "mlp", hidden = 16 }
+[grid]
+dataset = ["banana"]
+objective = ["ism", "ssm-vr"]
+seed = [0, 1]
+[search]
+method = "sobol"
+budget = 6
+per = ["objective"]
+search_seed = 3
+lr = { log_uniform = [1e-4, 3e-2] }
+"#;
+
+#[test]
+fn a_tuned_comparison_runs_resumes_and_reports_its_best_configurations() {
+    let s = Sandbox::new();
+    let file = s.write("tuned.toml", TUNED);
+    let f = file.to_str().unwrap();
+    // 2 objectives × 6 trials × 2 seeds, and `list` shows the trials' learning rates.
+    let ids = run_ids(&file);
+    assert_eq!(ids.len(), 24);
+    let listed = text(&s.runner(&["list", f]).stdout);
+    assert!(
+        listed.contains(" lr") && listed.contains("24 runs: 0 done, 24 pending"),
+        "{listed}"
+    );
+
+    let csv = s.path("results/tuned/runs.csv");
+    let rows = || std::fs::read_to_string(&csv).map_or(0, |t| t.lines().count().saturating_sub(1));
+    let mut child = s
+        .command(&["sweep", f, "--jobs", "1", "--no-report"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while rows() < 3 && start.elapsed() < Duration::from_secs(120) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    ok(&s.runner(&["sweep", f, "--no-report"]));
+    let done = read_csv(&csv);
+    let done_ids: BTreeSet<String> = done.iter().map(|r| r["run_id"].clone()).collect();
+    assert_eq!(done.len(), 24);
+    assert_eq!(done_ids, ids, "the resumed sweep ran the same trials");
+
+    let dir = s.path("results/tuned");
+    let d = dir.to_str().unwrap();
+    // Selecting by Fisher is refused: it needs the true score.
+    let out = s.runner(&["best", d, "--by", "fisher"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("held-out"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = s.runner(&[
+        "best",
+        d,
+        "--by",
+        "val_loss",
+        "--per",
+        "objective",
+        "--seeds",
+        "7,8",
+    ]);
+    ok(&out);
+    // The winners by hand: per objective, the config with the lowest mean val_loss.
+    for objective in ["ism", "ssm-vr"] {
+        let mut by_config: std::collections::BTreeMap<&str, Vec<f64>> = Default::default();
+        for r in done.iter().filter(|r| r["objective"] == objective) {
+            by_config
+                .entry(&r["config_id"])
+                .or_default()
+                .push(r["val_loss"].parse().unwrap());
+        }
+        let mean = |v: &Vec<f64>| v.iter().sum::<f64>() / v.len() as f64;
+        let (best, _) = by_config
+            .iter()
+            .min_by(|a, b| mean(a.1).total_cmp(&mean(b.1)))
+            .unwrap();
+        let table = std::fs::read_to_string(dir.join("best.md")).unwrap();
+        assert!(
+            table
+                .lines()
+                .any(|l| l.starts_with(&format!("| {objective} | {best} | 6 |"))),
+            "{objective}: {best} not the winner in\n{table}"
+        );
+    }
+    // The winners ran again on seeds 7 and 8, and the report shows the table.
+    let fresh = read_csv(&dir.join("best/runs.csv"));
+    assert_eq!(fresh.len(), 4);
+    let seeds: BTreeSet<&str> = fresh.iter().map(|r| r["seed"].as_str()).collect();
+    assert_eq!(seeds, BTreeSet::from(["7", "8"]));
+    ok(&s.runner(&["report", d]));
+    let page = std::fs::read_to_string(dir.join("report/index.html")).unwrap();
+    assert!(
+        page.contains("Best configurations"),
+        "no best table in the report"
+    );
+}
