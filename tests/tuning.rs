@@ -122,3 +122,65 @@ fn a_tuned_comparison_runs_resumes_and_reports_its_best_configurations() {
         "no best table in the report"
     );
 }
+
+#[test]
+fn asha_prunes_exactly_the_trials_its_rule_says_and_they_are_not_retried() {
+    let s = Sandbox::new();
+    let file = s.write(
+        "pruned.toml",
+        &format!(
+            "{}[search.prune]\nrungs = [100, 200]\nreduction_factor = 3\n",
+            TUNED
+                .replace("name = \"tuned\"", "name = \"pruned\"")
+                .replace("budget = 6", "budget = 9")
+        ),
+    );
+    let f = file.to_str().unwrap();
+    ok(&s.runner(&["sweep", f, "--jobs", "1", "--no-report"]));
+    let dir = s.path("results/pruned");
+    let rows = read_csv(&dir.join("runs.csv"));
+    assert_eq!(rows.len(), 36);
+    let pruned: Vec<_> = rows.iter().filter(|r| r["status"] == "pruned").collect();
+    assert!(
+        !pruned.is_empty() && pruned.len() < 36,
+        "{} pruned",
+        pruned.len()
+    );
+    for r in &rows {
+        let steps: usize = r["steps_done"].parse().unwrap();
+        match r["status"].as_str() {
+            "pruned" => assert!(steps == 100 || steps == 200, "{r:?}"),
+            "ok" => assert_eq!(steps, 300),
+            other => panic!("{other}: {r:?}"),
+        }
+    }
+    // Replay the ledger in the order it was written: a run stops at the first rung where
+    // the rule says so, and only there.
+    let mut stopped_at: std::collections::BTreeMap<String, usize> = Default::default();
+    for entry in std::fs::read_dir(dir.join("prune")).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        let mut seen: std::collections::BTreeMap<usize, Vec<f64>> = Default::default();
+        for line in text.lines() {
+            let cells: Vec<&str> = line.split(',').collect();
+            let (rung, id, value): (usize, &str, f64) = (
+                cells[0].parse().unwrap(),
+                cells[1],
+                cells[2].parse().unwrap(),
+            );
+            let at = seen.entry(rung).or_default();
+            at.push(value);
+            let keep = (at.len() / 3).max(1);
+            if at.iter().filter(|&&v| v < value).count() >= keep {
+                stopped_at.insert(id.to_string(), rung);
+            }
+        }
+    }
+    let by_status: std::collections::BTreeMap<String, usize> = pruned
+        .iter()
+        .map(|r| (r["run_id"].clone(), r["steps_done"].parse().unwrap()))
+        .collect();
+    assert_eq!(stopped_at, by_status);
+    // Pruned runs are results: the same sweep again runs nothing.
+    let again = text(&s.runner(&["sweep", f, "--no-report"]).stdout);
+    assert!(again.contains("0 runs in"), "{again}");
+}

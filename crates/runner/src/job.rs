@@ -87,7 +87,8 @@ pub fn train_id(config: &RunConfig) -> String {
     short_hash(&format!("train:{}", canonical_json(&value)))
 }
 
-fn short_hash(text: &str) -> String {
+/// The first hex digits of sha256(`text`).
+pub fn short_hash(text: &str) -> String {
     let digest = Sha256::digest(text.as_bytes());
     let mut hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
     hex.truncate(ID_LEN);

@@ -11,6 +11,14 @@ pub trait Progress {
     /// Something the run's log should say (a resumed state, or why a saved one was not
     /// used).
     fn note(&mut self, _message: &str) {}
+    /// Called with each held-out loss (every `log_every` steps with a validation set);
+    /// returning true stops training there, and the run ends as [`RunStatus::Pruned`]
+    /// (a search's early termination).
+    ///
+    /// [`RunStatus::Pruned`]: crate::RunStatus::Pruned
+    fn prune(&mut self, _step: usize, _val_loss: f64) -> bool {
+        false
+    }
     /// Whether the caller wants the run abandoned: checked after every optimiser step, and
     /// training then ends with [`Error::Interrupted`](crate::Error::Interrupted).
     fn stop_requested(&self) -> bool {

@@ -21,7 +21,7 @@ pub const COLUMNS: &[Column] = &[
     info(
         "status",
         "status",
-        "ok; diverged (the loss or the final Fisher divergence became non-finite, training stopped); failed (error or panic)",
+        "ok; diverged (the loss or the final Fisher divergence became non-finite, training stopped); failed (error or panic); pruned (stopped at a rung by a search's [search.prune] rule)",
     )
     .leading(),
     info(

@@ -95,6 +95,7 @@ pub fn execute_plan(
         .collect();
     let done = plan.jobs.len() - pending.len();
     let mut opts = ExecOptions::new(ex.jobs, ex.threads, ex.gpu_jobs);
+    opts.prune = plan.prune.clone();
     opts.stop = Stop::on_signals()?;
     let gpu_pending = pending.iter().filter(|j| j.config.backend.is_gpu()).count();
     let (workers, threads) = opts.layout(pending.len() - gpu_pending);
@@ -144,7 +145,12 @@ pub fn execute_plan(
     if let Err(e) = report::write_reports(&ex.out) {
         tracing::warn!("no summary written: {e:#}");
     }
-    let ran = summary.ok + summary.diverged + summary.failed;
+    let ran = summary.ok + summary.diverged + summary.failed + summary.pruned;
+    let pruned = if summary.pruned > 0 {
+        format!(", {} pruned", summary.pruned)
+    } else {
+        String::new()
+    };
     let rate = |n: f64| {
         if summary.wall_seconds > 0.0 {
             n / summary.wall_seconds
@@ -153,7 +159,7 @@ pub fn execute_plan(
         }
     };
     println!(
-        "{}: {ran} run{} in {:.1} s ({} ok, {} diverged, {} failed; {done} done before) · {:.3} runs/s · {:.0} steps/s overall · {} at a time × {} thread{}",
+        "{}: {ran} run{} in {:.1} s ({} ok, {} diverged, {} failed{pruned}; {done} done before) · {:.3} runs/s · {:.0} steps/s overall · {} at a time × {} thread{}",
         plan.sweep.name,
         if ran == 1 { "" } else { "s" },
         summary.wall_seconds,

@@ -6,6 +6,7 @@
 pub mod interrupt;
 pub mod monitor;
 pub mod panic;
+pub mod prune;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
@@ -23,6 +24,7 @@ use crate::store::{Committed, Store, StoredModel};
 use interrupt::Stop;
 use monitor::Monitor;
 use panic::PanicSlot;
+use prune::Pruner;
 use scorematch::checkpoint::CHECKPOINT_FILE;
 
 /// How many runs at once, on how many cores, and what stops them early.
@@ -39,6 +41,8 @@ pub struct ExecOptions {
     /// Set by a signal or by a run that could not be saved: no run starts after it, runs in
     /// flight are abandoned.
     pub stop: Stop,
+    /// A search's early termination, if its sweep has one.
+    pub prune: Option<prune::Prune>,
 }
 
 impl ExecOptions {
@@ -52,6 +56,7 @@ impl ExecOptions {
             threads: threads.map(|t| t.max(1)),
             gpu_jobs: gpu_jobs.max(1),
             stop: Stop::new(),
+            prune: None,
         }
     }
 
@@ -73,6 +78,8 @@ pub struct ExecSummary {
     pub diverged: usize,
     /// Runs that failed.
     pub failed: usize,
+    /// Runs a search's pruning rule stopped.
+    pub pruned: usize,
     /// Runs another process finished first (ours was dropped).
     pub already_done: usize,
     /// Runs whose result could not be written.
@@ -150,6 +157,7 @@ impl ExecSummary {
             Status::Ok => self.ok += 1,
             Status::Diverged => self.diverged += 1,
             Status::Failed => self.failed += 1,
+            Status::Pruned => self.pruned += 1,
         }
         // Steps taken here: a run sampled from a lent model took none.
         if let Outcome::Trained(r) = outcome
@@ -241,9 +249,31 @@ pub fn execute_with(
                         let sample = |job: &Job, progress: &mut dyn Progress| {
                             resampled(&job.config, l, progress)
                         };
-                        run_one(&sample, job, pool.as_ref(), &slot, progress, &opts.stop)
+                        run_one(
+                            &sample,
+                            job,
+                            pool.as_ref(),
+                            &slot,
+                            progress,
+                            &opts.stop,
+                            None,
+                        )
                     }
-                    None => run_one(&train_fn, job, pool.as_ref(), &slot, progress, &opts.stop),
+                    None => {
+                        let pruner = opts
+                            .prune
+                            .as_ref()
+                            .map(|p| Pruner::new(p, store, &job.id, &job.config));
+                        run_one(
+                            &train_fn,
+                            job,
+                            pool.as_ref(),
+                            &slot,
+                            progress,
+                            &opts.stop,
+                            pruner,
+                        )
+                    }
                 };
                 let Some((outcome, artifacts)) = ran else {
                     monitor.abandon(job);
@@ -356,6 +386,7 @@ struct Recorder<'a> {
     inner: Box<dyn Progress + Send>,
     losses: Vec<LossPoint>,
     stop: &'a Stop,
+    pruner: Option<Pruner<'a>>,
 }
 
 impl Progress for Recorder<'_> {
@@ -366,6 +397,19 @@ impl Progress for Recorder<'_> {
     fn loss(&mut self, step: usize, loss: f64) {
         self.losses.push(LossPoint { step, loss });
         self.inner.loss(step, loss);
+    }
+
+    fn prune(&mut self, step: usize, val_loss: f64) -> bool {
+        let Some(pruner) = &mut self.pruner else {
+            return false;
+        };
+        match pruner.stops(step, val_loss) {
+            Ok(stops) => stops,
+            Err(e) => {
+                tracing::warn!("run {}: pruning rule not applied: {e:#}", self.id);
+                false
+            }
+        }
     }
 
     fn note(&mut self, message: &str) {
@@ -380,19 +424,21 @@ impl Progress for Recorder<'_> {
 /// Trains one run inside `pool`, turning errors and panics into a failed outcome; returns
 /// the outcome and the run's artifacts, or `None` if the run was abandoned because `stop`
 /// was requested.
-fn run_one(
+fn run_one<'a>(
     train: &(dyn Fn(&Job, &mut dyn Progress) -> scorematch::Result<Finished> + Sync),
-    job: &Job,
+    job: &'a Job,
     pool: Option<&rayon::ThreadPool>,
     slot: &PanicSlot,
     progress: Box<dyn Progress + Send>,
-    stop: &Stop,
+    stop: &'a Stop,
+    pruner: Option<Pruner<'a>>,
 ) -> Option<(Outcome, Vec<Artifact>)> {
     let mut recorder = Recorder {
         id: &job.id,
         inner: progress,
         losses: Vec::new(),
         stop,
+        pruner,
     };
     let result = {
         let mut run = || train(job, &mut recorder);

@@ -15,6 +15,7 @@ fn options(jobs: usize, cores: usize, threads: Option<usize>) -> ExecOptions {
         threads,
         gpu_jobs: 1,
         stop: Stop::new(),
+        prune: None,
     }
 }
 

@@ -18,6 +18,9 @@ pub enum Status {
     Diverged,
     /// Returned an error or panicked: retried on resume.
     Failed,
+    /// Stopped by a search's pruning rule (`[search.prune]`) at a rung: a result, not
+    /// retried.
+    Pruned,
 }
 
 impl Status {
@@ -27,12 +30,13 @@ impl Status {
             Status::Ok => "ok",
             Status::Diverged => "diverged",
             Status::Failed => "failed",
+            Status::Pruned => "pruned",
         }
     }
 
     /// The status called `name`.
     pub fn from_name(name: &str) -> Option<Self> {
-        [Status::Ok, Status::Diverged, Status::Failed]
+        [Status::Ok, Status::Diverged, Status::Failed, Status::Pruned]
             .into_iter()
             .find(|s| s.as_str() == name)
     }
@@ -115,6 +119,7 @@ impl RunRecord {
                 let status = match r.status {
                     RunStatus::Ok => Status::Ok,
                     RunStatus::Diverged => Status::Diverged,
+                    RunStatus::Pruned => Status::Pruned,
                 };
                 let mut r = (**r).clone();
                 r.loss_curve.clear();

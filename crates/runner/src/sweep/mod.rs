@@ -109,7 +109,7 @@ pub fn load_text(
         return Err(errors);
     }
     let params = Params::new();
-    let root = search::expand(root, &sources, &params)?;
+    let (root, prune) = search::expand(root, &sources, &params)?;
     let (spec, mut errors) = spec::check(&root, &sources, &params, default_name);
     // Counted before stage two builds a single run.
     if let Some(d) = size::check(&spec, &sources) {
@@ -120,7 +120,9 @@ pub fn load_text(
     // Values are checked even when the structure is not right, so one pass reports all it
     // can; a missing field there may just be a value stage one already refused.
     match plan::plan(&spec, &sources, &params) {
-        Ok(plan) if errors.is_empty() => return Ok(Loaded { plan, sources }),
+        Ok(plan) if errors.is_empty() => {
+            return search::with_prune(plan, prune, &sources).map(|plan| Loaded { plan, sources });
+        }
         Ok(_) => {}
         Err(more) if errors.is_empty() => return Err(more),
         Err(more) => errors.extend(

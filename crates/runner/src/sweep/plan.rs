@@ -32,6 +32,8 @@ pub struct Plan {
     /// One run per distinct (backend, precision), located where its backend was given: what
     /// [`Plan::check_environment`] checks.
     environment: Vec<(RunConfig, Diagnostic)>,
+    /// The search's early termination (`[search.prune]`), if any.
+    pub prune: Option<crate::exec::prune::Prune>,
 }
 
 impl Plan {
@@ -46,6 +48,7 @@ impl Plan {
             duplicates: 0,
             warnings: Diagnostics::default(),
             environment: Vec::new(),
+            prune: None,
         }
     }
 
@@ -177,6 +180,7 @@ pub fn plan(spec: &SweepSpec, sources: &Sources, params: &Params) -> Result<Plan
         excluded,
         warnings,
         environment,
+        prune: None,
     })
 }
 

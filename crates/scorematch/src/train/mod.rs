@@ -42,6 +42,9 @@ pub enum RunStatus {
     Ok,
     /// The loss or the parameters became non-finite; training stopped early.
     Diverged,
+    /// The caller's pruning rule stopped it at a held-out loss (see [`Progress::prune`]);
+    /// its numbers are those of the weights at that step.
+    Pruned,
 }
 
 /// One recorded point of the loss curve.
@@ -219,6 +222,7 @@ pub fn train_resumable(
     let mut average = Vec::new();
     let mut best: Option<BestSoFar> = None;
     let mut stopped_early = false;
+    let mut pruned = false;
     let start = Instant::now();
     // A model fitted in closed form when it was made has no training loop.
     let steps = if cfg.model.is_fitted() { 0 } else { tc.steps };
@@ -277,6 +281,10 @@ pub fn train_resumable(
             };
             let loss = val.loss(&weights)?;
             val_curve.push(LossPoint { step, loss });
+            if progress.prune(step, loss) {
+                pruned = true;
+                break;
+            }
             if let Some(rule) = &tc.early_stopping
                 && BestSoFar::record(&mut best, loss, step, &weights, rule)
             {
@@ -373,6 +381,8 @@ pub fn train_resumable(
     let report = TrainReport {
         status: if diverged {
             RunStatus::Diverged
+        } else if pruned {
+            RunStatus::Pruned
         } else {
             RunStatus::Ok
         },

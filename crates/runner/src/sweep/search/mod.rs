@@ -28,11 +28,13 @@ pub mod points;
 use sha2::{Digest, Sha256};
 
 use super::params::{Params, family};
+use super::plan::Plan;
 use super::source::{Diagnostics, Sources, Span};
 use super::tree::{Entry, Kind, Node};
+use crate::exec::prune::Prune;
 
 /// The block's own keys; every other key is a range.
-const SETTINGS: [&str; 4] = ["method", "budget", "per", "search_seed"];
+const SETTINGS: [&str; 5] = ["method", "budget", "per", "search_seed", "prune"];
 
 /// How a parameter is drawn from a point u ∈ [0, 1).
 #[derive(Clone, Debug, PartialEq)]
@@ -83,6 +85,8 @@ struct Search {
     /// (key as written, where the family parameter goes, range, where it is written).
     ranges: Vec<(String, Target, Range, Span)>,
     span: Span,
+    /// `[search.prune]`: rungs, η, and where it is written.
+    prune: Option<(Vec<usize>, usize, Span)>,
 }
 
 /// Where a drawn value goes.
@@ -96,15 +100,34 @@ enum Target {
 
 /// Rewrites the `[search]` block of `root` into `[[zip]]` structure (see the module
 /// documentation); a file without one is returned as it is.
-pub fn expand(mut root: Node, sources: &Sources, params: &Params) -> Result<Node, Diagnostics> {
+pub fn expand(
+    mut root: Node,
+    sources: &Sources,
+    params: &Params,
+) -> Result<(Node, Option<(Prune, Span)>), Diagnostics> {
     let Kind::Table(entries) = &mut root.kind else {
-        return Ok(root);
+        return Ok((root, None));
     };
     let Some(at) = entries.iter().position(|e| e.name == "search") else {
-        return Ok(root);
+        return Ok((root, None));
     };
     let block = entries.remove(at);
     let search = parse(&block.node, sources, params)?;
+    let prune = search.prune.as_ref().map(|(rungs, eta, span)| {
+        let prune = Prune {
+            rungs: rungs.clone(),
+            reduction_factor: *eta,
+            searched: search
+                .ranges
+                .iter()
+                .map(|(_, t, _, _)| match t {
+                    Target::Param(p) => (None, p.clone()),
+                    Target::Family(f, field) => (Some(f.clone()), field.clone()),
+                })
+                .collect(),
+        };
+        (prune, *span)
+    });
     let mut errors = Diagnostics::default();
     let diag = |span: Span, key: &str, message: String| sources.diagnostic(span, key, message);
 
@@ -298,7 +321,93 @@ pub fn expand(mut root: Node, sources: &Sources, params: &Params) -> Result<Node
             },
         }),
     }
-    Ok(root)
+    Ok((root, prune))
+}
+
+/// `plan` with its pruning rule, after checking that every trial has a held-out loss to be
+/// compared on.
+pub fn with_prune(
+    mut plan: Plan,
+    prune: Option<(Prune, Span)>,
+    sources: &Sources,
+) -> Result<Plan, Diagnostics> {
+    let Some((prune, span)) = prune else {
+        return Ok(plan);
+    };
+    let blind = plan.jobs.iter().any(|j| {
+        let c = &j.config;
+        !c.objective.caps().trains || (c.train.val_samples == 0 && c.dataset.has_exact_score())
+    });
+    if blind {
+        return Err(Diagnostics(vec![sources.diagnostic(
+            span,
+            "search.prune",
+            "trials are compared on their held-out loss: set val_samples (e.g. 1000), and \
+             search objectives that train",
+        )]));
+    }
+    plan.prune = Some(prune);
+    Ok(plan)
+}
+
+/// The rungs and η of a `[search.prune]` table, or where and why it is wrong.
+fn prune_settings(node: &Node) -> Result<(Vec<usize>, usize), (Span, String)> {
+    let entries = node
+        .entries()
+        .ok_or((node.span, "must be a table: [search.prune]".to_string()))?;
+    let mut rungs = None;
+    let mut eta = 3;
+    for e in entries {
+        let v = e.node.to_value();
+        match e.name.as_str() {
+            "method" if v.as_str() == Some("asha") => {}
+            "method" => return Err((e.node.span, "the method is \"asha\"".into())),
+            "metric" if v.as_str() == Some("val_loss") => {}
+            "metric" => {
+                return Err((e.node.span, "trials are compared on \"val_loss\"".into()));
+            }
+            "reduction_factor" => match v.as_integer() {
+                Some(n) if n >= 2 => eta = n as usize,
+                _ => {
+                    return Err((
+                        e.node.span,
+                        "reduction_factor must be a whole number ≥ 2".into(),
+                    ));
+                }
+            },
+            "rungs" => {
+                let steps: Option<Vec<usize>> = v.as_array().and_then(|a| {
+                    a.iter()
+                        .map(|x| x.as_integer().filter(|&n| n >= 1).map(|n| n as usize))
+                        .collect()
+                });
+                match steps {
+                    Some(s) if !s.is_empty() && s.windows(2).all(|w| w[0] < w[1]) => {
+                        rungs = Some(s);
+                    }
+                    _ => {
+                        return Err((
+                            e.node.span,
+                            "rungs must be increasing step counts, e.g. [200, 400, 800]".into(),
+                        ));
+                    }
+                }
+            }
+            other => {
+                return Err((
+                    e.key_span,
+                    format!(
+                        "unknown key \"{other}\" (expected rungs, reduction_factor, method, metric)"
+                    ),
+                ));
+            }
+        }
+    }
+    let rungs = rungs.ok_or((
+        node.span,
+        "missing rungs: the steps at which trials are compared".to_string(),
+    ))?;
+    Ok((rungs, eta))
 }
 
 /// Whether an entry expands as a sub-grid (a table with a list of plain values).
@@ -360,6 +469,7 @@ fn parse(node: &Node, sources: &Sources, params: &Params) -> Result<Search, Diag
         seed: 0,
         ranges: Vec::new(),
         span: node.span,
+        prune: None,
     };
     let mut budget_set = false;
     for e in entries {
@@ -398,6 +508,10 @@ fn parse(node: &Node, sources: &Sources, params: &Params) -> Result<Search, Diag
                     &key,
                     "must be a list of [grid] axis names".into(),
                 )),
+            },
+            "prune" => match prune_settings(&e.node) {
+                Ok((rungs, eta)) => search.prune = Some((rungs, eta, e.node.span)),
+                Err((span, message)) => errors.push(d(span, &key, message)),
             },
             name => match (target(name, params), range(&e.node)) {
                 (Ok(t), Ok(r)) => search.ranges.push((name.to_string(), t, r, e.node.span)),

@@ -142,3 +142,27 @@ fn search_mistakes_are_located_one_line_each() {
         "{found:?}"
     );
 }
+
+#[test]
+fn pruning_needs_held_out_losses_and_well_formed_rungs() {
+    let text = sweep(
+        "budget = 2\nper = [\"objective\"]\nlr = { log_uniform = [1e-4, 1e-2] }\n\
+         [search.prune]\nrungs = [5]\n",
+    );
+    let found = errors(&text);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].starts_with("s.toml:16: search.prune: trials are compared on their held-out loss"),
+        "{found:?}"
+    );
+    let with_val = text.replace("steps = 10\n", "steps = 10\nval_samples = 50\n");
+    let loaded = load_str("s.toml", &with_val, &[]).unwrap_or_else(|d| panic!("{d}"));
+    let prune = loaded.plan.prune.unwrap();
+    assert_eq!((prune.rungs, prune.reduction_factor), (vec![5], 3));
+    assert_eq!(prune.searched, [(None, "lr".to_string())]);
+    let found = errors(&with_val.replace("rungs = [5]", "rungs = [5, 3]"));
+    assert!(
+        found[0].contains("search.prune: rungs must be increasing"),
+        "{found:?}"
+    );
+}
