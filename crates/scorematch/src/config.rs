@@ -314,13 +314,19 @@ impl RunConfig {
         errors
     }
 
-    /// Records the content hash of a data file in the configuration (when it is readable and
-    /// not recorded yet), so that the run's identity follows the file's contents.
+    /// Records the content hash of a data file, and of the files an external method's command
+    /// names, in the configuration (when readable and not recorded yet), so that the run's
+    /// identity follows their contents.
     pub fn pin_data_files(&mut self) {
         if let DatasetConfig::File(file) = &mut self.dataset
             && file.content_hash.is_none()
         {
             file.content_hash = file.current_hash().ok();
+        }
+        if let ModelConfig::External(method) = &mut self.model
+            && method.file_hashes.is_empty()
+        {
+            method.pin_files();
         }
     }
 
@@ -423,6 +429,13 @@ impl RunConfig {
                     ),
                 ));
             }
+            Fit::External if objective != "none" => errors.push(ParamError::new(
+                "objective",
+                format!(
+                    "{model} runs the user's own method, so there is nothing for {objective} \
+                     to train (use objective = \"none\")"
+                ),
+            )),
             Fit::TrainingFree if caps.trains => errors.push(ParamError::new(
                 "objective",
                 format!(

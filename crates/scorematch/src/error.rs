@@ -56,6 +56,10 @@ pub enum Error {
     /// A checkpoint that cannot be read or does not fit its configuration.
     #[error("checkpoint: {0}")]
     Checkpoint(String),
+    /// An external method's command failed: a non-zero exit, a timeout, or outputs that are
+    /// missing, misshapen or not finite.
+    #[error("external method: {0}")]
+    External(String),
     /// Training was abandoned because the caller asked (see `Progress::stop_requested`).
     #[error("interrupted after step {step}")]
     Interrupted {

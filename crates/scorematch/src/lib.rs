@@ -13,6 +13,7 @@ pub mod config;
 pub mod data;
 pub mod engine;
 pub mod error;
+pub mod external;
 pub mod kernels;
 pub mod metric;
 pub mod model;

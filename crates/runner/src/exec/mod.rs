@@ -3,6 +3,7 @@
 //! panics, each committed to the store as soon as it ends. A signal or a run that cannot be
 //! saved stops the execution early ([`interrupt::Stop`]).
 
+pub mod external;
 pub mod interrupt;
 pub mod monitor;
 pub mod panic;
@@ -14,6 +15,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
+use scorematch::model::Fit;
 use scorematch::train::LossPoint;
 use scorematch::{Progress, RunConfig, RunStatus, TrainReport};
 
@@ -208,6 +210,13 @@ pub fn execute_with(
     let stored = store.trained_models();
     // Runs with `checkpoint_every` keep their training state in the store while in flight.
     let train_fn = |job: &Job, progress: &mut dyn Progress| {
+        if job.config.model.fit() == Fit::External {
+            return external::run(
+                &job.config,
+                &external::work_dir(store.root(), &job.id),
+                progress,
+            );
+        }
         let state = (job.config.train.checkpoint_every > 0).then(|| store.train_state(&job.id));
         train(&job.config, state.as_deref(), progress)
     };
@@ -275,11 +284,18 @@ pub fn execute_with(
                         )
                     }
                 };
-                let Some((outcome, artifacts)) = ran else {
+                let Some((outcome, mut artifacts)) = ran else {
                     monitor.abandon(job);
                     summary.lock().unwrap_or_else(|e| e.into_inner()).abandoned += 1;
                     continue;
                 };
+                // A failed external method keeps its command's last stderr lines.
+                if matches!(outcome, Outcome::Failed { .. })
+                    && job.config.model.fit() == Fit::External
+                {
+                    artifacts =
+                        external::stderr_artifact(&external::work_dir(store.root(), &job.id));
+                }
                 let mut record = RunRecord::new(job, threads, &outcome);
                 record.trained_in = lent.as_ref().map(|l| l.run_id.clone());
                 let losses = match &outcome {

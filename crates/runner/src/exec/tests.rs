@@ -64,6 +64,7 @@ fn fake_report(fisher: f64) -> Finished {
         val_curve: Vec::new(),
         val_loss: None,
         resumed_from: None,
+        method_seconds: None,
         best_step: None,
         stopped_early: false,
     };

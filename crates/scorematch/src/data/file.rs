@@ -102,6 +102,11 @@ pub fn read_table(path: &str) -> std::result::Result<Arc<Table>, String> {
     table.as_ref().clone().map(Arc::new)
 }
 
+/// The table in `path`, read now (no cache): for files a process writes while this one runs.
+pub fn read_table_now(path: &Path) -> std::result::Result<Table, String> {
+    parse::read(path)
+}
+
 fn io_reason(e: &std::io::Error) -> String {
     match e.kind() {
         std::io::ErrorKind::NotFound => "no such file".into(),

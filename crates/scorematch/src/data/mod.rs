@@ -17,7 +17,7 @@ mod standard_normal;
 
 pub use banana::{Banana, BananaParams};
 pub use eight_gaussians::EightGaussiansParams;
-pub use file::{ColumnRef, Empirical, FileParams, Table, npy_bytes, read_table};
+pub use file::{ColumnRef, Empirical, FileParams, Table, npy_bytes, read_table, read_table_now};
 pub use funnel::{Funnel, FunnelParams};
 pub use gaussian::{FullGaussian, GaussianParams};
 pub use gmm::{Component, Gmm, GmmParams, GmmPreset};

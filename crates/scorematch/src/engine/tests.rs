@@ -260,6 +260,11 @@ fn registry_runs() -> Vec<RunConfig> {
                 seed: runs.len() as u64,
                 ..base.clone()
             };
+            // External methods have no engine: their command runs instead (tested with
+            // scorematch::external and tests/external.rs).
+            if model.fit() == Fit::External {
+                continue;
+            }
             // Models without a training loop pair with their own objective only.
             let refusal = match (model.fit(), objective.caps().trains) {
                 (Fit::ClosedFormIsm, _) if objective.trace().is_none() => {

@@ -16,6 +16,7 @@ pub mod closed_form;
 mod dense;
 mod energy;
 mod expfam;
+mod external;
 mod kde;
 mod linear;
 mod mlp;
@@ -27,6 +28,7 @@ pub use activation::Activation;
 pub use dense::Dense;
 pub use energy::{EnergyNet, EnergyParams};
 pub use expfam::{ExpFam, ExpFamParams, exponents, term_count};
+pub use external::{DEFAULT_TIMEOUT_S, ExternalParams};
 pub use kde::{Kde, KdeParams};
 pub use linear::{Linear, LinearInit, LinearParams};
 pub use mlp::{Mlp, MlpParams, TracePath};
@@ -54,6 +56,8 @@ pub enum Fit {
     /// Built from the training pool with no objective at all (a training-free score
     /// estimator; the objective must be `none`).
     TrainingFree,
+    /// By a user's command outside the library (`external`; the objective must be `none`).
+    External,
 }
 
 /// A model's parameters as a sweep file gives them: what every model declares.
@@ -335,6 +339,8 @@ models! {
     Stein(SteinParams => Stein) = "stein";
     /// `ssge`: the spectral Stein gradient estimator (training-free).
     Ssge(SsgeParams => Ssge) = "ssge";
+    /// `external`: a user's command that writes scores (see [`crate::external`]).
+    External(ExternalParams => Linear) = "external";
 }
 
 impl Default for ModelConfig {

@@ -111,6 +111,9 @@ pub struct TrainReport {
     /// Whether early stopping ended training before `steps`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub stopped_early: bool,
+    /// An external method's own training time, as its `result.json` reported it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method_seconds: Option<f64>,
     /// The step a resumed run continued from (see [`train_resumable`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resumed_from: Option<usize>,
@@ -414,6 +417,7 @@ pub fn train_resumable(
         val_loss,
         stopped_early,
         resumed_from,
+        method_seconds: None,
     };
     Ok(Trained {
         report,

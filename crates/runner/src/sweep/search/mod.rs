@@ -413,7 +413,7 @@ fn prune_settings(node: &Node) -> Result<(Vec<usize>, usize), (Span, String)> {
 /// Whether an entry expands as a sub-grid (a table with a list of plain values).
 fn has_subgrid(node: &Node) -> bool {
     node.entries()
-        .is_some_and(|e| e.iter().any(|e| e.node.is_list_of_scalars()))
+        .is_some_and(|e| e.iter().any(super::spec::is_subgrid))
 }
 
 /// A family value as a table entry (`"dsm"` → `{ name = "dsm" }`).

@@ -9,6 +9,16 @@ use super::size::{self, DEFAULT_MAX_RUNS};
 use super::source::{Diagnostics, Sources, Span};
 use super::tree::{Entry, Kind, Node};
 
+/// Entry keys whose value is itself a list (an external method's `command`): never a
+/// sub-grid.
+pub const LIST_VALUED: [&str; 1] = ["command"];
+
+/// Whether an entry's key holds a sub-grid: a list of plain values, unless the key's value is
+/// a list by nature ([`LIST_VALUED`]).
+pub fn is_subgrid(e: &Entry) -> bool {
+    e.node.is_list_of_scalars() && !LIST_VALUED.contains(&e.name.as_str())
+}
+
 /// The top-level keys of a sweep file.
 pub const SECTIONS: [&str; 10] = [
     "extends",
@@ -361,7 +371,7 @@ impl Checker<'_> {
             return vec![node.clone()];
         };
         let count = size::product(entries.iter().map(|e| match &e.node.kind {
-            Kind::Array(items) if e.node.is_list_of_scalars() => items.len(),
+            Kind::Array(items) if is_subgrid(e) => items.len(),
             _ => 1,
         }));
         if count > u128::from(self.max_runs) {
@@ -379,7 +389,7 @@ impl Checker<'_> {
         let mut combos: Vec<Vec<Entry>> = vec![Vec::new()];
         for e in entries {
             let options: Vec<Node> = match &e.node.kind {
-                Kind::Array(items) if e.node.is_list_of_scalars() => {
+                Kind::Array(items) if is_subgrid(e) => {
                     if items.is_empty() {
                         self.err(
                             e.node.span,

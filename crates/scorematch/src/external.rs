@@ -1,0 +1,233 @@
+//! External score estimators, protocol version 1: how a user's command (any language) gets a
+//! run's data and hands back its scores, so that it is judged by exactly the metrics of the
+//! built-in methods.
+//!
+//! The runner makes a directory for the run and writes into it:
+//! - `train.csv` and `train.npy`: the training pool, `[n, D]` — the same points a built-in
+//!   run with this seed trains on;
+//! - `eval.csv` and `eval.npy`: the evaluation points, `[m, D]` — the same points every
+//!   built-in run is judged on (for data from a file: its test split);
+//! - `run.json`: `protocol` (1), `seed`, `dataset` (`name`, `dim`, and its full
+//!   configuration), `args` (the sweep's `args` table), `samples` (how many samples are
+//!   wanted, if the command draws any), and the file names below.
+//!
+//! CSV files have no header, one point per line, numbers written so that they read back
+//! exactly (shortest round-trip form); `.npy` files hold little-endian f64 `[rows, D]`. The
+//! command runs in that directory, as an argv vector, and writes:
+//! - `scores.csv` or `scores.npy` (required): ∇ₓ log p at every evaluation point, `[m, D]`,
+//!   in the order of `eval.csv`;
+//! - `samples.csv` or `samples.npy` (optional): samples it drew, `[k, D]`;
+//! - `result.json` (optional): `{"train_seconds": …}`, its own training time.
+//!
+//! The runner then computes every metric itself: the Fisher divergence against the exact
+//! score (for data with one), the model's KSD on the evaluation points, and sample quality.
+
+use std::path::Path;
+
+use serde_json::json;
+
+use crate::config::RunConfig;
+use crate::data::{Density, read_table_now};
+use crate::error::{Error, Result, check};
+use crate::metric::{KSD_POINTS, kernel_stein_discrepancy, sample_metrics};
+use crate::model::ModelConfig;
+use crate::rng::{Stream, rng};
+use crate::sample::SampleReport;
+use crate::train::{RunStatus, TrainReport};
+
+/// The protocol's version, in `run.json`.
+pub const PROTOCOL: u32 = 1;
+/// The run description the command reads.
+pub const RUN_JSON: &str = "run.json";
+
+fn failed(message: impl Into<String>) -> Error {
+    Error::External(message.into())
+}
+
+/// A run's inputs, kept to judge its outputs.
+pub struct Prepared {
+    dim: usize,
+    eval: Vec<f64>,
+    /// The exact score at the evaluation points (data with a closed-form score).
+    exact: Option<Vec<f64>>,
+    density: Box<dyn Density>,
+}
+
+/// `values` (`[rows, dim]`) as CSV lines that read back exactly.
+pub fn csv_bytes(values: &[f64], dim: usize) -> Vec<u8> {
+    let mut out = String::new();
+    for row in values.chunks_exact(dim) {
+        let cells: Vec<String> = row.iter().map(|v| format!("{v:?}")).collect();
+        out.push_str(&cells.join(","));
+        out.push('\n');
+    }
+    out.into_bytes()
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes)
+        .map_err(|e| failed(format!("cannot write {}: {e}", path.display())))
+}
+
+/// Writes the inputs of `cfg`'s run into `dir` (which must exist).
+pub fn prepare(cfg: &RunConfig, dir: &Path) -> Result<Prepared> {
+    check(cfg.validate())?;
+    let ModelConfig::External(method) = &cfg.model else {
+        return Err(failed("not an external method"));
+    };
+    let density = cfg.dataset.build()?;
+    let dim = density.dim();
+    let pool = density.sample(cfg.train.pool_size, &mut rng(cfg.seed, Stream::Pool));
+    let (eval, exact) = match density.test_split() {
+        Some(test) => (test.to_vec(), None),
+        None => {
+            let x = density.sample(
+                cfg.train.eval_samples,
+                &mut rng(cfg.train.eval_seed, Stream::Eval),
+            );
+            let s = density.scores(&x);
+            (x, Some(s))
+        }
+    };
+    let (n, m) = (pool.len() / dim, eval.len() / dim);
+    write(dir, "train.csv", &csv_bytes(&pool, dim))?;
+    write(dir, "train.npy", &crate::data::npy_bytes(&pool, n, dim))?;
+    write(dir, "eval.csv", &csv_bytes(&eval, dim))?;
+    write(dir, "eval.npy", &crate::data::npy_bytes(&eval, m, dim))?;
+    let run = json!({
+        "protocol": PROTOCOL,
+        "seed": cfg.seed,
+        "dataset": { "name": cfg.dataset.name(), "dim": dim, "config": cfg.dataset },
+        "args": method.args,
+        "samples": cfg.sample_metrics.samples,
+        "inputs": {
+            "train": { "csv": "train.csv", "npy": "train.npy", "rows": n },
+            "eval": { "csv": "eval.csv", "npy": "eval.npy", "rows": m },
+        },
+        "outputs": {
+            "scores": "scores.csv or scores.npy: the score at each evaluation point (required)",
+            "samples": "samples.csv or samples.npy: samples drawn (optional)",
+            "result": "result.json: {\"train_seconds\": …} (optional)",
+        },
+    });
+    let text = serde_json::to_string_pretty(&run).map_err(|e| failed(e.to_string()))?;
+    write(dir, RUN_JSON, text.as_bytes())?;
+    Ok(Prepared {
+        dim,
+        eval,
+        exact,
+        density,
+    })
+}
+
+/// The `[rows, dim]` output called `stem` (`.npy`, else `.csv`), `None` if neither exists;
+/// misshapen or non-finite contents are errors naming the file.
+fn read_output(
+    dir: &Path,
+    stem: &str,
+    dim: usize,
+    rows: Option<usize>,
+) -> Result<Option<Vec<f64>>> {
+    let npy = dir.join(format!("{stem}.npy"));
+    let path = if npy.exists() {
+        npy
+    } else {
+        dir.join(format!("{stem}.csv"))
+    };
+    if !path.exists() {
+        return Ok(None);
+    }
+    let name = path
+        .file_name()
+        .map_or(stem.to_string(), |n| n.to_string_lossy().into_owned());
+    let table =
+        read_table_now(&path).map_err(|e| failed(e.replace(&path.display().to_string(), &name)))?;
+    if table.cols != dim {
+        return Err(failed(format!(
+            "{name} has {} columns, the data have D = {dim}",
+            table.cols
+        )));
+    }
+    if let Some(want) = rows
+        && table.rows() != want
+    {
+        return Err(failed(format!(
+            "{name} has {} rows, there are {want} evaluation points",
+            table.rows()
+        )));
+    }
+    let columns: Vec<usize> = (0..dim).collect();
+    table.numeric(&columns, &name).map(Some).map_err(failed)
+}
+
+/// Reads the command's outputs in `dir` and computes the run's report; `wall_seconds` is
+/// the command's wall time. Returns the report and the samples, if it drew any.
+pub fn evaluate(
+    cfg: &RunConfig,
+    prepared: &Prepared,
+    dir: &Path,
+    wall_seconds: f64,
+) -> Result<(TrainReport, Option<Vec<f64>>)> {
+    let dim = prepared.dim;
+    let m = prepared.eval.len() / dim;
+    let scores = read_output(dir, "scores", dim, Some(m))?
+        .ok_or_else(|| failed("it wrote no scores.csv or scores.npy"))?;
+    let fisher = prepared.exact.as_ref().map(|exact| {
+        let total: f64 = scores
+            .iter()
+            .zip(exact)
+            .map(|(s, e)| (s - e) * (s - e))
+            .sum();
+        0.5 * total / m as f64
+    });
+    let k = KSD_POINTS.min(m) * dim;
+    let model_ksd = Some(kernel_stein_discrepancy(
+        &prepared.eval[..k],
+        &scores[..k],
+        dim,
+    ))
+    .filter(|v| v.is_finite());
+    let samples = read_output(dir, "samples", dim, None)?;
+    let sample = samples.as_ref().map(|s| SampleReport {
+        sampler: "external".into(),
+        samples: s.len() / dim,
+        sample_seconds: 0.0,
+        message: None,
+        metrics: sample_metrics(s, prepared.density.as_ref(), &cfg.sample_metrics),
+        acceptance: None,
+    });
+    let method_seconds = std::fs::read_to_string(dir.join("result.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v.get("train_seconds")?.as_f64());
+    let report = TrainReport {
+        status: RunStatus::Ok,
+        message: None,
+        steps_done: 0,
+        final_loss: None,
+        fisher_init: None,
+        fisher,
+        fisher_sigma_init: None,
+        fisher_sigma: None,
+        train_seconds: wall_seconds,
+        steps_per_sec: 0.0,
+        trace_path: None,
+        kernels: crate::config::Kernels::Auto,
+        loss_curve: Vec::new(),
+        sample,
+        density: None,
+        asymmetry: None,
+        val_curve: Vec::new(),
+        val_loss: None,
+        best_step: None,
+        stopped_early: false,
+        resumed_from: None,
+        model_ksd,
+        method_seconds,
+    };
+    Ok((report, samples))
+}
+
+#[cfg(test)]
+mod tests;

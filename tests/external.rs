@@ -1,0 +1,216 @@
+//! External methods end to end: the plain-Python example judged exactly like its built-in
+//! twin, every failure mode recorded with its reason while the sweep goes on, and a sweep
+//! killed with its command in flight leaving no orphan and no duplicate row.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Sandbox, read_csv, text};
+
+const KDE: &str = include_str!("../examples/external/kde_score.py");
+
+/// Test methods: `args.mode` says how to behave.
+const MODES: &str = r#"
+import json, math, os, sys, time
+run = json.load(open("run.json"))
+mode = run["args"]["mode"]
+rows = run["inputs"]["eval"]["rows"]
+dim = run["dataset"]["dim"]
+def scores(n, value=0.0):
+    with open("scores.csv", "w") as f:
+        for _ in range(n):
+            f.write(",".join([repr(value)] * dim) + "\n")
+if mode == "exit":
+    print("starting", file=sys.stderr)
+    print("boom: the method crashed", file=sys.stderr)
+    sys.exit(3)
+elif mode == "timeout":
+    time.sleep(30)
+elif mode == "missing":
+    pass
+elif mode == "misshapen":
+    scores(rows - 1)
+elif mode == "nan":
+    scores(rows, float("nan"))
+elif mode == "wait":
+    open(run["args"]["pid_file"], "w").write(str(os.getpid()))
+    while not os.path.exists(run["args"]["go"]):
+        time.sleep(0.02)
+    scores(rows)
+else:
+    scores(rows)
+"#;
+
+const HEAD: &str =
+    "[defaults]\nobjective = \"none\"\neval_samples = 300\npool_size = 1000\nprecision = \"f64\"\n";
+
+#[test]
+fn the_plain_python_example_matches_its_built_in_twin() {
+    let s = Sandbox::new();
+    s.write("kde_score.py", KDE);
+    let file = s.write(
+        "e.toml",
+        &format!(
+            "name = \"e\"\n{HEAD}sample_metrics = {{ samples = 200, reference_samples = 200 }}\n\
+             [grid]\ndataset = [\"banana\", \"8gaussians\"]\n\
+             model = [{{ name = \"external\", command = [\"python3\", \"kde_score.py\"], args = {{ bandwidth = 0.4, points = 300 }} }},\n\
+                      {{ name = \"kde\", bandwidth = 0.4, points = 300 }}]\n"
+        ),
+    );
+    let out = s.runner(&["sweep", file.to_str().unwrap(), "--no-report"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let rows = read_csv(&s.path("results/e/runs.csv"));
+    assert_eq!(rows.len(), 4);
+    for dataset in ["banana", "8gaussians"] {
+        let pick = |model: &str| {
+            rows.iter()
+                .find(|r| r["dataset"] == dataset && r["model"] == model)
+                .unwrap()
+        };
+        let (ext, builtin) = (pick("external"), pick("kde"));
+        assert_eq!(ext["status"], "ok", "{ext:?}");
+        for metric in ["fisher", "model_ksd"] {
+            let (a, b): (f64, f64) = (
+                ext[metric].parse().unwrap(),
+                builtin[metric].parse().unwrap(),
+            );
+            assert!(
+                (a - b).abs() <= 1e-9 * b.abs(),
+                "{dataset} {metric}: {a} vs {b}"
+            );
+        }
+        // Its samples are judged too, and its wall time is recorded.
+        assert!(ext["sample_mmd"].parse::<f64>().unwrap().is_finite());
+        assert!(ext["train_s"].parse::<f64>().unwrap() > 0.0);
+    }
+}
+
+#[test]
+fn every_failure_is_recorded_with_its_reason_and_the_sweep_goes_on() {
+    let s = Sandbox::new();
+    s.write("modes.py", MODES);
+    let entry = |mode: &str, extra: &str| {
+        format!(
+            "{{ name = \"external\", command = [\"python3\", \"modes.py\"], args = {{ mode = \"{mode}\" }}{extra} }}"
+        )
+    };
+    let models = [
+        entry("exit", ""),
+        entry("timeout", ", timeout_s = 1"),
+        entry("missing", ""),
+        entry("misshapen", ""),
+        entry("nan", ""),
+        entry("ok", ""),
+    ];
+    let file = s.write(
+        "f.toml",
+        &format!(
+            "name = \"f\"\n{HEAD}[grid]\ndataset = [\"banana\"]\nmodel = [{}]\n",
+            models.join(",\n")
+        ),
+    );
+    let out = s.runner(&["sweep", file.to_str().unwrap(), "--no-report"]);
+    assert_eq!(out.status.code(), Some(1), "a failed run fails the sweep");
+    let rows = read_csv(&s.path("results/f/runs.csv"));
+    assert_eq!(rows.len(), 6);
+    let mode_of = |r: &std::collections::BTreeMap<String, String>| {
+        let cfg = std::fs::read_to_string(
+            s.path("results/f/runs")
+                .join(&r["run_id"])
+                .join("config.toml"),
+        )
+        .unwrap();
+        ["exit", "timeout", "missing", "misshapen", "nan", "ok"]
+            .into_iter()
+            .find(|m| cfg.contains(&format!("mode = \"{m}\"")))
+            .unwrap()
+    };
+    for r in &rows {
+        let (mode, error) = (mode_of(r), r["error"].as_str());
+        let want = match mode {
+            "exit" => "exit status: 3; last stderr line: \"boom: the method crashed\"",
+            "timeout" => "timed out after 1 s",
+            "missing" => "wrote no scores.csv or scores.npy",
+            "misshapen" => "scores.csv has 299 rows, there are 300 evaluation points",
+            "nan" => "scores.csv:1: column 0 is nan",
+            _ => "",
+        };
+        if mode == "ok" {
+            assert_eq!(r["status"], "ok", "{r:?}");
+            continue;
+        }
+        assert_eq!(r["status"], "failed", "{mode}: {r:?}");
+        assert!(
+            error.contains(want) && !error.contains('\n'),
+            "{mode}: {error}"
+        );
+    }
+    // The crashed command's last stderr lines are in its run directory.
+    let crashed = rows.iter().find(|r| mode_of(r) == "exit").unwrap();
+    let tail = std::fs::read_to_string(
+        s.path("results/f/runs")
+            .join(&crashed["run_id"])
+            .join("command_stderr.txt"),
+    )
+    .unwrap();
+    assert_eq!(tail, "starting\nboom: the method crashed");
+}
+
+#[test]
+fn a_sweep_killed_with_its_command_in_flight_leaves_no_orphan_and_no_duplicate() {
+    let s = Sandbox::new();
+    s.write("modes.py", MODES);
+    let (pid_file, go) = (s.path("pid"), s.path("go"));
+    let file = s.write(
+        "k.toml",
+        &format!(
+            "name = \"k\"\n{HEAD}[grid]\ndataset = [\"banana\"]\n\
+             model = [{{ name = \"external\", command = [\"python3\", \"modes.py\"], args = {{ mode = \"wait\", pid_file = \"{}\", go = \"{}\" }} }}]\n",
+            pid_file.display(),
+            go.display()
+        ),
+    );
+    let f = file.to_str().unwrap();
+    let mut child = s
+        .command(&["sweep", f, "--no-report"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !pid_file.exists() && start.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    // The command dies with the runner.
+    let alive = || {
+        Command::new("kill")
+            .args(["-0", pid.trim()])
+            .stderr(Stdio::null())
+            .status()
+            .unwrap()
+            .success()
+    };
+    let start = Instant::now();
+    while alive() && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!alive(), "the command {pid} outlived the killed sweep");
+    assert!(
+        !s.path("results/k/runs.csv").exists()
+            || read_csv(&s.path("results/k/runs.csv")).is_empty()
+    );
+    // Resumed: the run runs again, once.
+    std::fs::write(&go, "").unwrap();
+    let out = s.runner(&["sweep", f, "--no-report"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let rows = read_csv(&s.path("results/k/runs.csv"));
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["status"], "ok");
+}
