@@ -44,6 +44,17 @@ pub enum Command {
     /// report its metrics as mean ± sd over seeds; with --seeds, rerun the winners on fresh
     /// seeds and report those.
     Best(BestArgs),
+    /// List the built-in data sets as benchmark tasks: dimension, what makes each hard, and
+    /// the Fisher divergence of the zero score as a scale.
+    Tasks(TasksArgs),
+}
+
+/// `runner tasks`.
+#[derive(Debug, Args)]
+pub struct TasksArgs {
+    /// Evaluation points for the zero score's Fisher divergence.
+    #[arg(long, default_value_t = 10_000)]
+    pub points: usize,
 }
 
 /// `runner best`.

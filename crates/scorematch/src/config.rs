@@ -429,13 +429,16 @@ impl RunConfig {
                     ),
                 ));
             }
-            Fit::External if objective != "none" => errors.push(ParamError::new(
-                "objective",
-                format!(
-                    "{model} runs the user's own method, so there is nothing for {objective} \
-                     to train (use objective = \"none\")"
-                ),
-            )),
+            Fit::External if objective != "none" && self.objective.sigma().is_none() => {
+                errors.push(ParamError::new(
+                    "objective",
+                    format!(
+                        "{model} runs the user's own method, so there is nothing for \
+                         {objective} to train (use objective = \"none\", or one with a noise \
+                         level such as {{ name = \"dsm\", sigma = 0.1 }} to hand it σ)"
+                    ),
+                ));
+            }
             Fit::TrainingFree if caps.trains => errors.push(ParamError::new(
                 "objective",
                 format!(

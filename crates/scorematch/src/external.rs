@@ -7,15 +7,21 @@
 //!   run with this seed trains on;
 //! - `eval.csv` and `eval.npy`: the evaluation points, `[m, D]` — the same points every
 //!   built-in run is judged on (for data from a file: its test split);
+//! - where the run's objective has a noise level σ (`objective = { name = "dsm", sigma = … }`
+//!   beside the external model): `eval_noised.csv` and `eval_noised.npy`, the evaluation
+//!   points plus σ·N(0, I) noise — the points built-in runs are judged on against p_σ;
 //! - `run.json`: `protocol` (1), `seed`, `dataset` (`name`, `dim`, and its full
-//!   configuration), `args` (the sweep's `args` table), `samples` (how many samples are
-//!   wanted, if the command draws any), and the file names below.
+//!   configuration), `objective` and `sigma` (null without a noise level), `args` (the
+//!   sweep's `args` table), `samples` (how many samples are wanted, if the command draws
+//!   any), and the file names below.
 //!
 //! CSV files have no header, one point per line, numbers written so that they read back
 //! exactly (shortest round-trip form); `.npy` files hold little-endian f64 `[rows, D]`. The
 //! command runs in that directory, as an argv vector, and writes:
 //! - `scores.csv` or `scores.npy` (required): ∇ₓ log p at every evaluation point, `[m, D]`,
 //!   in the order of `eval.csv`;
+//! - with σ, `scores_noised.csv` or `scores_noised.npy` (required): ∇ₓ log p_σ at every
+//!   point of `eval_noised.csv`;
 //! - `samples.csv` or `samples.npy` (optional): samples it drew, `[k, D]`;
 //! - `result.json` (optional): `{"train_seconds": …}`, its own training time.
 //!
@@ -31,7 +37,7 @@ use crate::data::{Density, read_table_now};
 use crate::error::{Error, Result, check};
 use crate::metric::{KSD_POINTS, kernel_stein_discrepancy, sample_metrics};
 use crate::model::ModelConfig;
-use crate::rng::{Stream, rng};
+use crate::rng::{Stream, normals, rng};
 use crate::sample::SampleReport;
 use crate::train::{RunStatus, TrainReport};
 
@@ -50,6 +56,9 @@ pub struct Prepared {
     eval: Vec<f64>,
     /// The exact score at the evaluation points (data with a closed-form score).
     exact: Option<Vec<f64>>,
+    /// With a noise level: the noised points' count and, where p_σ has a closed form, its
+    /// exact score at them.
+    noised: Option<(usize, Option<Vec<f64>>)>,
     density: Box<dyn Density>,
 }
 
@@ -79,18 +88,31 @@ pub fn prepare(cfg: &RunConfig, dir: &Path) -> Result<Prepared> {
     let density = cfg.dataset.build()?;
     let dim = density.dim();
     let pool = density.sample(cfg.train.pool_size, &mut rng(cfg.seed, Stream::Pool));
+    // The evaluation points and their noised copies, drawn as a built-in run draws them.
+    let mut eval_rng = rng(cfg.train.eval_seed, Stream::Eval);
     let (eval, exact) = match density.test_split() {
         Some(test) => (test.to_vec(), None),
         None => {
-            let x = density.sample(
-                cfg.train.eval_samples,
-                &mut rng(cfg.train.eval_seed, Stream::Eval),
-            );
+            let x = density.sample(cfg.train.eval_samples, &mut eval_rng);
             let s = density.scores(&x);
             (x, Some(s))
         }
     };
     let (n, m) = (pool.len() / dim, eval.len() / dim);
+    let sigma = cfg.objective.sigma();
+    let noised = match sigma {
+        Some(s) => {
+            let x: Vec<f64> = eval
+                .iter()
+                .zip(normals(&mut eval_rng, eval.len()))
+                .map(|(x, e)| x + s * e)
+                .collect();
+            write(dir, "eval_noised.csv", &csv_bytes(&x, dim))?;
+            write(dir, "eval_noised.npy", &crate::data::npy_bytes(&x, m, dim))?;
+            Some((m, density.noised(s).map(|q| q.scores(&x))))
+        }
+        None => None,
+    };
     write(dir, "train.csv", &csv_bytes(&pool, dim))?;
     write(dir, "train.npy", &crate::data::npy_bytes(&pool, n, dim))?;
     write(dir, "eval.csv", &csv_bytes(&eval, dim))?;
@@ -99,14 +121,18 @@ pub fn prepare(cfg: &RunConfig, dir: &Path) -> Result<Prepared> {
         "protocol": PROTOCOL,
         "seed": cfg.seed,
         "dataset": { "name": cfg.dataset.name(), "dim": dim, "config": cfg.dataset },
+        "objective": cfg.objective.name(),
+        "sigma": sigma,
         "args": method.args,
         "samples": cfg.sample_metrics.samples,
         "inputs": {
             "train": { "csv": "train.csv", "npy": "train.npy", "rows": n },
             "eval": { "csv": "eval.csv", "npy": "eval.npy", "rows": m },
+            "eval_noised": sigma.map(|_| json!({ "csv": "eval_noised.csv", "npy": "eval_noised.npy", "rows": m })),
         },
         "outputs": {
             "scores": "scores.csv or scores.npy: the score at each evaluation point (required)",
+            "scores_noised": sigma.map(|_| "scores_noised.csv or scores_noised.npy: the score of p_sigma at each noised point (required)"),
             "samples": "samples.csv or samples.npy: samples drawn (optional)",
             "result": "result.json: {\"train_seconds\": …} (optional)",
         },
@@ -117,6 +143,7 @@ pub fn prepare(cfg: &RunConfig, dir: &Path) -> Result<Prepared> {
         dim,
         eval,
         exact,
+        noised,
         density,
     })
 }
@@ -181,6 +208,22 @@ pub fn evaluate(
             .sum();
         0.5 * total / m as f64
     });
+    let fisher_sigma = match &prepared.noised {
+        Some((rows, exact)) => {
+            let scores = read_output(dir, "scores_noised", dim, Some(*rows))?.ok_or_else(|| {
+                failed("the objective has a noise level, and it wrote no scores_noised.csv or .npy")
+            })?;
+            exact.as_ref().map(|exact| {
+                let total: f64 = scores
+                    .iter()
+                    .zip(exact)
+                    .map(|(s, e)| (s - e) * (s - e))
+                    .sum();
+                0.5 * total / *rows as f64
+            })
+        }
+        None => None,
+    };
     let k = KSD_POINTS.min(m) * dim;
     let model_ksd = Some(kernel_stein_discrepancy(
         &prepared.eval[..k],
@@ -209,7 +252,7 @@ pub fn evaluate(
         fisher_init: None,
         fisher,
         fisher_sigma_init: None,
-        fisher_sigma: None,
+        fisher_sigma,
         train_seconds: wall_seconds,
         steps_per_sec: 0.0,
         trace_path: None,

@@ -13,6 +13,7 @@ mod run;
 mod sample;
 mod slurm;
 mod sweep;
+mod tasks;
 mod validate;
 
 use std::path::{Path, PathBuf};
@@ -40,6 +41,7 @@ pub fn dispatch(cli: Cli, multi: Option<MultiProgress>) -> Result<ExitCode> {
         Command::Bench(args) => bench::bench(args),
         Command::Sample(args) => sample::sample(args),
         Command::Best(args) => best::best(args, multi),
+        Command::Tasks(args) => tasks::tasks(&args),
     }
 }
 

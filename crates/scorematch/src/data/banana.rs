@@ -50,6 +50,8 @@ impl BananaParams {
 impl DataSet for BananaParams {
     const CLOSED_FORM_NOISED: bool = false;
     const EXACT_SCORE: bool = true;
+    const CHALLENGE: &'static str =
+        "curvature: a twisted ridge whose score turns sharply across it";
 
     fn dim(&self) -> usize {
         self.dim

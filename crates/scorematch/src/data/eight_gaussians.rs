@@ -37,6 +37,8 @@ impl EightGaussiansParams {
 impl DataSet for EightGaussiansParams {
     const CLOSED_FORM_NOISED: bool = true;
     const EXACT_SCORE: bool = true;
+    const CHALLENGE: &'static str =
+        "separated modes: eight narrow Gaussians on a circle, with low density between them";
 
     fn dim(&self) -> usize {
         self.dim

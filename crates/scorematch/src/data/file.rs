@@ -220,6 +220,7 @@ impl FileParams {
 impl DataSet for FileParams {
     const CLOSED_FORM_NOISED: bool = false;
     const EXACT_SCORE: bool = false;
+    const CHALLENGE: &'static str = "real data: no true score, judged on held-out rows only";
 
     fn dim(&self) -> usize {
         let Ok(table) = read_table(&self.path) else {

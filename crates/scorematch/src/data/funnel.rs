@@ -41,6 +41,8 @@ impl FunnelParams {
 impl DataSet for FunnelParams {
     const CLOSED_FORM_NOISED: bool = false;
     const EXACT_SCORE: bool = true;
+    const CHALLENGE: &'static str =
+        "scale: the width of x₂… spans orders of magnitude along x₁ (Neal's funnel)";
 
     fn dim(&self) -> usize {
         self.dim

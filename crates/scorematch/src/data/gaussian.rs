@@ -42,6 +42,8 @@ impl GaussianParams {
 impl DataSet for GaussianParams {
     const CLOSED_FORM_NOISED: bool = true;
     const EXACT_SCORE: bool = true;
+    const CHALLENGE: &'static str =
+        "conditioning: a correlated Gaussian whose covariance has a spread of scales";
 
     fn dim(&self) -> usize {
         self.dim

@@ -115,6 +115,8 @@ impl GmmParams {
 impl DataSet for GmmParams {
     const CLOSED_FORM_NOISED: bool = true;
     const EXACT_SCORE: bool = true;
+    const CHALLENGE: &'static str =
+        "many modes: a mixture (rings or a grid of components) to cover and weigh";
 
     fn dim(&self) -> usize {
         GmmParams::dim(self)

@@ -101,6 +101,9 @@ pub trait DataSet {
     /// data read from files do not, and their Fisher divergences are left empty).
     const EXACT_SCORE: bool;
 
+    /// What makes the data set hard, in a phrase (`runner tasks` lists it).
+    const CHALLENGE: &'static str;
+
     /// Dimension of the sample space.
     fn dim(&self) -> usize;
 
@@ -149,6 +152,11 @@ macro_rules! datasets {
             /// [`DataSet::CLOSED_FORM_NOISED`]).
             pub fn has_closed_form_noised(&self) -> bool {
                 match self { $(Self::$variant(_) => <$params as DataSet>::CLOSED_FORM_NOISED),+ }
+            }
+
+            /// What makes the data set hard (see [`DataSet::CHALLENGE`]).
+            pub fn challenge(&self) -> &'static str {
+                match self { $(Self::$variant(_) => <$params as DataSet>::CHALLENGE),+ }
             }
 
             /// Whether the data set has an exact score (see [`DataSet::EXACT_SCORE`]).

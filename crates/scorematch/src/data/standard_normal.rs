@@ -24,6 +24,8 @@ impl StandardNormalParams {
 impl DataSet for StandardNormalParams {
     const CLOSED_FORM_NOISED: bool = true;
     const EXACT_SCORE: bool = true;
+    const CHALLENGE: &'static str =
+        "dimension: N(0, I), easy per coordinate, for scaling to large D";
 
     fn dim(&self) -> usize {
         self.dim

@@ -90,3 +90,39 @@ fn missing_misshapen_and_non_finite_outputs_are_errors_naming_the_file() {
         message(&d)
     );
 }
+
+#[test]
+fn with_a_noise_level_the_noised_points_and_their_scores_are_exchanged_too() {
+    let cfg = config(&RUN.replace(
+        "objective = { name = \"none\" }",
+        "objective = { name = \"dsm\", sigma = 0.5 }",
+    ));
+    assert!(cfg.validate().is_empty(), "{:?}", cfg.validate());
+    let d = dir("noised");
+    let prepared = prepare(&cfg, &d).unwrap();
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join(RUN_JSON)).unwrap()).unwrap();
+    assert_eq!(
+        (run["sigma"].as_f64(), run["objective"].as_str()),
+        (Some(0.5), Some("dsm"))
+    );
+    let density = cfg.dataset.build().unwrap();
+    let eval = read(&d.join("eval.csv"), 3);
+    let noised = read(&d.join("eval_noised.npy"), 3);
+    std::fs::write(d.join("scores.csv"), csv_bytes(&density.scores(&eval), 3)).unwrap();
+    let err = evaluate(&cfg, &prepared, &d, 0.0).unwrap_err().to_string();
+    assert!(err.contains("no scores_noised"), "{err}");
+    let exact = density.noised(0.5).unwrap().scores(&noised);
+    std::fs::write(d.join("scores_noised.csv"), csv_bytes(&exact, 3)).unwrap();
+    let (report, _) = evaluate(&cfg, &prepared, &d, 0.0).unwrap();
+    assert_eq!((report.fisher, report.fisher_sigma), (Some(0.0), Some(0.0)));
+    // The noised points are those a built-in run is judged on: eval + σ·(next normals).
+    let mut r = rng(0, Stream::Eval);
+    let x = density.sample(40, &mut r);
+    let want: Vec<f64> = x
+        .iter()
+        .zip(normals(&mut r, 120))
+        .map(|(x, e)| x + 0.5 * e)
+        .collect();
+    assert_eq!(noised, want);
+}
