@@ -214,3 +214,47 @@ fn a_sweep_killed_with_its_command_in_flight_leaves_no_orphan_and_no_duplicate()
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["status"], "ok");
 }
+
+#[test]
+fn stopping_the_sweep_kills_the_commands_whole_group() {
+    let s = Sandbox::new();
+    s.write("modes.py", MODES);
+    let (pid_file, go) = (s.path("pid"), s.path("never"));
+    let file = s.write(
+        "t.toml",
+        &format!(
+            "name = \"t\"\n{HEAD}[grid]\ndataset = [\"banana\"]\n\
+             model = [{{ name = \"external\", command = [\"python3\", \"modes.py\"], args = {{ mode = \"wait\", pid_file = \"{}\", go = \"{}\" }} }}]\n",
+            pid_file.display(),
+            go.display()
+        ),
+    );
+    let mut child = s
+        .command(&["sweep", file.to_str().unwrap(), "--no-report"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !pid_file.exists() && start.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    // SIGTERM, as Slurm sends at a time limit: the sweep stops cleanly and takes the
+    // command's group with it.
+    let sent = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(143), "{status:?}");
+    let alive = Command::new("kill")
+        .args(["-0", pid.trim()])
+        .stderr(Stdio::null())
+        .status()
+        .unwrap()
+        .success();
+    assert!(!alive, "the command {pid} outlived the stopped sweep");
+}

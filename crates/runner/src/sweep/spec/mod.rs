@@ -5,18 +5,34 @@
 use std::collections::HashMap;
 
 use super::params::{Params, family};
-use super::size::{self, DEFAULT_MAX_RUNS};
+use super::size::DEFAULT_MAX_RUNS;
 use super::source::{Diagnostics, Sources, Span};
 use super::tree::{Entry, Kind, Node};
 
-/// Entry keys whose value is itself a list (an external method's `command`): never a
-/// sub-grid.
-pub const LIST_VALUED: [&str; 1] = ["command"];
+/// Entry keys whose value is itself a list (an external method's `command`, a file data
+/// set's `columns`): never a sub-grid.
+pub const LIST_VALUED: [&str; 2] = ["command", "columns"];
 
 /// Whether an entry's key holds a sub-grid: a list of plain values, unless the key's value is
 /// a list by nature ([`LIST_VALUED`]).
 pub fn is_subgrid(e: &Entry) -> bool {
     e.node.is_list_of_scalars() && !LIST_VALUED.contains(&e.name.as_str())
+}
+
+/// How many runs a table entry stands for: the product of its sub-grid lists' lengths,
+/// nested tables included.
+fn combinations(node: &Node) -> u128 {
+    match &node.kind {
+        Kind::Table(entries) => entries
+            .iter()
+            .map(|e| match &e.node.kind {
+                Kind::Array(items) if is_subgrid(e) => items.len() as u128,
+                Kind::Table(_) => combinations(&e.node),
+                _ => 1,
+            })
+            .fold(1u128, u128::saturating_mul),
+        _ => 1,
+    }
 }
 
 /// The top-level keys of a sweep file.
@@ -364,16 +380,14 @@ impl Checker<'_> {
         }
     }
 
-    /// An entry's sub-grid: a table whose keys hold lists of scalars stands for every
+    /// An entry's sub-grid: a table whose keys hold lists of scalars, directly or in a
+    /// nested table (an external method's `args = { lr = [1e-3, 1e-2] }`), stands for every
     /// combination of them; anything else stands for itself.
     fn expand(&mut self, node: &Node) -> Vec<Node> {
         let Kind::Table(entries) = &node.kind else {
             return vec![node.clone()];
         };
-        let count = size::product(entries.iter().map(|e| match &e.node.kind {
-            Kind::Array(items) if is_subgrid(e) => items.len(),
-            _ => 1,
-        }));
+        let count = combinations(node);
         if count > u128::from(self.max_runs) {
             self.err(
                 node.span,
@@ -389,6 +403,13 @@ impl Checker<'_> {
         let mut combos: Vec<Vec<Entry>> = vec![Vec::new()];
         for e in entries {
             let options: Vec<Node> = match &e.node.kind {
+                Kind::Table(_) => {
+                    let nested = self.expand(&e.node);
+                    if nested.is_empty() {
+                        return Vec::new();
+                    }
+                    nested
+                }
                 Kind::Array(items) if is_subgrid(e) => {
                     if items.is_empty() {
                         self.err(

@@ -145,3 +145,29 @@ fn zips_pair_values_and_include_exclude_are_read() {
     assert_eq!(spec.include[0][1].choices.len(), 2);
     assert_eq!(spec.exclude[0].conditions[0].alternatives.len(), 2);
 }
+
+#[test]
+fn nested_tables_form_sub_grids_and_list_valued_keys_stay_lists() {
+    let (spec, errors) = spec(
+        "[grid]\nmodel = [{ name = \"external\", command = [\"python3\", \"m.py\"], args = { lr = [0.1, 0.2], tag = \"a\" } }]\n\
+         dataset = [{ name = \"file\", path = \"x.csv\", columns = [0, 2] }]\n",
+    );
+    assert!(errors.is_empty(), "{errors:?}");
+    let values = |axis: usize| -> Vec<toml::Value> {
+        spec.grid[axis]
+            .choices
+            .iter()
+            .map(|c| c[0].node.to_value())
+            .collect()
+    };
+    let models = values(0);
+    assert_eq!(models.len(), 2);
+    for (m, lr) in models.iter().zip([0.1, 0.2]) {
+        assert_eq!(m["args"]["lr"].as_float(), Some(lr));
+        assert_eq!(m["args"]["tag"].as_str(), Some("a"));
+        assert_eq!(m["command"].as_array().map(Vec::len), Some(2));
+    }
+    let datasets = values(1);
+    assert_eq!(datasets.len(), 1);
+    assert_eq!(datasets[0]["columns"].as_array().map(Vec::len), Some(2));
+}
