@@ -159,77 +159,20 @@ fn every_failure_is_recorded_with_its_reason_and_the_sweep_goes_on() {
     assert_eq!(tail, "starting\nboom: the method crashed");
 }
 
-#[test]
-fn a_sweep_killed_with_its_command_in_flight_leaves_no_orphan_and_no_duplicate() {
-    let s = Sandbox::new();
-    s.write("modes.py", MODES);
-    let (pid_file, go) = (s.path("pid"), s.path("go"));
+/// Starts a sweep (file `name`) of one external run that waits (mode "wait") until `go`
+/// exists, and returns it once the command has written its pid, with that pid.
+fn start_waiting(s: &Sandbox, name: &str, go: &std::path::Path) -> (std::process::Child, String) {
+    let pid_file = s.path(&format!("{name}.pid"));
     let file = s.write(
-        "k.toml",
+        &format!("{name}.toml"),
         &format!(
-            "name = \"k\"\n{HEAD}[grid]\ndataset = [\"banana\"]\n\
+            "name = \"{name}\"\n{HEAD}[grid]\ndataset = [\"banana\"]\n\
              model = [{{ name = \"external\", command = [\"python3\", \"modes.py\"], args = {{ mode = \"wait\", pid_file = \"{}\", go = \"{}\" }} }}]\n",
             pid_file.display(),
             go.display()
         ),
     );
-    let f = file.to_str().unwrap();
-    let mut child = s
-        .command(&["sweep", f, "--no-report"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while !pid_file.exists() && start.elapsed() < Duration::from_secs(60) {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    std::thread::sleep(Duration::from_millis(100));
-    let pid = std::fs::read_to_string(&pid_file).unwrap();
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
-    // The command dies with the runner.
-    let alive = || {
-        Command::new("kill")
-            .args(["-0", pid.trim()])
-            .stderr(Stdio::null())
-            .status()
-            .unwrap()
-            .success()
-    };
-    let start = Instant::now();
-    while alive() && start.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(!alive(), "the command {pid} outlived the killed sweep");
-    assert!(
-        !s.path("results/k/runs.csv").exists()
-            || read_csv(&s.path("results/k/runs.csv")).is_empty()
-    );
-    // Resumed: the run runs again, once.
-    std::fs::write(&go, "").unwrap();
-    let out = s.runner(&["sweep", f, "--no-report"]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let rows = read_csv(&s.path("results/k/runs.csv"));
-    assert_eq!(rows.len(), 1);
-    assert_eq!(rows[0]["status"], "ok");
-}
-
-#[test]
-fn stopping_the_sweep_kills_the_commands_whole_group() {
-    let s = Sandbox::new();
-    s.write("modes.py", MODES);
-    let (pid_file, go) = (s.path("pid"), s.path("never"));
-    let file = s.write(
-        "t.toml",
-        &format!(
-            "name = \"t\"\n{HEAD}[grid]\ndataset = [\"banana\"]\n\
-             model = [{{ name = \"external\", command = [\"python3\", \"modes.py\"], args = {{ mode = \"wait\", pid_file = \"{}\", go = \"{}\" }} }}]\n",
-            pid_file.display(),
-            go.display()
-        ),
-    );
-    let mut child = s
+    let child = s
         .command(&["sweep", file.to_str().unwrap(), "--no-report"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -240,7 +183,53 @@ fn stopping_the_sweep_kills_the_commands_whole_group() {
         std::thread::sleep(Duration::from_millis(10));
     }
     std::thread::sleep(Duration::from_millis(100));
-    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    let pid = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .to_string();
+    (child, pid)
+}
+
+/// Whether process `pid` is alive.
+fn alive(pid: &str) -> bool {
+    Command::new("kill")
+        .args(["-0", pid])
+        .stderr(Stdio::null())
+        .status()
+        .unwrap()
+        .success()
+}
+
+#[test]
+fn a_sweep_killed_with_its_command_in_flight_leaves_no_orphan_and_no_duplicate() {
+    let s = Sandbox::new();
+    s.write("modes.py", MODES);
+    let go = s.path("go");
+    let (mut child, pid) = start_waiting(&s, "k", &go);
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    // The command dies with the runner.
+    let start = Instant::now();
+    while alive(&pid) && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!alive(&pid), "the command {pid} outlived the killed sweep");
+    let csv = s.path("results/k/runs.csv");
+    assert!(!csv.exists() || read_csv(&csv).is_empty());
+    // Resumed: the run runs again, once.
+    std::fs::write(&go, "").unwrap();
+    let out = s.runner(&["sweep", s.path("k.toml").to_str().unwrap(), "--no-report"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let rows = read_csv(&csv);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["status"], "ok");
+}
+
+#[test]
+fn stopping_the_sweep_kills_the_commands_whole_group() {
+    let s = Sandbox::new();
+    s.write("modes.py", MODES);
+    let (mut child, pid) = start_waiting(&s, "t", &s.path("never"));
     // SIGTERM, as Slurm sends at a time limit: the sweep stops cleanly and takes the
     // command's group with it.
     let sent = Command::new("kill")
@@ -250,11 +239,5 @@ fn stopping_the_sweep_kills_the_commands_whole_group() {
     assert!(sent.success());
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(143), "{status:?}");
-    let alive = Command::new("kill")
-        .args(["-0", pid.trim()])
-        .stderr(Stdio::null())
-        .status()
-        .unwrap()
-        .success();
-    assert!(!alive, "the command {pid} outlived the stopped sweep");
+    assert!(!alive(&pid), "the command {pid} outlived the stopped sweep");
 }
