@@ -180,6 +180,14 @@ fn asha_prunes_exactly_the_trials_its_rule_says_and_they_are_not_retried() {
         .map(|r| (r["run_id"].clone(), r["steps_done"].parse().unwrap()))
         .collect();
     assert_eq!(stopped_at, by_status);
+    // The summary counts them.
+    ok(&s.runner(&["report", dir.to_str().unwrap()]));
+    let summary = read_csv(&dir.join("summary.csv"));
+    let counted: usize = summary
+        .iter()
+        .map(|r| r["pruned"].parse::<usize>().unwrap())
+        .sum();
+    assert_eq!(counted, pruned.len());
     // Pruned runs are results: the same sweep again runs nothing.
     let again = text(&s.runner(&["sweep", f, "--no-report"]).stdout);
     assert!(again.contains("0 runs in"), "{again}");

@@ -93,7 +93,7 @@ pub fn page(
         h,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <title>{t} — scorematch report</title><style>{STYLE}</style></head>\n<body>\n\
-         <h1>{t}</h1>\n<p>{runs} runs in {} configurations: {} ok, {} diverged, {} failed. \
+         <h1>{t}</h1>\n<p>{runs} runs in {} configurations: {} ok, {} diverged, {} failed{}. \
          Data: <a href=\"../runs.csv\">runs.csv</a> (one row per run), \
          <a href=\"../summary.csv\">summary.csv</a> and <a href=\"../summary.md\">summary.md</a> \
          (per configuration); each run's files are in <code>../runs/&lt;run_id&gt;/</code>. \
@@ -101,7 +101,8 @@ pub fn page(
         summary.groups.len(),
         count(|g| g.ok),
         count(|g| g.diverged),
-        count(|g| g.failed)
+        count(|g| g.failed),
+        super::markdown::pruned_words(count(|g| g.pruned))
     );
     let mut sections: Vec<Section> = figures.iter().map(|m| m.section).collect();
     sections.dedup();

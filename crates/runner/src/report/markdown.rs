@@ -30,12 +30,13 @@ impl Output for SummaryMarkdown {
         writeln!(md, "# {title}\n")?;
         writeln!(
             md,
-            "{runs} runs in {} configurations: {} ok, {} diverged, {} failed. \
+            "{runs} runs in {} configurations: {} ok, {} diverged, {} failed{}. \
              Metrics are mean ± sd (n) over the ok runs (seeds) of each configuration.\n",
             summary.groups.len(),
             count(|g| g.ok),
             count(|g| g.diverged),
-            count(|g| g.failed)
+            count(|g| g.failed),
+            pruned_words(count(|g| g.pruned))
         )?;
         let (header, rows) = table(summary, |c| c.in_summary);
         writeln!(md, "| {} |", header.join(" | "))?;
@@ -80,6 +81,9 @@ pub fn table(summary: &Summary, shown: fn(&Column) -> bool) -> (Vec<String>, Vec
             if g.diverged + g.failed > 0 {
                 runs += &format!(" ({} diverged, {} failed)", g.diverged, g.failed);
             }
+            if g.pruned > 0 {
+                runs += &format!(" ({} pruned)", g.pruned);
+            }
             cells.push(runs);
             cells.extend(shown.iter().map(|(i, _)| stat(&g.stats[*i])));
             cells
@@ -92,5 +96,14 @@ fn compare(a: &str, b: &str) -> std::cmp::Ordering {
     match (a.parse::<f64>(), b.parse::<f64>()) {
         (Ok(x), Ok(y)) => x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Equal),
         _ => a.cmp(b),
+    }
+}
+
+/// `, n pruned` when a search pruned runs (nothing otherwise).
+pub fn pruned_words(n: usize) -> String {
+    if n > 0 {
+        format!(", {n} pruned")
+    } else {
+        String::new()
     }
 }

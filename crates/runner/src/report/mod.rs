@@ -74,6 +74,8 @@ pub struct Group {
     pub diverged: usize,
     /// Failed runs.
     pub failed: usize,
+    /// Runs a search's pruning rule stopped.
+    pub pruned: usize,
     /// Statistics, in [`Summary::metrics`] order.
     pub stats: Vec<Stat>,
 }
@@ -145,6 +147,7 @@ impl Summary {
                     ok: count("ok"),
                     diverged: count("diverged"),
                     failed: count("failed"),
+                    pruned: count("pruned"),
                     stats,
                     config_id: id,
                 }

@@ -16,7 +16,7 @@ impl Output for SummaryCsv {
     fn render(&self, summary: &Summary, _title: &str) -> Result<Vec<u8>> {
         let mut header: Vec<String> = vec!["config_id".into(), "sweep".into()];
         header.extend(summary.params.iter().cloned());
-        header.extend(["runs", "ok", "diverged", "failed"].map(String::from));
+        header.extend(["runs", "ok", "diverged", "failed", "pruned"].map(String::from));
         for m in &summary.metrics {
             header.extend([format!("{m}_mean"), format!("{m}_sd"), format!("{m}_n")]);
         }
@@ -25,7 +25,7 @@ impl Output for SummaryCsv {
         for g in &summary.groups {
             let mut row: Vec<String> = vec![g.config_id.clone(), g.sweep.clone()];
             row.extend(g.params.iter().cloned());
-            row.extend([g.runs, g.ok, g.diverged, g.failed].map(|n| n.to_string()));
+            row.extend([g.runs, g.ok, g.diverged, g.failed, g.pruned].map(|n| n.to_string()));
             for s in &g.stats {
                 row.extend([num(s.mean), num(s.sd), s.n.to_string()]);
             }
