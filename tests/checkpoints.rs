@@ -137,10 +137,10 @@ fn training_options_are_sweep_parameters_with_their_columns() {
     assert_eq!(rows.len(), 2);
     for r in &rows {
         assert_eq!(r["status"], "ok", "{r:?}");
-        assert_eq!(r["lr_schedule"], "warmup_cosine");
+        assert_eq!(r["lr_schedule.name"], "warmup_cosine");
         assert_eq!(r["ema"], "0.9");
         assert_eq!(r["val_samples"], "100");
-        assert_eq!(r["patience"], "2");
+        assert_eq!(r["early_stopping.patience"], "2");
         assert!(r["val_loss"].parse::<f64>().unwrap().is_finite(), "{r:?}");
         let best: usize = r["best_step"].parse().unwrap();
         let done: usize = r["steps_done"].parse().unwrap();

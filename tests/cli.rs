@@ -40,8 +40,23 @@ fn a_tiny_sweep_writes_its_rows_and_a_resumed_sweep_reruns_nothing() {
     ok(&out);
     let results = s.path("results/tiny");
     let (header, rows) = read_csv(&results.join("runs.csv"));
-    // The header is the column registry's (README's column table is checked against it).
-    assert_eq!(header, runner::columns::header());
+    // The fixed columns of the registry (README's column table is checked against it), with
+    // the sweep's other parameters generated from the configuration after the short ones.
+    let generated: Vec<String> = [
+        "dataset.data_seed",
+        "model.activation",
+        "model.depth",
+        "model.hidden",
+        "model.noise_conditional",
+        "eval_samples",
+        "eval_seed",
+        "log_every",
+        "pool_size",
+        "precision",
+    ]
+    .map(String::from)
+    .to_vec();
+    assert_eq!(header, runner::columns::Layout::with(generated).names());
     assert_eq!(rows.len(), 12);
     let ids: BTreeSet<&str> = rows.iter().map(|r| r["run_id"].as_str()).collect();
     assert_eq!(ids.len(), 12);
@@ -419,7 +434,7 @@ fn run_records_one_row_from_flags() {
     assert_eq!(
         (
             r["seed"].as_str(),
-            r["hidden"].as_str(),
+            r["model.hidden"].as_str(),
             r["sweep"].as_str(),
             r["threads"].is_empty()
         ),
@@ -486,7 +501,7 @@ fn report_aggregates_over_seeds() {
     let md_out = text(&out.stdout);
     assert!(
         md_out.contains(
-            "| objective | runs | final loss | Fisher at init | Fisher | Fisher vs p_σ | steps/s |"
+            "| objective | runs | final loss | Fisher at init | Fisher | model KSD² | steps/s |"
         ),
         "{md_out}"
     );
@@ -697,8 +712,8 @@ fn training_free_estimators_run_with_objective_none_and_beat_the_untrained_netwo
         );
     }
     let kde = rows.iter().find(|r| r["model"] == "kde").unwrap();
-    assert_eq!(kde["points"], "8192");
-    assert_eq!(kde["bandwidth"], "silverman");
+    assert_eq!(kde["model.points"], "8192");
+    assert_eq!(kde["model.bandwidth"], "silverman");
     // The KDE is normalised: its log Z is 0 up to the quadrature.
     assert!(kde["log_z"].parse::<f64>().unwrap().abs() < 0.02, "{kde:?}");
     // The pairing is explained both ways.

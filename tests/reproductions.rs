@@ -102,7 +102,11 @@ objective = [{ name = "ism", trace = ["jacobian", "fast"] }, "ssm"]
     let seconds_per_step = |dim: &str, objective: &str, trace: &str| -> f64 {
         select(
             &rows,
-            &[("dim", dim), ("objective", objective), ("trace", trace)],
+            &[
+                ("dim", dim),
+                ("objective", objective),
+                ("objective.trace", trace),
+            ],
         )
         .iter()
         .map(|r| 1.0 / num(r, "steps_per_sec"))
@@ -120,7 +124,7 @@ objective = [{ name = "ism", trace = ["jacobian", "fast"] }, "ssm"]
         "ISM (jacobian) grew {jacobian:.2}×, SSM {ssm:.2}×, ISM (fast) {fast:.2}×"
     );
     for r in select(&rows, &[("objective", "ism")]) {
-        assert_eq!(r["trace_path"], r["trace"]);
+        assert_eq!(r["trace_path"], r["objective.trace"]);
     }
     // The two exact traces are the same number computed two ways: the same runs train to the
     // same Fisher divergence, up to f32 rounding (measured: 1e-7 relative; SSM, a different
@@ -132,7 +136,7 @@ objective = [{ name = "ism", trace = ["jacobian", "fast"] }, "ssm"]
                     ("dim", dim),
                     ("seed", seed),
                     ("objective", "ism"),
-                    ("trace", trace),
+                    ("objective.trace", trace),
                 ];
                 num(select(&rows, &keys)[0], "fisher")
             };

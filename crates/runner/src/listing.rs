@@ -4,54 +4,54 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use serde_json::json;
+use serde_json::{Value, json};
 
-use crate::columns::{self, COLUMNS, Role};
+use crate::columns::{Layout, Role, Table};
 use crate::job::Job;
 use crate::store::record::{Derived, Status};
 use crate::sweep::Plan;
 
-/// The `runs.csv` cells a job's configuration determines (results empty).
-pub fn planned_row(job: &Job) -> Vec<String> {
-    columns::row(&json!({
+/// The record of a job before it runs: what its `runs.csv` row's parameters are read from.
+pub fn planned_record(job: &Job) -> Value {
+    json!({
         "run_id": job.id,
         "config_id": job.config_id,
         "sweep": job.sweep.name,
         "derived": Derived::of(&job.config),
         "config": job.config,
-    }))
+    })
 }
 
-/// Parameter columns that tell `rows` apart ([`columns::varies`]); the data set and
-/// objective when none does.
-pub fn varying_columns(rows: &[Vec<String>]) -> Vec<usize> {
-    let varying: Vec<usize> = COLUMNS
-        .iter()
-        .enumerate()
-        .filter(|(i, c)| {
-            c.role == Role::Param && columns::varies(c.name, rows.iter().map(|r| r[*i].as_str()))
-        })
-        .map(|(i, _)| i)
-        .collect();
-    if varying.is_empty() {
-        ["dataset", "objective"]
-            .iter()
-            .filter_map(|n| COLUMNS.iter().position(|c| c.name == *n))
-            .collect()
-    } else {
-        varying
+/// The jobs' parameters as a table (the `runs.csv` columns, results empty).
+pub fn planned_table(jobs: &[Job]) -> Table {
+    let records: Vec<Value> = jobs.iter().map(planned_record).collect();
+    let layout = Layout::of(&records);
+    Table {
+        header: layout.names().to_vec(),
+        rows: records.iter().map(|r| layout.row(r)).collect(),
     }
+}
+
+/// Parameter columns that tell the rows of `table` apart ([`crate::columns::varies`]); the data set
+/// and objective when none does.
+pub fn varying_columns(table: &Table) -> Vec<String> {
+    let mut varying = table.varying(Role::Param);
+    if varying.is_empty() {
+        varying = vec!["dataset".into(), "objective".into()];
+    }
+    varying
 }
 
 /// Sets each job's label to the parameters that vary across `jobs`.
 pub fn label_jobs(jobs: &mut [Job]) {
-    let rows: Vec<Vec<String>> = jobs.iter().map(planned_row).collect();
-    let cols = varying_columns(&rows);
-    for (job, row) in jobs.iter_mut().zip(&rows) {
+    let table = planned_table(jobs);
+    let cols = varying_columns(&table);
+    for (job, row) in jobs.iter_mut().zip(&table.rows) {
         job.label = cols
             .iter()
-            .filter(|&&i| !row[i].is_empty())
-            .map(|&i| format!("{}={}", COLUMNS[i].name, row[i]))
+            .map(|c| (c, table.get(row, c)))
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(c, v)| format!("{c}={v}"))
             .collect::<Vec<_>>()
             .join(" ");
     }
@@ -60,13 +60,13 @@ pub fn label_jobs(jobs: &mut [Job]) {
 /// The plan as a table, with each run's state under `out`, and a closing count line:
 /// `N runs: D done, P pending`.
 pub fn render(plan: &Plan, statuses: &BTreeMap<String, Status>, out: &Path) -> String {
-    let rows: Vec<Vec<String>> = plan.jobs.iter().map(planned_row).collect();
-    let cols = varying_columns(&rows);
+    let table = planned_table(&plan.jobs);
+    let cols = varying_columns(&table);
     let mut header: Vec<String> = vec!["run_id".into(), "status".into()];
-    header.extend(cols.iter().map(|&i| COLUMNS[i].name.to_string()));
+    header.extend(cols.iter().cloned());
     let mut cells = vec![header];
     let (mut done, mut failed) = (0, 0);
-    for (job, row) in plan.jobs.iter().zip(&rows) {
+    for (job, row) in plan.jobs.iter().zip(&table.rows) {
         let status = match statuses.get(&job.id) {
             Some(s) if s.is_complete() => {
                 done += 1;
@@ -79,7 +79,7 @@ pub fn render(plan: &Plan, statuses: &BTreeMap<String, Status>, out: &Path) -> S
             None => "pending",
         };
         let mut line = vec![job.id.clone(), status.to_string()];
-        line.extend(cols.iter().map(|&i| row[i].clone()));
+        line.extend(cols.iter().map(|c| table.get(row, c).to_string()));
         cells.push(line);
     }
     let mut s = String::new();

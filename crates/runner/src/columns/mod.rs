@@ -1,8 +1,10 @@
-//! The columns of `runs.csv`, in order, each with its meaning — the one place they are
-//! defined. A row is read off a run's record (`metrics.json`) by each column's path, so a new
-//! configuration field or report value is one line here.
+//! The columns of `runs.csv`, in order, each with its meaning. Fixed columns (identity, the
+//! short-named parameters, metrics, cost) are declared in [`COLUMNS`]; every other parameter of
+//! a run's configuration is a column generated from its configuration ([`params`]). A row is
+//! read off a run's record (`metrics.json`): fixed columns by their path, generated ones by
+//! flattening the configuration.
 
-use std::cmp::Ordering;
+use std::collections::BTreeMap;
 
 use serde_json::Value;
 
@@ -39,9 +41,6 @@ pub struct Column {
     pub role: Role,
     /// What it means (README's column table is checked against it).
     pub doc: &'static str,
-    /// Whether it is one of the leading columns, in a fixed order, that every table starts
-    /// with (the rest follow, also in order).
-    pub leading: bool,
     /// Short name in tables.
     pub label: &'static str,
     /// Long name on figure axes.
@@ -67,7 +66,6 @@ const fn column_of(
         path,
         role,
         doc,
-        leading: false,
         label: name,
         axis: name,
         better: None,
@@ -94,13 +92,6 @@ const fn metric(name: &'static str, path: &'static str, doc: &'static str) -> Co
 }
 
 impl Column {
-    const fn leading(self) -> Self {
-        Column {
-            leading: true,
-            ..self
-        }
-    }
-
     const fn labelled(self, label: &'static str, axis: &'static str) -> Self {
         Column {
             label,
@@ -145,18 +136,13 @@ impl Column {
     }
 }
 
+mod file;
+pub mod params;
 mod table;
 
+pub use file::{Table, cell, compare_rows, encode, encode_table};
+pub use params::varies;
 pub use table::COLUMNS;
-
-/// How many columns lead the table in a fixed order (`run_id` … `steps_per_sec`).
-pub const LEADING: usize = {
-    let mut n = 0;
-    while n < COLUMNS.len() && COLUMNS[n].leading {
-        n += 1;
-    }
-    n
-};
 
 /// The metrics with a flag set, in column order (`|c| c.plotted`, …).
 pub fn metrics(flag: fn(&Column) -> bool) -> impl Iterator<Item = &'static Column> {
@@ -165,143 +151,97 @@ pub fn metrics(flag: fn(&Column) -> bool) -> impl Iterator<Item = &'static Colum
         .filter(move |c| c.role == Role::Metric && flag(c))
 }
 
-/// Whether a parameter column whose values are `values` tells runs apart: a leading
-/// parameter that takes more than one value, or an extra one that takes more than one
-/// non-empty value (an extra set only for some objectives or data sets is implied by them).
-pub fn varies<'a>(name: &str, values: impl IntoIterator<Item = &'a str>) -> bool {
-    let leading = COLUMNS[..LEADING].iter().any(|c| c.name == name);
-    let distinct: std::collections::BTreeSet<&str> = values
-        .into_iter()
-        .filter(|v| leading || !v.is_empty())
-        .collect();
-    distinct.len() > 1
-}
-
-/// The header of `runs.csv`.
-pub fn header() -> Vec<&'static str> {
-    COLUMNS.iter().map(|c| c.name).collect()
-}
-
-/// The column called `name`.
+/// The fixed column called `name`.
 pub fn column(name: &str) -> Option<&'static Column> {
     COLUMNS.iter().find(|c| c.name == name)
 }
 
-/// The cells of a run record, in [`COLUMNS`] order.
-pub fn row(record: &Value) -> Vec<String> {
-    COLUMNS
-        .iter()
-        .map(|c| cell(lookup(record, c.path)))
-        .collect()
+/// What the column `name` (fixed or generated) is about.
+pub fn role(name: &str) -> Role {
+    column(name).map_or_else(|| params::role(name), |c| c.role)
+}
+
+/// Every cell of a run record by column name: the fixed columns and the generated parameters.
+pub fn cells(record: &Value) -> BTreeMap<String, String> {
+    let mut out = params::generated(record);
+    for c in COLUMNS {
+        out.insert(c.name.to_string(), cell(lookup(record, c.path)));
+    }
+    out
 }
 
 fn lookup<'a>(record: &'a Value, path: &str) -> Option<&'a Value> {
     path.split('.').try_fold(record, |v, seg| v.get(seg))
 }
 
-/// A value as a CSV cell: empty when missing; numbers as written by serde_json (shortest
-/// round-trip form); text on one line.
-pub fn cell(value: Option<&Value>) -> String {
-    match value {
-        None | Some(Value::Null) => String::new(),
-        Some(Value::String(s)) => s.replace(['\n', '\r'], " "),
-        Some(Value::Number(n)) => match n.as_f64() {
-            Some(f) if !f.is_finite() => String::new(),
-            _ => n.to_string(),
-        },
-        Some(Value::Bool(b)) => b.to_string(),
-        Some(other) => other.to_string(),
-    }
+/// The columns of one `runs.csv`: the fixed ones in order, with the generated parameter
+/// columns of its runs after the short-named parameters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Layout {
+    names: Vec<String>,
 }
 
-/// The columns rows are sorted by, most significant first (then the run id).
-const SORT_KEYS: [&str; 11] = [
-    "sweep",
-    "dataset",
-    "dim",
-    "model",
-    "objective",
-    "sigma",
-    "backend",
-    "steps",
-    "batch",
-    "lr",
-    "seed",
-];
-
-/// Orders rows of [`COLUMNS`] cells for a stable, readable file: by sweep, data set, dim,
-/// model, objective, σ, …, seed, then run id; numbers by value.
-pub fn compare_rows(a: &[String], b: &[String]) -> Ordering {
-    let index = |name: &str| COLUMNS.iter().position(|c| c.name == name);
-    SORT_KEYS
-        .iter()
-        .chain(std::iter::once(&"run_id"))
-        .filter_map(|k| index(k))
-        .map(|i| compare_cells(a.get(i), b.get(i)))
-        .find(|o| o.is_ne())
-        .unwrap_or(Ordering::Equal)
-}
-
-fn compare_cells(a: Option<&String>, b: Option<&String>) -> Ordering {
-    let (a, b) = (a.map_or("", |s| s.as_str()), b.map_or("", |s| s.as_str()));
-    match (a.parse::<f64>(), b.parse::<f64>()) {
-        (Ok(x), Ok(y)) => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
-        _ => a.cmp(b),
-    }
-}
-
-/// One CSV line (with its newline) for `cells`.
-pub fn encode(cells: &[impl AsRef<str>]) -> Vec<u8> {
-    let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
-    // Writing to memory cannot fail.
-    let _ = w.write_record(cells.iter().map(|c| c.as_ref()));
-    w.into_inner().unwrap_or_default()
-}
-
-/// The whole file: header, then rows.
-pub fn encode_table(rows: &[Vec<String>]) -> Vec<u8> {
-    let mut out = encode(&header());
-    for r in rows {
-        out.extend(encode(r));
-    }
-    out
-}
-
-/// A CSV file read back: its header and rows (all cells as text).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Table {
-    /// Column names.
-    pub header: Vec<String>,
-    /// Rows, each as long as the header.
-    pub rows: Vec<Vec<String>>,
-}
-
-impl Table {
-    /// Reads a CSV file.
-    pub fn read(path: &std::path::Path) -> anyhow::Result<Table> {
-        use anyhow::Context as _;
-        let mut r = csv::ReaderBuilder::new()
-            .from_path(path)
-            .with_context(|| format!("reading {}", path.display()))?;
-        let header = r.headers()?.iter().map(String::from).collect();
-        let rows = r
-            .records()
-            .map(|rec| rec.map(|r| r.iter().map(String::from).collect()))
-            .collect::<Result<_, _>>()
-            .with_context(|| format!("reading {}", path.display()))?;
-        Ok(Table { header, rows })
+impl Layout {
+    /// The fixed columns with the generated parameter columns `generated`.
+    pub fn with(generated: impl IntoIterator<Item = String>) -> Layout {
+        let mut extra: Vec<String> = generated
+            .into_iter()
+            .filter(|n| params::is_generated(n))
+            .collect();
+        extra.sort_by(|a, b| params::order_key(a).cmp(&params::order_key(b)));
+        extra.dedup();
+        let split = COLUMNS
+            .iter()
+            .rposition(|c| c.role == Role::Param)
+            .map_or(0, |i| i + 1);
+        let fixed = |cs: &[Column]| cs.iter().map(|c| c.name.to_string()).collect::<Vec<_>>();
+        let mut names = fixed(&COLUMNS[..split]);
+        names.extend(extra);
+        names.extend(fixed(&COLUMNS[split..]));
+        Layout { names }
     }
 
-    /// Position of column `name`.
-    pub fn index(&self, name: &str) -> Option<usize> {
-        self.header.iter().position(|h| h == name)
+    /// The fixed columns alone.
+    pub fn fixed() -> Layout {
+        Layout::with(std::iter::empty())
     }
 
-    /// The cell of `row` in column `name` (empty if there is no such column).
-    pub fn get<'a>(&self, row: &'a [String], name: &str) -> &'a str {
-        self.index(name)
-            .and_then(|i| row.get(i))
-            .map_or("", |s| s.as_str())
+    /// The layout holding every parameter of `records`.
+    pub fn of<'a>(records: impl IntoIterator<Item = &'a Value>) -> Layout {
+        Layout::with(records.into_iter().flat_map(|r| {
+            params::generated(r)
+                .into_iter()
+                .filter(|(_, v)| !v.is_empty())
+                .map(|(k, _)| k)
+        }))
+    }
+
+    /// The layout of a table whose header is `header`, if it holds every fixed column in
+    /// order (a table this version of the runner wrote).
+    pub fn parse(header: &[String]) -> Option<Layout> {
+        let layout = Layout::with(header.iter().cloned());
+        (layout.names == header).then_some(layout)
+    }
+
+    /// Column names, in order.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Whether every parameter `record` sets has a column here.
+    pub fn fits(&self, record: &Value) -> bool {
+        params::generated(record)
+            .iter()
+            .all(|(k, v)| v.is_empty() || self.names.contains(k))
+    }
+
+    /// The cells of `record`, in this layout's order.
+    pub fn row(&self, record: &Value) -> Vec<String> {
+        let mut cells = cells(record);
+        self.names
+            .iter()
+            .map(|n| cells.remove(n).unwrap_or_default())
+            .collect()
     }
 }
 
@@ -311,20 +251,32 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn leading_columns_come_first_and_names_are_unique() {
-        assert!(COLUMNS[..LEADING].iter().all(|c| c.leading));
-        assert!(COLUMNS[LEADING..].iter().all(|c| !c.leading));
-        assert_eq!(header()[..3], ["run_id", "sweep", "status"]);
-        let mut names = header();
-        names.sort_unstable();
-        names.dedup();
-        assert_eq!(names.len(), COLUMNS.len());
+    fn columns_come_in_sections_and_names_are_unique() {
+        let names: Vec<&str> = COLUMNS.iter().map(|c| c.name).collect();
+        assert_eq!(names[..3], ["run_id", "sweep", "status"]);
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), COLUMNS.len());
+        // Identity and information, then parameters, then metrics (cost last): no parameter
+        // after the first metric.
+        let first_metric = COLUMNS.iter().position(|c| c.role == Role::Metric).unwrap();
+        assert!(
+            COLUMNS[first_metric..]
+                .iter()
+                .all(|c| c.role != Role::Param)
+        );
+        assert!(
+            COLUMNS[..first_metric]
+                .iter()
+                .all(|c| c.role != Role::Metric)
+        );
         // Every metric says which way it improves, or is not a quality (a count, log Z); what is
         // shown has a label.
         for c in COLUMNS.iter().filter(|c| c.role == Role::Metric) {
             assert!(
                 c.better.is_some()
-                    || ["steps_done", "log_z", "sample_acceptance"].contains(&c.name),
+                    || ["steps_done", "log_z", "sample_acceptance", "best_step"].contains(&c.name),
                 "{}",
                 c.name
             );
@@ -344,7 +296,7 @@ mod tests {
         }
     }
 
-    /// README's table of the `runs.csv` columns, as the registry makes it.
+    /// README's table of the fixed `runs.csv` columns, as the registry makes it.
     fn readme_table() -> String {
         let mut t = String::from("| column | meaning |\n| --- | --- |\n");
         for c in COLUMNS {
@@ -354,7 +306,7 @@ mod tests {
     }
 
     #[test]
-    fn readme_lists_every_column_in_order_with_its_meaning() {
+    fn readme_lists_every_fixed_column_in_order_with_its_meaning() {
         let readme =
             std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
                 .unwrap();
@@ -369,79 +321,44 @@ mod tests {
     fn cells_are_empty_for_missing_values_never_made_up() {
         let record = json!({
             "run_id": "abc", "status": "diverged", "error": "loss became inf\nat step 3",
-            "config": { "seed": 3, "train": { "lr": 0.001, "grad_clip": null } },
+            "config": { "seed": 3, "train": { "lr": 0.001, "grad_clip": null },
+                        "model": { "name": "mlp", "hidden": 16 } },
             "report": { "fisher": null, "final_loss": 1.5e-7, "fisher_init": 2.0 }
         });
-        let r = row(&record);
-        let get = |name: &str| r[COLUMNS.iter().position(|c| c.name == name).unwrap()].as_str();
-        assert_eq!(get("run_id"), "abc");
-        assert_eq!(get("error"), "loss became inf at step 3");
-        assert_eq!(get("seed"), "3");
-        assert_eq!(get("lr"), "0.001");
-        assert_eq!(get("fisher"), "");
-        assert_eq!(get("grad_clip"), "");
-        assert_eq!(get("fisher_init"), "2.0");
-        assert_eq!(get("final_loss").parse::<f64>().unwrap(), 1.5e-7);
-        assert_eq!(get("sigma"), "");
-    }
-
-    #[test]
-    fn the_readme_lists_every_column_in_order() {
-        let readme =
-            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
-                .unwrap();
-        let listed: Vec<&str> = readme
-            .lines()
-            .filter_map(|l| l.strip_prefix("| `")?.split('`').next())
-            .filter(|name| column(name).is_some())
-            .collect();
-        assert_eq!(listed, header());
-    }
-
-    #[test]
-    fn extras_vary_only_with_two_set_values() {
-        assert!(varies("sigma", ["", "0.1"]));
-        assert!(!varies("sigma", ["0.1", "0.1"]));
-        assert!(!varies("projections", ["", "1", ""]));
-        assert!(varies("projections", ["", "1", "4"]));
-    }
-
-    #[test]
-    fn csv_round_trips_through_the_reader() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("runs.csv");
-        let mut a = vec![String::new(); COLUMNS.len()];
-        a[0] = "id1".into();
-        a[3] = "error with, comma and \"quotes\"".into();
-        a[14] = "0.25".into();
-        let mut b = vec![String::new(); COLUMNS.len()];
-        b[0] = "id2".into();
-        std::fs::write(&path, encode_table(&[a.clone(), b.clone()])).unwrap();
-        let t = Table::read(&path).unwrap();
-        assert_eq!(t.header, header());
-        assert_eq!(t.rows, [a, b]);
-        assert_eq!(t.get(&t.rows[0], "final_loss"), "0.25");
-    }
-
-    #[test]
-    fn rows_sort_by_parameters_numerically_then_id() {
-        let mk = |dim: &str, seed: &str, id: &str| {
-            let mut r = vec![String::new(); COLUMNS.len()];
-            r[0] = id.into();
-            r[5] = dim.into();
-            r[10] = seed.into();
-            r
+        let layout = Layout::of([&record]);
+        let r = layout.row(&record);
+        let get = |name: &str| {
+            let i = layout.names().iter().position(|c| c == name);
+            i.map(|i| r[i].as_str())
         };
-        let mut rows = [
-            mk("10", "0", "a"),
-            mk("2", "1", "b"),
-            mk("2", "0", "c"),
-            mk("2", "0", "a"),
-        ];
-        rows.sort_by(|a, b| compare_rows(a, b));
-        let ids: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
-        assert_eq!(ids, ["a", "c", "b", "a"]);
-        assert_eq!(rows[0][5], "2");
-        assert_eq!(rows[3][5], "10");
+        assert_eq!(get("run_id"), Some("abc"));
+        assert_eq!(get("error"), Some("loss became inf at step 3"));
+        assert_eq!(get("seed"), Some("3"));
+        assert_eq!(get("lr"), Some("0.001"));
+        assert_eq!(get("model"), Some("mlp"));
+        assert_eq!(get("model.hidden"), Some("16"));
+        assert_eq!(get("fisher"), Some(""));
+        assert_eq!(get("grad_clip"), None, "an unset option has no column");
+        assert_eq!(get("fisher_init"), Some("2.0"));
+        assert_eq!(get("final_loss").unwrap().parse::<f64>().unwrap(), 1.5e-7);
+        assert_eq!(get("sigma"), Some(""));
+    }
+
+    #[test]
+    fn generated_parameters_sit_after_the_fixed_ones_and_layouts_parse_back() {
+        let layout = Layout::with(["sampler.steps".into(), "ema".into(), "model.depth".into()]);
+        let names = layout.names();
+        let at = |n: &str| names.iter().position(|c| c == n).unwrap();
+        assert_eq!(at("model.depth") + 1, at("ema"));
+        assert_eq!(at("ema") + 1, at("sampler.steps"));
+        assert_eq!(at("sampler") + 1, at("model.depth"));
+        assert!(at("sampler.steps") < at("final_loss"));
+        assert_eq!(Layout::parse(names), Some(layout.clone()));
+        let mut shuffled = names.to_vec();
+        shuffled.swap(0, 1);
+        assert_eq!(Layout::parse(&shuffled), None);
+        let record = json!({ "config": { "sampler": { "name": "langevin", "steps": 5, "step_size": 0.1 } } });
+        assert!(!layout.fits(&record));
+        assert!(Layout::of([&record]).fits(&record));
     }
 }

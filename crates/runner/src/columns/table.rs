@@ -3,99 +3,106 @@
 
 use super::{Column, id, info, metric, param};
 
-/// Every column, in order: the leading columns, then the extras. The one place columns are
-/// defined: a new configuration field or report value is one entry here.
+/// Every fixed column, in order: identity, the parameters everyone filters by (short names),
+/// metrics, then cost (time, throughput, how the run computed). Every other parameter of the
+/// run's configuration is a generated column ([`super::params`]) placed after the short-named
+/// parameters. A new report value is one entry here; a new configuration field needs none.
 pub const COLUMNS: &[Column] = &[
     id(
         "run_id",
         "run_id",
         "hash of the run's resolved configuration; its directory is runs/<run_id>/",
-    )
-    .leading(),
+    ),
     info(
         "sweep",
         "sweep",
         "name of the sweep that ran it",
-    )
-    .leading(),
+    ),
     info(
         "status",
         "status",
         "ok; diverged (the loss or the final Fisher divergence became non-finite, training stopped); failed (error or panic); pruned (stopped at a rung by a search's [search.prune] rule)",
-    )
-    .leading(),
+    ),
     info(
         "error",
         "error",
         "why the run diverged or failed; empty when ok",
-    )
-    .leading(),
+    ),
+    id(
+        "config_id",
+        "config_id",
+        "hash of the configuration without its seed: the seeds of one configuration share it",
+    ),
+    id(
+        "train_id",
+        "train_id",
+        "hash of the configuration without its sampler and sample metrics: the runs of one trained model share it",
+    ),
+    info(
+        "trained_in",
+        "trained_in",
+        "the run whose trained model this run sampled from (a sweep trains each train_id once); empty when it trained itself",
+    ),
     param(
         "dataset",
         "config.dataset.name",
         "data set",
-    )
-    .leading(),
+    ),
     param(
         "dim",
         "derived.dim",
         "dimension D of the data",
-    )
-    .leading(),
+    ),
     param(
         "model",
         "config.model.name",
         "score model",
-    )
-    .leading(),
+    ),
     param(
         "objective",
         "config.objective.name",
         "training objective",
-    )
-    .leading(),
+    ),
     param(
         "sigma",
         "derived.sigma",
         "noise level σ the objective targets (dsm; esm with sigma; smallest level of dsm-multi, ssm-multi, ssm-vr-multi); empty for objectives on clean data",
-    )
-    .leading(),
+    ),
     param(
         "backend",
         "config.backend",
         "burn backend",
-    )
-    .leading(),
+    ),
     param(
         "seed",
         "config.seed",
         "run seed (initialisation, training pool, batches, noise)",
-    )
-    .leading(),
+    ),
     param(
         "steps",
         "config.train.steps",
         "optimiser steps asked for",
-    )
-    .leading(),
+    ),
     param(
         "batch",
         "config.train.batch",
         "batch size",
-    )
-    .leading(),
+    ),
     param(
         "lr",
         "config.train.lr",
         "Adam learning rate",
-    )
-    .leading(),
+    ),
+    param(
+        "sampler",
+        "config.sampler.name",
+        "sampler run after training (see Samplers); empty without one",
+    ),
     metric(
         "final_loss",
         "report.final_loss",
         "last recorded training loss (DSM losses use the λ(σ)=σ² weighting ½‖σ s(x̃)+ε‖²)",
     )
-    .leading()
     .labelled("final loss", "final training loss")
     .lower_is_better()
     .in_summary()
@@ -105,7 +112,6 @@ pub const COLUMNS: &[Column] = &[
         "report.fisher_init",
         "Fisher divergence ½E_p‖s_θ − ∇log p‖² of the initial model",
     )
-    .leading()
     .labelled("Fisher at init", "Fisher divergence to p at initialisation")
     .lower_is_better()
     .in_summary()
@@ -115,7 +121,6 @@ pub const COLUMNS: &[Column] = &[
         "report.fisher",
         "Fisher divergence against p after training; empty if diverged",
     )
-    .leading()
     .labelled("Fisher", "Fisher divergence to p")
     .lower_is_better()
     .in_summary()
@@ -126,7 +131,6 @@ pub const COLUMNS: &[Column] = &[
         "report.fisher_sigma_init",
         "Fisher divergence against the noised data p_σ of the initial model (objectives with σ, data sets with a closed-form p_σ)",
     )
-    .leading()
     .labelled("Fisher vs p_σ at init", "Fisher divergence to p_σ at initialisation")
     .lower_is_better(),
     metric(
@@ -134,34 +138,84 @@ pub const COLUMNS: &[Column] = &[
         "report.fisher_sigma",
         "Fisher divergence against p_σ after training",
     )
-    .leading()
     .labelled("Fisher vs p_σ", "Fisher divergence to p_σ")
     .lower_is_better()
     .in_summary()
     .on_page()
     .plotted(),
     metric(
-        "train_s",
-        "report.train_seconds",
-        "wall time of the training loop in seconds (evaluation excluded)",
+        "val_loss",
+        "report.val_loss",
+        "with val_samples: the objective's loss on a held-out set from the data density (the best one under early stopping, else the last); for ISM and SSM-VR the Fisher divergence up to a constant",
     )
-    .leading()
-    .labelled("train s", "training wall time (s)")
+    .labelled("val loss", "held-out loss")
+    .lower_is_better()
+    .on_page()
+    .in_summary(),
+    info(
+        "best_step",
+        "report.best_step",
+        "with early_stopping: the step whose weights were kept",
+    ),
+    info(
+        "stopped_early",
+        "report.stopped_early",
+        "true when early stopping ended training before steps",
+    ),
+    metric(
+        "model_ksd",
+        "report.model_ksd",
+        "kernel Stein discrepancy² (IMQ kernel, U-statistic) of up to 1000 evaluation points under the trained score: a goodness of fit from data alone, with or without a sampler",
+    )
+    .labelled("model KSD²", "kernel Stein discrepancy² of the data under the model")
+    .lower_is_better()
+    .on_page()
+    .plotted()
+    .in_summary(),
+    metric(
+        "asymmetry",
+        "report.asymmetry",
+        "E‖J − Jᵀ‖²_F / E‖J‖²_F of the trained score's Jacobian J on up to 1000 evaluation points: how far it is from a gradient field (0 up to rounding for models with an energy)",
+    )
+    .labelled("J asymmetry", "Jacobian asymmetry ‖J − Jᵀ‖² / ‖J‖²")
     .lower_is_better()
     .on_page(),
     metric(
-        "steps_per_sec",
-        "report.steps_per_sec",
-        "optimiser steps per second",
+        "test_loglik",
+        "report.density.test_loglik",
+        "models with an energy: mean log p_θ(x) = −E_θ(x) − log Z_θ over the evaluation set",
     )
-    .leading()
-    .labelled("steps/s", "optimiser steps per second")
+    .labelled("test log-lik", "test log-likelihood")
     .higher_is_better()
-    .in_summary(),
-    param(
-        "sampler",
-        "report.sample.sampler",
-        "sampler run after training (langevin, annealed, reverse_sde, probability_flow, mala, pc); empty without one",
+    .on_page()
+    .plotted(),
+    metric(
+        "kl",
+        "report.density.kl",
+        "models with an energy: KL(p‖p_θ) = E_p[log p − log p_θ] over the evaluation set (p is known exactly)",
+    )
+    .labelled("KL", "KL(p‖p_θ)")
+    .lower_is_better()
+    .in_summary()
+    .on_page()
+    .plotted(),
+    metric(
+        "log_z",
+        "report.density.log_z",
+        "models with an energy: log Z_θ = log ∫ e^{−E_θ}, by quadrature on a box covering the data (D ≤ 3) or importance sampling",
+    )
+    .labelled("log Z", "log Z_θ"),
+    metric(
+        "log_z_se",
+        "report.density.log_z_se",
+        "error of log Z_θ: the last grid refinement's change (quadrature) or the standard error (importance sampling)",
+    )
+    .labelled("log Z error", "error of log Z_θ")
+    .lower_is_better(),
+    info(
+        "density_note",
+        "report.density.note",
+        "why test_loglik and kl are empty for a model with an energy (e.g. log Z too uncertain)",
     ),
     metric(
         "sample_mmd",
@@ -171,7 +225,8 @@ pub const COLUMNS: &[Column] = &[
     .labelled("MMD²", "MMD² of samples")
     .lower_is_better()
     .on_page()
-    .plotted(),
+    .plotted()
+    .in_summary(),
     metric(
         "sample_energy",
         "report.sample.metrics.sample_energy",
@@ -216,7 +271,8 @@ pub const COLUMNS: &[Column] = &[
     .labelled("mode TV", "mode-weight TV distance")
     .lower_is_better()
     .on_page()
-    .plotted(),
+    .plotted()
+    .in_summary(),
     metric(
         "far_fraction",
         "report.sample.metrics.far_fraction",
@@ -236,87 +292,27 @@ pub const COLUMNS: &[Column] = &[
     .on_page()
     .plotted(),
     metric(
-        "sample_s",
-        "report.sample.sample_seconds",
-        "wall time of sampling in seconds",
-    )
-    .labelled("sample s", "sampling wall time (s)")
-    .lower_is_better(),
-    metric(
         "sample_acceptance",
         "report.sample.acceptance",
         "mala: fraction of the proposals accepted",
     )
     .labelled("acceptance", "MALA acceptance rate"),
     metric(
-        "asymmetry",
-        "report.asymmetry",
-        "E‖J − Jᵀ‖²_F / E‖J‖²_F of the trained score's Jacobian J on up to 1000 evaluation points: how far it is from a gradient field (0 up to rounding for models with an energy)",
+        "train_s",
+        "report.train_seconds",
+        "wall time of the training loop in seconds (evaluation excluded)",
     )
-    .labelled("J asymmetry", "Jacobian asymmetry ‖J − Jᵀ‖² / ‖J‖²")
+    .labelled("train s", "training wall time (s)")
     .lower_is_better()
     .on_page(),
     metric(
-        "model_ksd",
-        "report.model_ksd",
-        "kernel Stein discrepancy² (IMQ kernel, U-statistic) of up to 1000 evaluation points under the trained score: a goodness of fit from data alone, with or without a sampler",
+        "steps_per_sec",
+        "report.steps_per_sec",
+        "optimiser steps per second",
     )
-    .labelled("model KSD²", "kernel Stein discrepancy² of the data under the model")
-    .lower_is_better()
-    .on_page()
-    .plotted(),
-    metric(
-        "test_loglik",
-        "report.density.test_loglik",
-        "models with an energy: mean log p_θ(x) = −E_θ(x) − log Z_θ over the evaluation set",
-    )
-    .labelled("test log-lik", "test log-likelihood")
+    .labelled("steps/s", "optimiser steps per second")
     .higher_is_better()
-    .on_page()
-    .plotted(),
-    metric(
-        "kl",
-        "report.density.kl",
-        "models with an energy: KL(p‖p_θ) = E_p[log p − log p_θ] over the evaluation set (p is known exactly)",
-    )
-    .labelled("KL", "KL(p‖p_θ)")
-    .lower_is_better()
-    .in_summary()
-    .on_page()
-    .plotted(),
-    metric(
-        "log_z",
-        "report.density.log_z",
-        "models with an energy: log Z_θ = log ∫ e^{−E_θ}, by quadrature on a box covering the data (D ≤ 3) or importance sampling",
-    )
-    .labelled("log Z", "log Z_θ"),
-    metric(
-        "log_z_se",
-        "report.density.log_z_se",
-        "error of log Z_θ: the last grid refinement's change (quadrature) or the standard error (importance sampling)",
-    )
-    .labelled("log Z error", "error of log Z_θ")
-    .lower_is_better(),
-    info(
-        "density_note",
-        "report.density.note",
-        "why test_loglik and kl are empty for a model with an energy (e.g. log Z too uncertain)",
-    ),
-    id(
-        "config_id",
-        "config_id",
-        "hash of the configuration without its seed: the seeds of one configuration share it",
-    ),
-    id(
-        "train_id",
-        "train_id",
-        "hash of the configuration without its sampler and sample metrics: the runs of one trained model share it",
-    ),
-    info(
-        "trained_in",
-        "trained_in",
-        "the run whose trained model this run sampled from (a sweep trains each train_id once); empty when it trained itself",
-    ),
+    .in_summary(),
     metric(
         "steps_done",
         "report.steps_done",
@@ -324,167 +320,28 @@ pub const COLUMNS: &[Column] = &[
     )
     .labelled("steps done", "optimiser steps taken"),
     metric(
-        "val_loss",
-        "report.val_loss",
-        "with val_samples: the objective's loss on a held-out set from the data density (the best one under early stopping, else the last); for ISM and SSM-VR the Fisher divergence up to a constant",
+        "sample_s",
+        "report.sample.sample_seconds",
+        "wall time of sampling in seconds",
     )
-    .labelled("val loss", "held-out loss")
-    .lower_is_better()
-    .on_page(),
-    info(
-        "best_step",
-        "report.best_step",
-        "with early_stopping: the step whose weights were kept",
-    ),
-    info(
-        "stopped_early",
-        "report.stopped_early",
-        "true when early stopping ended training before steps",
-    ),
-    param(
-        "activation",
-        "config.model.activation",
-        "nonlinearity of the network (mlp, energy)",
-    ),
-    param(
-        "hidden",
-        "config.model.hidden",
-        "hidden width of the network (mlp, energy)",
-    ),
-    param(
-        "depth",
-        "config.model.depth",
-        "hidden layers of the network (mlp, energy)",
-    ),
-    param(
-        "noise_conditional",
-        "config.model.noise_conditional",
-        "whether the network (mlp, energy) takes σ as an input",
-    ),
-    param(
-        "degree",
-        "config.model.degree",
-        "expfam: highest total degree of the polynomial sufficient statistics",
-    ),
-    param(
-        "ridge",
-        "config.model.ridge",
-        "expfam: ridge added to the closed-form fit's normal equations",
-    ),
-    param(
-        "bandwidth",
-        "config.model.bandwidth",
-        "kernel width of the training-free estimators (kde, stein, ssge): a rule or a number",
-    ),
-    param(
-        "points",
-        "config.model.points",
-        "most pool points a training-free estimator is built from (kde, stein, ssge)",
-    ),
-    param(
-        "eta",
-        "config.model.eta",
-        "stein: ridge η of the kernel regression",
-    ),
-    param(
-        "eigenfunctions",
-        "config.model.eigenfunctions",
-        "ssge: number of Nyström eigenfunctions",
-    ),
-    param(
-        "projections",
-        "config.objective.projections",
-        "random projections per sample (ssm, ssm-vr, fd-ssm, fd-ssm-vr, ssm-multi, ssm-vr-multi)",
-    ),
-    param(
-        "projection",
-        "config.objective.projection",
-        "law of the projections (ssm, ssm-vr, fd-ssm, fd-ssm-vr, ssm-multi, ssm-vr-multi)",
-    ),
-    param(
-        "epsilon",
-        "config.objective.epsilon",
-        "finite-difference step: v has length ε (fd-ssm, fd-ssm-vr)",
-    ),
-    param(
-        "sigma_max",
-        "config.objective.sigma_max",
-        "largest noise level (dsm-multi, ssm-multi, ssm-vr-multi)",
-    ),
-    param(
-        "levels",
-        "config.objective.levels",
-        "number of noise levels (dsm-multi, ssm-multi, ssm-vr-multi)",
-    ),
-    param(
-        "trace",
-        "config.objective.trace",
-        "exact-trace path asked for (ism)",
-    ),
-    info(
-        "trace_path",
-        "report.trace_path",
-        "exact-trace path ISM used",
-    ),
+    .labelled("sample s", "sampling wall time (s)")
+    .lower_is_better(),
+    metric(
+        "method_seconds",
+        "report.method_seconds",
+        "external methods: the training time the command reported in result.json (train_s is the command's whole wall time)",
+    )
+    .labelled("method s", "method's own training time (s)")
+    .lower_is_better(),
     info(
         "kernels",
         "report.kernels",
         "training engine that ran the steps: fused (host kernels) or reference (burn)",
     ),
-    param(
-        "data_seed",
-        "config.dataset.data_seed",
-        "seed of the data set's own randomness (gaussian covariance)",
-    ),
-    param(
-        "precision",
-        "config.train.precision",
-        "float precision",
-    ),
-    param(
-        "pool_size",
-        "config.train.pool_size",
-        "size of the training pool batches are drawn from",
-    ),
-    param(
-        "eval_samples",
-        "config.train.eval_samples",
-        "size of the evaluation set for Fisher divergences",
-    ),
-    param(
-        "eval_seed",
-        "config.train.eval_seed",
-        "seed of the evaluation set",
-    ),
-    param(
-        "grad_clip",
-        "config.train.grad_clip",
-        "gradient-norm clipping; empty when off",
-    ),
-    param(
-        "log_every",
-        "config.train.log_every",
-        "loss recorded every this many steps",
-    ),
-    param(
-        "lr_schedule",
-        "config.train.lr_schedule.name",
-        "learning-rate schedule (cosine, warmup_cosine, step); empty when constant",
-    ),
-    param(
-        "ema",
-        "config.train.ema",
-        "decay of the weights' moving average used for evaluation and sampling; empty when off",
-    ),
-    param(
-        "val_samples",
-        "config.train.val_samples",
-        "size of the held-out validation set; empty when none",
-    ),
-    param(
-        "patience",
-        "config.train.early_stopping.patience",
-        "early stopping: evaluations without improvement before stopping; empty when off",
+    info(
+        "trace_path",
+        "report.trace_path",
+        "exact-trace path ISM used",
     ),
     info(
         "threads",

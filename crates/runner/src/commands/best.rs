@@ -116,14 +116,11 @@ fn mean_sd(table: &Table, rows: &[Vec<String>], name: &str) -> String {
 /// The table of `winners` (from `table`): group, the winner's parameters that differ from the
 /// other candidates, the selection number and every reported metric, as rows of cells.
 pub fn render(table: &Table, winners: &[Winner], by: &str, per: &[String]) -> Vec<Vec<String>> {
-    let params: Vec<&str> = columns::header()
-        .into_iter()
-        .filter(|c| {
-            columns::column(c).is_some_and(|col| col.role == Role::Param)
-                && !per.iter().any(|p| p == c)
-                && *c != "seed"
-                && columns::varies(c, table.rows.iter().map(|r| table.get(r, c)))
-        })
+    let varying = table.varying(Role::Param);
+    let params: Vec<&str> = varying
+        .iter()
+        .map(String::as_str)
+        .filter(|c| *c != "seed" && !per.iter().any(|p| p == c))
         .collect();
     let metrics: Vec<&str> = columns::metrics(|c| c.in_summary)
         .map(|c| c.name)

@@ -31,15 +31,21 @@ pub fn compare_command(args: CompareArgs) -> Result<ExitCode> {
         .with_context(|| format!("reading the reference {}", args.reference.display()))?;
     let now = Summary::of(&runs_table(&args.results)?)
         .with_context(|| format!("reading the results {}", args.results.display()))?;
+    // The default metrics the reference measured (a sweep without a sampler has no sample
+    // metrics); a metric named with --metric must be there.
     let metrics: Vec<String> = if args.metrics.is_empty() {
-        DEFAULT_METRICS.iter().map(|m| m.to_string()).collect()
+        DEFAULT_METRICS
+            .iter()
+            .filter(|m| reference.metrics.iter().any(|r| r == *m))
+            .map(|m| m.to_string())
+            .collect()
     } else {
         args.metrics.clone()
     };
     for m in &metrics {
         anyhow::ensure!(
             reference.metrics.contains(m),
-            "--metric {m}: the reference has no such column (it has: {})",
+            "--metric {m}: the reference has no value of it (it has: {})",
             reference.metrics.join(", ")
         );
     }

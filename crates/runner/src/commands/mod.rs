@@ -8,6 +8,8 @@ pub use best::BEST_CSV;
 mod compare;
 mod execute;
 mod list;
+#[cfg(test)]
+mod parameter_columns;
 mod report;
 mod run;
 mod sample;

@@ -9,7 +9,7 @@ use indicatif::MultiProgress;
 use super::execute::{Execution, execute_plan};
 use super::{default_out, invalid};
 use crate::cli::RunArgs;
-use crate::columns::{COLUMNS, Table};
+use crate::columns::Table;
 use crate::sweep::{FlagValue, load_text};
 
 /// Runs one configuration given by flags.
@@ -36,10 +36,9 @@ pub fn run(args: RunArgs, multi: Option<MultiProgress>) -> Result<ExitCode> {
     let table = Table::read(&ex.out.join(crate::store::RUNS_CSV))?;
     for job in &jobs {
         if let Some(row) = table.rows.iter().find(|r| table.get(r, "run_id") == job.id) {
-            for c in COLUMNS {
-                let v = table.get(row, c.name);
+            for (name, v) in table.header.iter().zip(row) {
                 if !v.is_empty() {
-                    println!("{:<18} {v}", c.name);
+                    println!("{name:<18} {v}");
                 }
             }
         }

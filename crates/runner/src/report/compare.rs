@@ -293,7 +293,7 @@ pub fn render(c: &Comparison) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::columns::{Table, header};
+    use crate::columns::{Layout, Table};
 
     /// A runs table of (objective, seed, status, fisher) rows; config_id from the objective.
     fn summary(rows: &[(&str, u64, &str, f64)]) -> Summary {
@@ -302,7 +302,7 @@ mod tests {
 
     /// The same with config ids `<prefix>-<objective>`.
     fn summary_with_ids(rows: &[(&str, u64, &str, f64)], prefix: &str) -> Summary {
-        let header: Vec<String> = header().into_iter().map(String::from).collect();
+        let header: Vec<String> = Layout::fixed().names().to_vec();
         let idx = |n: &str| header.iter().position(|h| h == n).unwrap();
         let rows = rows
             .iter()

@@ -49,8 +49,8 @@ impl Output for SummaryMarkdown {
 }
 
 /// The summary table: the parameters that vary (else data set and objective), the run
-/// counts and the `shown` metrics (those present), one row per configuration, sorted by the
-/// parameters. Returns the header and the rows.
+/// counts and the `shown` metrics that have a value in some configuration, one row per
+/// configuration, sorted by the parameters. Returns the header and the rows.
 pub fn table(summary: &Summary, shown: fn(&Column) -> bool) -> (Vec<String>, Vec<Vec<String>>) {
     let mut params = summary.varying_params();
     if params.is_empty() {
@@ -61,6 +61,7 @@ pub fn table(summary: &Summary, shown: fn(&Column) -> bool) -> (Vec<String>, Vec
     }
     let shown: Vec<(usize, &str)> = columns::metrics(shown)
         .filter_map(|c| Some((summary.metrics.iter().position(|x| x == c.name)?, c.label)))
+        .filter(|(i, _)| summary.groups.iter().any(|g| g.stats[*i].n > 0))
         .collect();
     let mut header: Vec<String> = params.iter().map(|&i| summary.params[i].clone()).collect();
     header.push("runs".into());

@@ -6,6 +6,7 @@
 
 pub mod compare;
 mod contour;
+mod curves;
 mod field_plot;
 mod figure;
 mod html;
@@ -20,9 +21,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 
-use crate::columns::{COLUMNS, Role, Table};
+use crate::columns::{Role, Table};
 use crate::store::RUNS_CSV;
 
+pub use curves::CURVES_CSV;
 pub use markdown::SummaryMarkdown;
 pub use site::{INDEX, REPORT_DIR, SiteOptions, write_site};
 pub use table::SummaryCsv;
@@ -85,7 +87,7 @@ pub struct Group {
 pub struct Summary {
     /// Parameter columns (every parameter but the seed).
     pub params: Vec<String>,
-    /// Metric columns.
+    /// Metric columns with a value in some run.
     pub metrics: Vec<String>,
     /// One group per configuration, in the order of the table.
     pub groups: Vec<Group>,
@@ -94,15 +96,24 @@ pub struct Summary {
 impl Summary {
     /// Aggregates a `runs.csv` table.
     pub fn of(table: &Table) -> Result<Summary> {
-        let present = |role: Role| -> Vec<String> {
-            COLUMNS
+        let params: Vec<String> = table
+            .header
+            .iter()
+            .filter(|c| crate::columns::role(c) == Role::Param && *c != "seed")
+            .cloned()
+            .collect();
+        // The metrics the table has a number for: a sweep without a sampler has no sample
+        // metrics, one on file data no Fisher divergence.
+        let measured = |name: &str| {
+            table
+                .rows
                 .iter()
-                .filter(|c| c.role == role && c.name != "seed" && table.index(c.name).is_some())
-                .map(|c| c.name.to_string())
-                .collect()
+                .any(|r| table.get(r, name).parse::<f64>().is_ok_and(f64::is_finite))
         };
-        let params = present(Role::Param);
-        let metrics = present(Role::Metric);
+        let metrics: Vec<String> = crate::columns::metrics(|_| true)
+            .filter(|c| measured(c.name))
+            .map(|c| c.name.to_string())
+            .collect();
         anyhow::ensure!(
             table.index("config_id").is_some(),
             "the table has no config_id column: is it a runs.csv written by runner?"
@@ -162,14 +173,25 @@ impl Summary {
 
     /// Parameters that tell groups apart (see [`crate::columns::varies`]).
     pub fn varying_params(&self) -> Vec<usize> {
+        let groups: Vec<&Group> = self.groups.iter().collect();
+        self.params_varying_among(&groups)
+    }
+
+    /// Parameters that tell `groups` apart (see [`crate::columns::varies`]).
+    pub fn params_varying_among(&self, groups: &[&Group]) -> Vec<usize> {
         (0..self.params.len())
-            .filter(|&i| {
-                crate::columns::varies(
-                    &self.params[i],
-                    self.groups.iter().map(|g| g.params[i].as_str()),
-                )
-            })
+            .filter(|&i| crate::columns::varies(&self.params[i], groups, |g, c| self.param(g, c)))
             .collect()
+    }
+
+    /// The value of parameter `name` in `group` (empty if the table has no such column).
+    pub fn param(&self, group: &Group, name: &str) -> String {
+        self.params
+            .iter()
+            .position(|p| p == name)
+            .and_then(|i| group.params.get(i))
+            .cloned()
+            .unwrap_or_default()
     }
 }
 
@@ -205,6 +227,9 @@ pub fn write_reports(dir: &Path) -> Result<Vec<PathBuf>> {
         crate::store::write_atomic(&path, &out.render(&summary, &title)?)?;
         written.push(path);
     }
+    let path = dir.join(CURVES_CSV);
+    crate::store::write_atomic(&path, &curves::curves_csv(dir, &table))?;
+    written.push(path);
     Ok(written)
 }
 
@@ -224,10 +249,10 @@ pub fn readable(x: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::columns::header;
+    use crate::columns::Layout;
 
     fn table(rows: &[(&str, &str, &str, &str)]) -> Table {
-        let header: Vec<String> = header().into_iter().map(String::from).collect();
+        let header: Vec<String> = Layout::fixed().names().to_vec();
         let idx = |n: &str| header.iter().position(|h| h == n).unwrap();
         let rows = rows
             .iter()

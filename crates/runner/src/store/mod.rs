@@ -73,7 +73,7 @@ pub struct Store {
 pub struct Staged {
     dir: PathBuf,
     id: String,
-    row: Vec<String>,
+    record: Value,
 }
 
 /// What committing a run did.
@@ -223,7 +223,7 @@ impl Store {
         Ok(Staged {
             dir,
             id: record.run_id.clone(),
-            row: columns::row(&value),
+            record: value,
         })
     }
 }
@@ -332,10 +332,12 @@ impl Locked<'_> {
 
     /// Rewrites `runs.csv` from the run directories, rows sorted; returns the row count.
     pub fn rebuild(&self) -> Result<usize> {
-        let mut rows: Vec<Vec<String>> = self.store.records()?.values().map(columns::row).collect();
-        rows.sort_by(|a, b| columns::compare_rows(a, b));
+        let records = self.store.records()?;
+        let layout = columns::Layout::of(records.values());
+        let mut rows: Vec<Vec<String>> = records.values().map(|r| layout.row(r)).collect();
+        rows.sort_by(|a, b| columns::compare_rows(layout.names(), a, b));
         let tmp = self.store.tmp_name("runs.csv");
-        write_synced(&tmp, &columns::encode_table(&rows))?;
+        write_synced(&tmp, &columns::encode_table(layout.names(), &rows))?;
         let path = self.store.csv_path();
         fs::rename(&tmp, &path).with_context(|| format!("replacing {}", path.display()))?;
         sync_dir(&self.store.root);
@@ -369,38 +371,56 @@ impl Locked<'_> {
         fs::rename(&staged.dir, &target)
             .with_context(|| format!("committing {}", target.display()))?;
         sync_dir(&runs);
-        if self.csv_ends_cleanly()? {
-            let path = self.store.csv_path();
-            let mut f = OpenOptions::new()
-                .append(true)
-                .open(&path)
-                .with_context(|| format!("opening {}", path.display()))?;
-            f.write_all(&columns::encode(&staged.row))?;
-            f.sync_data()?;
-        } else {
-            self.rebuild()?;
+        match self.appendable_layout()? {
+            Some(layout) if layout.fits(&staged.record) => {
+                let path = self.store.csv_path();
+                let mut f = OpenOptions::new()
+                    .append(true)
+                    .open(&path)
+                    .with_context(|| format!("opening {}", path.display()))?;
+                f.write_all(&columns::encode(&layout.row(&staged.record)))?;
+                f.sync_data()?;
+            }
+            // No table yet, a damaged one, or a run with a parameter the table has no column
+            // for: write it anew from the run directories.
+            _ => {
+                self.rebuild()?;
+            }
         }
         Ok(Committed::Added)
     }
 
-    /// Whether `runs.csv` exists with the current header and ends with a whole line, so a row
-    /// can be appended.
+    /// Whether `runs.csv` exists with a header this runner writes and ends with a whole line,
+    /// so a row can be appended.
     fn csv_ends_cleanly(&self) -> Result<bool> {
+        Ok(self.appendable_layout()?.is_some())
+    }
+
+    /// The layout of `runs.csv` when it exists with a header this runner writes and ends with a
+    /// whole line.
+    fn appendable_layout(&self) -> Result<Option<columns::Layout>> {
         let path = self.store.csv_path();
         let mut f = match File::open(&path) {
             Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e).with_context(|| format!("opening {}", path.display())),
         };
-        let header = columns::encode(&columns::header());
-        let mut start = vec![0; header.len()];
-        if f.read_exact(&mut start).is_err() || start != header {
-            return Ok(false);
+        if f.seek(SeekFrom::End(0))? == 0 {
+            return Ok(None);
         }
         f.seek(SeekFrom::End(-1))?;
         let mut last = [0u8; 1];
         f.read_exact(&mut last)?;
-        Ok(last[0] == b'\n')
+        if last[0] != b'\n' {
+            return Ok(None);
+        }
+        f.seek(SeekFrom::Start(0))?;
+        let mut reader = csv::ReaderBuilder::new().from_reader(f);
+        let Ok(header) = reader.headers() else {
+            return Ok(None);
+        };
+        let header: Vec<String> = header.iter().map(String::from).collect();
+        Ok(columns::Layout::parse(&header))
     }
 }
 

@@ -177,14 +177,10 @@ pub(super) fn by_dataset(summary: &Summary) -> Vec<(String, Vec<&Group>)> {
 
 /// Parameters that vary among `groups`, objective first, without `skip`.
 pub(super) fn series_params(summary: &Summary, groups: &[&Group], skip: &[&str]) -> Vec<usize> {
-    let mut out: Vec<usize> = (0..summary.params.len())
+    let mut out: Vec<usize> = summary
+        .params_varying_among(groups)
+        .into_iter()
         .filter(|&i| !skip.contains(&summary.params[i].as_str()))
-        .filter(|&i| {
-            crate::columns::varies(
-                &summary.params[i],
-                groups.iter().map(|g| g.params[i].as_str()),
-            )
-        })
         .collect();
     out.sort_by_key(|&i| summary.params[i] != "objective");
     out
