@@ -54,6 +54,10 @@ pub struct Column {
     pub on_page: bool,
     /// Plotted in the report's figures (against σ, the dimension and the wall time).
     pub plotted: bool,
+    /// Whether computing it needs the true data distribution (its exact score, its
+    /// log-density or its mixture modes), which real data does not come with: `runner best`
+    /// selects by such a metric only with `--oracle`.
+    pub oracle: bool,
 }
 
 const fn column_of(
@@ -74,6 +78,7 @@ const fn column_of(
         in_summary: false,
         on_page: false,
         plotted: false,
+        oracle: false,
     }
 }
 
@@ -140,6 +145,13 @@ impl Column {
     const fn plotted(self) -> Self {
         Column {
             plotted: true,
+            ..self
+        }
+    }
+
+    const fn oracle(self) -> Self {
+        Column {
+            oracle: true,
             ..self
         }
     }

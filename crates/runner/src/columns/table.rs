@@ -109,7 +109,8 @@ pub const COLUMNS: &[Column] = &[
     .labelled("Fisher at init", "Fisher divergence to p at initialisation")
     .lower_is_better()
     .in_summary()
-    .on_page(),
+    .on_page()
+    .oracle(),
     metric(
         "fisher",
         "report.fisher",
@@ -120,7 +121,8 @@ pub const COLUMNS: &[Column] = &[
     .lower_is_better()
     .in_summary()
     .on_page()
-    .plotted(),
+    .plotted()
+    .oracle(),
     metric(
         "fisher_sigma_init",
         "report.fisher_sigma_init",
@@ -128,7 +130,8 @@ pub const COLUMNS: &[Column] = &[
     )
     .leading()
     .labelled("Fisher vs p_σ at init", "Fisher divergence to p_σ at initialisation")
-    .lower_is_better(),
+    .lower_is_better()
+    .oracle(),
     metric(
         "fisher_sigma",
         "report.fisher_sigma",
@@ -139,7 +142,8 @@ pub const COLUMNS: &[Column] = &[
     .lower_is_better()
     .in_summary()
     .on_page()
-    .plotted(),
+    .plotted()
+    .oracle(),
     metric(
         "train_s",
         "report.train_seconds",
@@ -198,7 +202,8 @@ pub const COLUMNS: &[Column] = &[
     .labelled("sample KSD²", "kernel Stein discrepancy² of samples")
     .lower_is_better()
     .on_page()
-    .plotted(),
+    .plotted()
+    .oracle(),
     metric(
         "mode_coverage",
         "report.sample.metrics.mode_coverage",
@@ -207,7 +212,8 @@ pub const COLUMNS: &[Column] = &[
     .labelled("mode coverage", "mode coverage")
     .higher_is_better()
     .on_page()
-    .plotted(),
+    .plotted()
+    .oracle(),
     metric(
         "mode_weight_tv",
         "report.sample.metrics.mode_weight_tv",
@@ -216,7 +222,8 @@ pub const COLUMNS: &[Column] = &[
     .labelled("mode TV", "mode-weight TV distance")
     .lower_is_better()
     .on_page()
-    .plotted(),
+    .plotted()
+    .oracle(),
     metric(
         "far_fraction",
         "report.sample.metrics.far_fraction",
@@ -225,7 +232,8 @@ pub const COLUMNS: &[Column] = &[
     .labelled("far fraction", "fraction of samples far from modes")
     .lower_is_better()
     .on_page()
-    .plotted(),
+    .plotted()
+    .oracle(),
     metric(
         "sample_mmd_multi",
         "report.sample.metrics.sample_mmd_multi",
@@ -283,7 +291,8 @@ pub const COLUMNS: &[Column] = &[
     .lower_is_better()
     .in_summary()
     .on_page()
-    .plotted(),
+    .plotted()
+    .oracle(),
     metric(
         "log_z",
         "report.density.log_z",
