@@ -70,8 +70,8 @@ fn default_out(name: &str) -> PathBuf {
     Path::new("results").join(name)
 }
 
-/// The id of the run in `dir/runs/` named by `prefix` (a whole id or a unique start of one),
-/// or the message to print: no such run, or the runs an ambiguous prefix matches.
+/// The id of the run in `dir/runs/` named by `prefix` (a whole id, or the start of exactly
+/// one), or the message to print: no such run, or the runs an ambiguous prefix matches.
 pub fn resolve_run(dir: &Path, prefix: &str) -> Result<String, String> {
     if prefix.is_empty() {
         return Err(format!("no run \"\" in {}: give a run id", dir.display()));
@@ -88,6 +88,9 @@ pub fn resolve_run(dir: &Path, prefix: &str) -> Result<String, String> {
         })
         .unwrap_or_default();
     matches.sort();
+    if matches.iter().any(|id| id == prefix) {
+        return Ok(prefix.to_string());
+    }
     match matches.as_slice() {
         [] => Err(format!("no run {prefix} in {}", dir.display())),
         [id] => Ok(id.clone()),
@@ -115,6 +118,10 @@ mod tests {
         }
         assert_eq!(resolve_run(dir.path(), "abc").unwrap(), "abc123");
         assert_eq!(resolve_run(dir.path(), "abd456").unwrap(), "abd456");
+        // A whole id names its run even when it starts another.
+        std::fs::create_dir_all(dir.path().join("runs/abc123x")).unwrap();
+        assert_eq!(resolve_run(dir.path(), "abc123").unwrap(), "abc123");
+        assert!(resolve_run(dir.path(), "abc1").is_err());
         let shown = dir.path().display();
         assert_eq!(
             resolve_run(dir.path(), "zz").unwrap_err(),
