@@ -106,7 +106,7 @@ fn damaged_checkpoints_and_training_changes_are_refused_in_one_line() {
     );
     refused(
         &["sample", d, "--run", "nosuchrun"],
-        "cannot read the run's checkpoint",
+        &format!("no run nosuchrun in {d}"),
     );
     let path = dir.join("runs").join(&id).join("model.safetensors");
     let mut bytes = std::fs::read(&path).unwrap();
@@ -118,6 +118,11 @@ fn damaged_checkpoints_and_training_changes_are_refused_in_one_line() {
     refused(
         &["sample", d, "--run", &id],
         "not a readable safetensors file",
+    );
+    std::fs::remove_file(&path).unwrap();
+    refused(
+        &["sample", d, "--run", &id],
+        "cannot read the run's checkpoint",
     );
 }
 

@@ -385,8 +385,12 @@ fn no_report_skips_the_figures_and_report_draws_them_for_a_chosen_run() {
         text(&bad.stderr)
     );
     let unknown = runner(Path::new("."), &["report", dir, "--run", "zzzz"]);
-    assert!(!unknown.status.success());
-    assert!(text(&unknown.stderr).contains("no run id starts with it"));
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(
+        text(&unknown.stderr).contains(&format!("no run zzzz in {dir}")),
+        "{}",
+        text(&unknown.stderr)
+    );
 }
 
 /// Debian's `chromium` (scripts/setup.sh installs it) or another name for it.

@@ -68,11 +68,11 @@ fn a_tuned_comparison_runs_resumes_and_reports_its_best_configurations() {
 
     let dir = s.path("results/tuned");
     let d = dir.to_str().unwrap();
-    // Selecting by Fisher is refused: it needs the true score.
+    // Selecting by Fisher is refused without --oracle: it needs the true score.
     let out = s.runner(&["best", d, "--by", "fisher"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        text(&out.stderr).contains("held-out"),
+        text(&out.stderr).contains("true data distribution"),
         "{}",
         text(&out.stderr)
     );
@@ -188,6 +188,28 @@ fn asha_prunes_exactly_the_trials_its_rule_says_and_they_are_not_retried() {
         .map(|r| r["pruned"].parse::<usize>().unwrap())
         .sum();
     assert_eq!(counted, pruned.len());
+    // Every trial competed in `best`, the pruned ones too (they lose): 9 per objective.
+    let out = s.runner(&["best", dir.to_str().unwrap(), "--per", "objective"]);
+    ok(&out);
+    let best = read_csv(&dir.join("best.csv"));
+    assert_eq!(best.len(), 2);
+    for b in &best {
+        assert_eq!(b["candidates"], "9", "{b:?}");
+        assert!(
+            !pruned.iter().any(|p| p["config_id"] == b["config_id"]),
+            "a pruned configuration won: {b:?}"
+        );
+    }
+    // The count has teeth: some configuration has no ok run at all.
+    let ids: BTreeSet<&str> = rows.iter().map(|r| r["config_id"].as_str()).collect();
+    assert!(
+        ids.iter().any(|id| {
+            rows.iter()
+                .filter(|r| r["config_id"] == *id)
+                .all(|r| r["status"] == "pruned")
+        }),
+        "no configuration was pruned on every seed"
+    );
     // Pruned runs are results: the same sweep again runs nothing.
     let again = text(&s.runner(&["sweep", f, "--no-report"]).stdout);
     assert!(again.contains("0 runs in"), "{again}");

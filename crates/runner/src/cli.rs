@@ -2,9 +2,69 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory as _, Parser, Subcommand};
+use scorematch::Backend;
+use scorematch::data::DatasetConfig;
+use scorematch::model::{Activation, ModelConfig};
+use scorematch::objective::ObjectiveConfig;
+use scorematch::sample::SamplerConfig;
 
 use crate::shard::Shard;
+
+/// The command line with the name lists of its help read from the library's registries (the
+/// objectives, models, samplers, … of this build), so `--help` never falls out of date.
+pub fn command() -> clap::Command {
+    let list = |names: &[&str]| names.join(", ");
+    let backends: Vec<&str> = Backend::compiled().into_iter().map(Backend::name).collect();
+    let activations: Vec<&str> = Activation::ALL.into_iter().map(Activation::name).collect();
+    let selectors = |oracle: bool| {
+        crate::commands::best_selectors(oracle)
+            .filter(|c| c.oracle == oracle)
+            .map(|c| c.name)
+            .collect::<Vec<_>>()
+    };
+    Cli::command()
+        .mut_subcommand("run", |c| {
+            c.mut_arg("dataset", |a| {
+                a.help(format!("Data set: {}", list(DatasetConfig::NAMES)))
+            })
+            .mut_arg("objective", |a| {
+                a.help(format!("Objective: {}", list(ObjectiveConfig::NAMES)))
+            })
+            .mut_arg("model", |a| {
+                a.help(format!("Score model: {}", list(ModelConfig::NAMES)))
+            })
+            .mut_arg("activation", |a| {
+                a.help(format!("MLP activation: {}", list(&activations)))
+            })
+            .mut_arg("backend", |a| {
+                a.help(format!("Backend (those in this build): {}", list(&backends)))
+            })
+            .after_help(format!(
+                "Samplers (--set defaults.sampler=NAME, or --set 'defaults.sampler={{ name = \"NAME\", … }}'): {}",
+                list(SamplerConfig::NAMES)
+            ))
+        })
+        .mut_subcommand("sample", |c| {
+            c.mut_arg("backend", |a| {
+                a.help(format!(
+                    "Sample on this backend instead of the one the run trained on (in this \
+                     build: {})",
+                    list(&backends)
+                ))
+            })
+        })
+        .mut_subcommand("best", |c| {
+            c.mut_arg("by", |a| {
+                a.help(format!(
+                    "The metric to select by, its mean over seeds (lower or higher is better as \
+                     the column says): {}; with --oracle also {}",
+                    list(&selectors(false)),
+                    list(&selectors(true))
+                ))
+            })
+        })
+}
 
 /// Compare score-matching objectives by running declarative sweeps.
 #[derive(Debug, Parser)]
@@ -32,7 +92,7 @@ pub enum Command {
     /// Write (and with --submit, submit) a Slurm job array running the sweep's shards.
     Slurm(SlurmArgs),
     /// Compare results with a reference table within seed-spread tolerances (exit 1 on a
-    /// regression).
+    /// regression, or on a missing configuration unless --shared-only).
     Compare(CompareArgs),
     /// Training throughput against PyTorch and JAX on the peers' protocol (batch 256, MLP
     /// D-128-128-D SiLU, Adam 1e-3, f32), with the GEMM rate, peak memory and 2-run scaling.
@@ -40,8 +100,8 @@ pub enum Command {
     /// Sample again from a finished run's checkpoint (no retraining), with its sampler or one
     /// changed by --set; appends a row to DIR/sampled.csv.
     Sample(SampleArgs),
-    /// Pick each group's best configuration by a held-out number (never by Fisher) and
-    /// report its metrics as mean ± sd over seeds; with --seeds, rerun the winners on fresh
+    /// Pick each group's best configuration by a metric from the data (by Fisher only with
+    /// --oracle) and report its metrics as mean ± sd over seeds; with --seeds, rerun the winners on fresh
     /// seeds and report those.
     Best(BestArgs),
     /// List the built-in data sets as benchmark tasks: dimension, what makes each hard, and
@@ -62,9 +122,14 @@ pub struct TasksArgs {
 pub struct BestArgs {
     /// The results directory (the sweep's --out).
     pub dir: PathBuf,
-    /// The held-out number to select by, lower is better: val_loss or model_ksd.
+    /// The metric to select by (its mean over seeds; lower or higher is better as the
+    /// column says); `--help` lists them.
     #[arg(long, value_name = "COLUMN", default_value = "val_loss")]
     pub by: String,
+    /// Allow selecting by a metric that needs the true data distribution (fisher, kl, …):
+    /// only for synthetic data, and the output says so.
+    #[arg(long)]
+    pub oracle: bool,
     /// A column whose values each get their own best configuration (repeatable), e.g.
     /// `--per objective --per dataset`.
     #[arg(long, value_name = "COLUMN")]
@@ -83,7 +148,7 @@ pub struct BestArgs {
 pub struct SampleArgs {
     /// The results directory (the sweep's --out).
     pub dir: PathBuf,
-    /// The trained run's id (its directory under DIR/runs/).
+    /// The trained run's id or a unique prefix of it (its directory under DIR/runs/).
     #[arg(long, value_name = "ID")]
     pub run: String,
     /// Change the sampler or the sample metrics, e.g. `sampler.step_size=0.02` or
@@ -165,13 +230,13 @@ pub struct ValidateArgs {
 /// `runner run`: the flags are shorthand for a one-run sweep's `[defaults]`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Data set (gaussian, standard_normal, 8gaussians, gmm, funnel, banana, file).
+    /// Data set (`--help` lists them).
     #[arg(long)]
     pub dataset: String,
     /// Data dimension.
     #[arg(long)]
     pub dim: Option<u64>,
-    /// Objective (esm, ism, ssm, ssm-vr, dsm, dsm-multi).
+    /// Objective (`--help` lists them).
     #[arg(long)]
     pub objective: String,
     /// Noise level σ (dsm; esm against p_σ).
@@ -180,7 +245,7 @@ pub struct RunArgs {
     /// Random projections per sample (ssm, ssm-vr).
     #[arg(long)]
     pub projections: Option<u64>,
-    /// Score model (mlp, linear).
+    /// Score model (`--help` lists them).
     #[arg(long, default_value = "mlp")]
     pub model: String,
     /// MLP hidden width.
@@ -189,7 +254,7 @@ pub struct RunArgs {
     /// MLP hidden layers.
     #[arg(long)]
     pub depth: Option<u64>,
-    /// MLP activation (silu, softplus, tanh, elu, relu).
+    /// MLP activation (`--help` lists them).
     #[arg(long)]
     pub activation: Option<String>,
     /// Optimiser steps.
@@ -213,7 +278,7 @@ pub struct RunArgs {
     /// Run seed.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Backend (flex, ndarray).
+    /// Backend (`--help` lists those in this build).
     #[arg(long)]
     pub backend: Option<String>,
     /// Threads for the run's tensor work (default: all cores).
@@ -287,6 +352,10 @@ pub struct CompareArgs {
     /// Absolute tolerance floor.
     #[arg(long, default_value_t = 1e-6, value_name = "A")]
     pub abs: f64,
+    /// Compare only the configurations both tables hold: reference configurations missing
+    /// from the results are listed but do not fail the comparison.
+    #[arg(long)]
+    pub shared_only: bool,
 }
 
 /// `runner bench`.

@@ -53,6 +53,10 @@ pub struct Column {
     pub on_page: bool,
     /// Plotted in the report's figures (against σ, the dimension and the wall time).
     pub plotted: bool,
+    /// Whether computing it needs the true data distribution (its exact score, its
+    /// log-density or its mixture modes), which real data does not come with: `runner best`
+    /// selects by such a metric only with `--oracle`.
+    pub oracle: bool,
 }
 
 const fn column_of(
@@ -72,6 +76,7 @@ const fn column_of(
         in_summary: false,
         on_page: false,
         plotted: false,
+        oracle: false,
     }
 }
 
@@ -131,6 +136,13 @@ impl Column {
     const fn plotted(self) -> Self {
         Column {
             plotted: true,
+            ..self
+        }
+    }
+
+    const fn oracle(self) -> Self {
+        Column {
+            oracle: true,
             ..self
         }
     }

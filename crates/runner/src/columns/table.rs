@@ -115,7 +115,8 @@ pub const COLUMNS: &[Column] = &[
     .labelled("Fisher at init", "Fisher divergence to p at initialisation")
     .lower_is_better()
     .in_summary()
-    .on_page(),
+    .on_page()
+    .oracle(),
     metric(
         "fisher",
         "report.fisher",
@@ -125,14 +126,16 @@ pub const COLUMNS: &[Column] = &[
     .lower_is_better()
     .in_summary()
     .on_page()
-    .plotted(),
+    .plotted()
+    .oracle(),
     metric(
         "fisher_sigma_init",
         "report.fisher_sigma_init",
         "Fisher divergence against the noised data p_σ of the initial model (objectives with σ, data sets with a closed-form p_σ)",
     )
     .labelled("Fisher vs p_σ at init", "Fisher divergence to p_σ at initialisation")
-    .lower_is_better(),
+    .lower_is_better()
+    .oracle(),
     metric(
         "fisher_sigma",
         "report.fisher_sigma",
@@ -142,7 +145,8 @@ pub const COLUMNS: &[Column] = &[
     .lower_is_better()
     .in_summary()
     .on_page()
-    .plotted(),
+    .plotted()
+    .oracle(),
     metric(
         "val_loss",
         "report.val_loss",
@@ -198,7 +202,8 @@ pub const COLUMNS: &[Column] = &[
     .lower_is_better()
     .in_summary()
     .on_page()
-    .plotted(),
+    .plotted()
+    .oracle(),
     metric(
         "log_z",
         "report.density.log_z",
@@ -253,7 +258,8 @@ pub const COLUMNS: &[Column] = &[
     .labelled("sample KSD²", "kernel Stein discrepancy² of samples")
     .lower_is_better()
     .on_page()
-    .plotted(),
+    .plotted()
+    .oracle(),
     metric(
         "mode_coverage",
         "report.sample.metrics.mode_coverage",
@@ -262,7 +268,8 @@ pub const COLUMNS: &[Column] = &[
     .labelled("mode coverage", "mode coverage")
     .higher_is_better()
     .on_page()
-    .plotted(),
+    .plotted()
+    .oracle(),
     metric(
         "mode_weight_tv",
         "report.sample.metrics.mode_weight_tv",
@@ -272,7 +279,8 @@ pub const COLUMNS: &[Column] = &[
     .lower_is_better()
     .on_page()
     .plotted()
-    .in_summary(),
+    .in_summary()
+    .oracle(),
     metric(
         "far_fraction",
         "report.sample.metrics.far_fraction",
@@ -281,7 +289,8 @@ pub const COLUMNS: &[Column] = &[
     .labelled("far fraction", "fraction of samples far from modes")
     .lower_is_better()
     .on_page()
-    .plotted(),
+    .plotted()
+    .oracle(),
     metric(
         "sample_mmd_multi",
         "report.sample.metrics.sample_mmd_multi",

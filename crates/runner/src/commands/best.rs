@@ -1,7 +1,9 @@
 //! `runner best DIR --by val_loss --per objective [--per dataset] [--seeds 100,101,102]`:
-//! picks, in each group, the configuration with the lowest mean held-out number over its
-//! seeds, and reports that configuration's metrics as mean ± sd over seeds. Selection never
-//! uses the Fisher divergence or anything else that needs the true score.
+//! picks, in each group, the configuration with the best mean `--by` metric over its seeds,
+//! and reports that configuration's metrics as mean ± sd over seeds. Any metric column that
+//! says which way it improves may select, except those that need the true data distribution
+//! (the Fisher divergence, KL, …: [`Column::oracle`]), which only `--oracle` allows. Trials a
+//! search pruned count as candidates that lost.
 //!
 //! With `--seeds`, the winners run again on the fresh seeds (into `DIR/best/`, resumable
 //! like any sweep) and the table reports those runs: tuning on one seed set and reporting on
@@ -20,14 +22,17 @@ use scorematch::RunConfig;
 use super::BAD_INPUT;
 use super::execute::{Execution, execute_plan};
 use crate::cli::BestArgs;
-use crate::columns::{self, Role, Table};
+use crate::columns::{self, Better, Column, Role, Table};
 use crate::job::{Job, SweepInfo};
 use crate::report::readable;
 use crate::store::{METRICS_FILE, RUNS_CSV};
 use crate::sweep::{Loaded, Plan, Sources};
 
-/// Numbers a selection may use: held out, no true score needed.
-pub const SELECTORS: [&str; 2] = ["val_loss", "model_ksd"];
+/// The metric columns `--by` accepts: those that say which way they improve, without the
+/// ones that need the true data distribution unless `oracle`.
+pub fn selectors(oracle: bool) -> impl Iterator<Item = &'static Column> {
+    columns::metrics(|c| c.better.is_some()).filter(move |c| oracle || !c.oracle)
+}
 
 /// The table of winners, as written to `best.md`.
 pub const BEST_MD: &str = "best.md";
@@ -45,42 +50,72 @@ pub struct Winner {
     pub rows: Vec<Vec<String>>,
     /// Its mean selection number.
     pub score: f64,
-    /// Configurations compared in the group.
+    /// Configurations that competed in the group, those a search pruned included.
     pub candidates: usize,
 }
 
-/// The winners of `table`: per group of `per` values, the config_id with the lowest mean
-/// `by` over its ok runs (ties: the smaller config_id).
-pub fn select(table: &Table, by: &str, per: &[String]) -> Vec<Winner> {
-    let mut groups: BTreeMap<Vec<String>, BTreeMap<String, Vec<Vec<String>>>> = BTreeMap::new();
+/// One configuration's runs in a group.
+#[derive(Default)]
+struct Candidate {
+    /// Its ok runs with a number to select by.
+    rows: Vec<Vec<String>>,
+    /// Whether a search pruned one of its runs (it lost).
+    pruned: bool,
+}
+
+/// The winners of `table`: per group of `per` values, the config_id with the best mean `by`
+/// (lowest, or highest where `better` is [`Better::Higher`]) over its ok runs (ties: the
+/// smaller config_id). A configuration with a pruned run counts as a candidate and never
+/// wins.
+pub fn select(table: &Table, by: &str, better: Better, per: &[String]) -> Vec<Winner> {
+    let mut groups: BTreeMap<Vec<String>, BTreeMap<String, Candidate>> = BTreeMap::new();
     for row in &table.rows {
-        if table.get(row, "status") != "ok" || number(table.get(row, by)).is_none() {
+        let pruned = table.get(row, "status") == "pruned";
+        let selectable = table.get(row, "status") == "ok" && number(table.get(row, by)).is_some();
+        if !pruned && !selectable {
             continue;
         }
         let group = per.iter().map(|c| table.get(row, c).to_string()).collect();
-        groups
+        let candidate = groups
             .entry(group)
             .or_default()
             .entry(table.get(row, "config_id").to_string())
-            .or_default()
-            .push(row.clone());
+            .or_default();
+        if pruned {
+            candidate.pruned = true;
+        } else {
+            candidate.rows.push(row.clone());
+        }
     }
+    let mean = |rows: &[Vec<String>]| {
+        let values: Vec<f64> = rows
+            .iter()
+            .filter_map(|r| number(table.get(r, by)))
+            .collect();
+        values.iter().sum::<f64>() / values.len() as f64
+    };
     groups
         .into_iter()
         .filter_map(|(group, configs)| {
             let candidates = configs.len();
-            let mean = |rows: &[Vec<String>]| {
-                let values: Vec<f64> = rows
-                    .iter()
-                    .filter_map(|r| number(table.get(r, by)))
-                    .collect();
-                values.iter().sum::<f64>() / values.len() as f64
-            };
-            let (config_id, rows) = configs
+            let (config_id, rows, score) = configs
                 .into_iter()
-                .min_by(|a, b| mean(&a.1).total_cmp(&mean(&b.1)).then(a.0.cmp(&b.0)))?;
+                .filter(|(_, c)| !c.pruned && !c.rows.is_empty())
+                .map(|(id, c)| {
+                    let score = mean(&c.rows);
+                    (id, c.rows, score)
+                })
+                .min_by(|a, b| {
+                    let order = a.2.total_cmp(&b.2);
+                    let order = if better == Better::Higher {
+                        order.reverse()
+                    } else {
+                        order
+                    };
+                    order.then(a.0.cmp(&b.0))
+                })?;
             Some(Winner {
-                score: mean(&rows),
+                score,
                 group,
                 config_id,
                 rows,
@@ -161,15 +196,34 @@ fn markdown(rows: &[Vec<String>]) -> String {
 
 /// `runner best`.
 pub fn best(args: BestArgs, multi: Option<MultiProgress>) -> Result<ExitCode> {
-    if !SELECTORS.contains(&args.by.as_str()) {
-        eprintln!(
-            "--by {}: select by a held-out number ({}); the Fisher divergence and the other \
-             true-score metrics must not choose the configuration they then report",
-            args.by,
-            SELECTORS.join(", ")
-        );
+    let Some(by) = selectors(args.oracle).find(|c| c.name == args.by) else {
+        let names = |oracle| {
+            selectors(oracle)
+                .filter(|c| c.oracle == oracle)
+                .map(|c| c.name)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if selectors(true).any(|c| c.name == args.by) {
+            eprintln!(
+                "--by {}: it needs the true data distribution (as do {}), which real data does \
+                 not come with, and would choose the configuration by the number it then \
+                 reports; select by a number from the data ({}), or add --oracle to select by \
+                 it anyway",
+                args.by,
+                names(true),
+                names(false)
+            );
+        } else {
+            eprintln!(
+                "--by {}: not a metric that says which way it improves (one of: {})",
+                args.by,
+                names(false)
+            );
+        }
         return Ok(ExitCode::from(BAD_INPUT));
-    }
+    };
+    let better = by.better.unwrap_or(Better::Lower);
     let csv = args.dir.join(RUNS_CSV);
     let table = match Table::read(&csv) {
         Ok(t) => t,
@@ -182,7 +236,7 @@ pub fn best(args: BestArgs, multi: Option<MultiProgress>) -> Result<ExitCode> {
         eprintln!("--per {bad}: {} has no column \"{bad}\"", csv.display());
         return Ok(ExitCode::from(BAD_INPUT));
     }
-    let winners = select(&table, &args.by, &args.per);
+    let winners = select(&table, &args.by, better, &args.per);
     if winners.is_empty() {
         eprintln!(
             "{}: no ok run has a {} (record it with val_samples, or use data from a file)",
@@ -193,15 +247,22 @@ pub fn best(args: BestArgs, multi: Option<MultiProgress>) -> Result<ExitCode> {
     }
     let tuned = render(&table, &winners, &args.by, &args.per);
     let mut text = format!(
-        "## Best configuration per {} by {} (mean over the tuning seeds)\n\n{}",
+        "## Best configuration per {} by {} (mean over the tuning seeds)\n\n",
         if args.per.is_empty() {
             "sweep".to_string()
         } else {
             args.per.join(" × ")
         },
         args.by,
-        markdown(&tuned)
     );
+    if by.oracle {
+        text.push_str(&format!(
+            "Selected by {}, which uses the true data distribution (--oracle): the table \
+             reports the configuration that number chose.\n\n",
+            args.by
+        ));
+    }
+    text.push_str(&markdown(&tuned));
     let mut written = tuned;
     let mut code = ExitCode::SUCCESS;
     if !args.seeds.is_empty() {
@@ -261,6 +322,7 @@ fn rerun(
         Loaded {
             plan,
             sources: Sources::default(),
+            document: toml::Table::new(),
         },
         &ex,
         multi,
@@ -331,7 +393,7 @@ mod tests {
             ("dsm", "d", "0", "0.4", "2.0"),
             ("dsm", "d", "1", "", "2.0"), // no val_loss: not counted
         ]);
-        let w = select(&t, "val_loss", &["objective".to_string()]);
+        let w = select(&t, "val_loss", Better::Lower, &["objective".to_string()]);
         assert_eq!(w.len(), 2);
         // Groups in name order: dsm, ism.
         assert_eq!(
@@ -342,13 +404,52 @@ mod tests {
         assert_eq!((w[1].config_id.as_str(), w[1].rows.len()), ("b", 2));
         assert!((w[1].score - 1.6).abs() < 1e-12);
         // One group for the whole sweep without --per.
-        let all = select(&t, "val_loss", &[]);
+        let all = select(&t, "val_loss", Better::Lower, &[]);
         assert_eq!((all.len(), all[0].config_id.as_str()), (1, "d"));
+        // Where higher is better, the highest mean wins.
+        let highest = select(&t, "val_loss", Better::Higher, &[]);
+        assert_eq!(highest[0].config_id, "a");
         let rows = render(&t, &w, "val_loss", &["objective".to_string()]);
         assert_eq!(rows[0][..3], ["objective", "config_id", "candidates"]);
         assert_eq!(
             rows[2],
             ["ism", "b", "2", "1.600 ± 0.1414 (2)", "9.000 ± 0 (2)"]
         );
+    }
+
+    #[test]
+    fn pruned_trials_are_candidates_that_lose() {
+        let mut t = table(&[
+            ("ism", "a", "0", "2.0", ""),
+            ("ism", "b", "0", "0.1", ""), // the lowest, but its other seed was pruned
+            ("ism", "b", "1", "0.1", ""),
+            ("ism", "c", "0", "0.5", ""),
+            ("ism", "d", "0", "0.2", ""), // pruned only
+        ]);
+        t.rows[2][0] = "pruned".into();
+        t.rows[4][0] = "pruned".into();
+        let w = select(&t, "val_loss", Better::Lower, &[]);
+        assert_eq!(w.len(), 1);
+        assert_eq!((w[0].config_id.as_str(), w[0].candidates), ("c", 4));
+    }
+
+    #[test]
+    fn the_selectors_are_the_registry_metrics_without_the_oracle_ones() {
+        let plain: Vec<&str> = selectors(false).map(|c| c.name).collect();
+        for name in ["val_loss", "model_ksd", "sample_mmd", "test_loglik"] {
+            assert!(plain.contains(&name), "{name} missing from {plain:?}");
+        }
+        for name in [
+            "fisher",
+            "fisher_sigma",
+            "kl",
+            "sample_ksd",
+            "mode_coverage",
+        ] {
+            assert!(!plain.contains(&name), "{name} in {plain:?}");
+            assert!(selectors(true).any(|c| c.name == name), "{name}");
+        }
+        // Counts and identifiers never select.
+        assert!(!selectors(true).any(|c| c.name == "steps_done" || c.name == "seed"));
     }
 }

@@ -1,5 +1,6 @@
 //! `runner compare`: a results table against a reference table (see
-//! [`crate::report::compare`]); exit code 1 on a regression.
+//! [`crate::report::compare`]); exit code 1 on a regression, or on a reference configuration
+//! missing from the results unless `--shared-only`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -25,7 +26,7 @@ fn runs_table(path: &Path) -> Result<Table> {
 }
 
 /// Compares the results in `args.results` with `args.reference`; exit code 1 on a
-/// regression.
+/// regression or (without `--shared-only`) a missing configuration.
 pub fn compare_command(args: CompareArgs) -> Result<ExitCode> {
     let reference = Summary::of(&runs_table(&args.reference)?)
         .with_context(|| format!("reading the reference {}", args.reference.display()))?;
@@ -56,9 +57,25 @@ pub fn compare_command(args: CompareArgs) -> Result<ExitCode> {
     };
     let comparison = compare(&reference, &now, &metrics, tol);
     print!("{}", render(&comparison));
-    Ok(if comparison.regressions() > 0 {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    let missing = comparison.missing.len();
+    if missing > 0 {
+        if args.shared_only {
+            println!(
+                "--shared-only: the {missing} missing configurations were not compared and do not \
+                 fail the comparison"
+            );
+        } else {
+            println!(
+                "the results lack {missing} reference configurations (--shared-only compares only \
+                 the configurations both tables hold)"
+            );
+        }
+    }
+    Ok(
+        if comparison.regressions() > 0 || (missing > 0 && !args.shared_only) {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        },
+    )
 }

@@ -202,9 +202,10 @@ fn aside_name(out: &Path) -> PathBuf {
     candidate
 }
 
-/// Keeps the sweep file as run (with the command line) next to its results.
+/// Keeps the sweep as run next to its results: the command line, then the file with its
+/// bases merged in and the `--set` overrides (and `runner run`'s flags) applied.
 fn save_sweep_copy(loaded: &Loaded, ex: &Execution) -> Result<()> {
-    let text = loaded.sources.get(0).map(|s| s.text.as_str()).unwrap_or("");
+    let text = toml::to_string(&loaded.document).context("writing the sweep as TOML")?;
     let copy = format!("# {}\n{text}", ex.command_line);
     crate::store::write_atomic(&ex.out.join("sweep.toml"), copy.as_bytes())
 }

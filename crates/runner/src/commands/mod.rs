@@ -4,7 +4,7 @@
 mod bench;
 mod best;
 
-pub use best::BEST_CSV;
+pub use best::{BEST_CSV, selectors as best_selectors};
 mod compare;
 mod execute;
 mod list;
@@ -70,4 +70,75 @@ fn warn(diagnostics: &Diagnostics) {
 /// Where a sweep's results go by default.
 fn default_out(name: &str) -> PathBuf {
     Path::new("results").join(name)
+}
+
+/// The id of the run in `dir/runs/` named by `prefix` (a whole id, or the start of exactly
+/// one), or the message to print: no such run, or the runs an ambiguous prefix matches.
+pub fn resolve_run(dir: &Path, prefix: &str) -> Result<String, String> {
+    if prefix.is_empty() {
+        return Err(format!("no run \"\" in {}: give a run id", dir.display()));
+    }
+    let runs = dir.join("runs");
+    let mut matches: Vec<String> = std::fs::read_dir(&runs)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .filter(|e| e.path().is_dir())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|id| id.starts_with(prefix))
+                .collect()
+        })
+        .unwrap_or_default();
+    matches.sort();
+    if matches.iter().any(|id| id == prefix) {
+        return Ok(prefix.to_string());
+    }
+    match matches.as_slice() {
+        [] => Err(format!("no run {prefix} in {}", dir.display())),
+        [id] => Ok(id.clone()),
+        many => Err(format!(
+            "run {prefix} is ambiguous in {}: it starts {} run ids; give more of one:\n{}",
+            dir.display(),
+            many.len(),
+            many.iter()
+                .map(|id| format!("  {id}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_is_named_by_a_unique_prefix() {
+        let dir = tempfile::tempdir().unwrap();
+        for id in ["abc123", "abd456", "abd789"] {
+            std::fs::create_dir_all(dir.path().join("runs").join(id)).unwrap();
+        }
+        assert_eq!(resolve_run(dir.path(), "abc").unwrap(), "abc123");
+        assert_eq!(resolve_run(dir.path(), "abd456").unwrap(), "abd456");
+        // A whole id names its run even when it starts another.
+        std::fs::create_dir_all(dir.path().join("runs/abc123x")).unwrap();
+        assert_eq!(resolve_run(dir.path(), "abc123").unwrap(), "abc123");
+        assert!(resolve_run(dir.path(), "abc1").is_err());
+        let shown = dir.path().display();
+        assert_eq!(
+            resolve_run(dir.path(), "zz").unwrap_err(),
+            format!("no run zz in {shown}")
+        );
+        let ambiguous = resolve_run(dir.path(), "abd").unwrap_err();
+        assert!(
+            ambiguous.starts_with(&format!("run abd is ambiguous in {shown}: it starts 2")),
+            "{ambiguous}"
+        );
+        assert!(
+            ambiguous.contains("  abd456\n  abd789") && !ambiguous.contains("abc123"),
+            "{ambiguous}"
+        );
+        assert!(resolve_run(dir.path(), "").is_err());
+        assert!(resolve_run(&dir.path().join("none"), "abc").is_err());
+    }
 }

@@ -164,7 +164,7 @@ fn every_parameter_of_every_registry_variant_is_a_varying_column_everywhere() {
                 .into_iter()
                 .map(|i| summary.params[i].as_str())
                 .collect();
-            let winners = best::select(&table, "val_loss", &[]);
+            let winners = best::select(&table, "val_loss", crate::columns::Better::Lower, &[]);
             let best_header = &best::render(&table, &winners, "val_loss", &[])[0];
             for column in differing {
                 if crate::columns::role(column) != Role::Param {

@@ -1,4 +1,4 @@
-//! `runner sample DIR --run ID`: samples again from a finished run's checkpoint, without
+//! `runner sample DIR --run ID` (an id or a unique prefix): samples again from a finished run's checkpoint, without
 //! retraining, with the sampler and sample metrics it was trained with or changed by
 //! `--set sampler.…` / `--set sample_metrics.…`, on any backend. Each call appends one row to
 //! `DIR/sampled.csv` naming the trained run it came from.
@@ -23,7 +23,14 @@ const CHANGEABLE: [&str; 2] = ["sampler", "sample_metrics"];
 
 /// Samples from run `args.run`'s checkpoint.
 pub fn sample(args: SampleArgs) -> Result<ExitCode> {
-    let path = args.dir.join("runs").join(&args.run).join(CHECKPOINT_FILE);
+    let run = match super::resolve_run(&args.dir, &args.run) {
+        Ok(id) => id,
+        Err(message) => {
+            eprintln!("--run {}: {message}", args.run);
+            return Ok(ExitCode::from(BAD_INPUT));
+        }
+    };
+    let path = args.dir.join("runs").join(&run).join(CHECKPOINT_FILE);
     let fail = |message: String| {
         eprintln!("{}: {message}", path.display());
         Ok(ExitCode::from(BAD_INPUT))
@@ -89,7 +96,7 @@ pub fn sample(args: SampleArgs) -> Result<ExitCode> {
     };
     let report = sampled.report;
     let mut row = vec![
-        ("train_run_id".to_string(), args.run.clone()),
+        ("train_run_id".to_string(), run.clone()),
         ("backend".to_string(), config.backend.name().to_string()),
         ("sample_seed".to_string(), seed.to_string()),
         ("sampler".to_string(), report.sampler.clone()),

@@ -11,8 +11,9 @@
 //!
 //! and a difference beyond `tol` in the worse direction (higher; lower for `mode_coverage`)
 //! is a regression, in the better direction an improvement (reported, not an error). Fewer
-//! `ok` runs than the reference, or a reference configuration or metric that is missing, is
-//! a regression too. Numbers need not be bit-identical: a change of the floating-point
+//! `ok` runs than the reference, or a metric that is missing, is a regression too. A
+//! reference configuration the new table lacks is reported apart from the regressions, as
+//! missing (`runner compare` fails on it unless `--shared-only`). Numbers need not be bit-identical: a change of the floating-point
 //! engine moves each seed's result by far less than the spread between seeds.
 
 use std::collections::BTreeMap;
@@ -36,8 +37,6 @@ pub struct Tolerance {
 /// What one comparison found.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Finding {
-    /// A reference configuration that the new table does not have.
-    MissingConfig,
     /// Fewer runs ended `ok` than in the reference.
     FewerOk {
         /// ok runs / runs in the reference.
@@ -81,10 +80,12 @@ pub struct ConfigFindings {
 /// The result of comparing two tables.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Comparison {
-    /// Configurations of the reference that were compared.
+    /// Configurations both tables hold, which were compared.
     pub compared: usize,
     /// Configurations with findings.
     pub configs: Vec<ConfigFindings>,
+    /// Configurations of the reference that the new table does not have.
+    pub missing: Vec<String>,
     /// Configurations of the new table that the reference does not have.
     pub new_configs: Vec<String>,
 }
@@ -92,11 +93,16 @@ pub struct Comparison {
 impl Comparison {
     /// Number of regressions.
     pub fn regressions(&self) -> usize {
-        self.configs
-            .iter()
-            .flat_map(|c| &c.findings)
-            .filter(|f| f.is_regression())
-            .count()
+        self.findings().filter(|f| f.is_regression()).count()
+    }
+
+    /// Number of improvements.
+    pub fn improvements(&self) -> usize {
+        self.findings().filter(|f| !f.is_regression()).count()
+    }
+
+    fn findings(&self) -> impl Iterator<Item = &Finding> {
+        self.configs.iter().flat_map(|c| &c.findings)
     }
 }
 
@@ -165,29 +171,29 @@ pub fn compare(
         s.metrics.iter().position(|x| x == m).map(|i| g.stats[i])
     };
     let mut configs = Vec::new();
+    let mut missing = Vec::new();
     let mut matched = vec![false; now.groups.len()];
     for r in &reference.groups {
+        let Some(i) = find(r) else {
+            missing.push(label(reference, r));
+            continue;
+        };
+        matched[i] = true;
+        let n = &now.groups[i];
         let mut findings = Vec::new();
-        match find(r) {
-            None => findings.push(Finding::MissingConfig),
-            Some(i) => {
-                matched[i] = true;
-                let n = &now.groups[i];
-                if n.ok < r.ok {
-                    findings.push(Finding::FewerOk {
-                        reference: (r.ok, r.runs),
-                        now: (n.ok, n.runs),
-                    });
-                }
-                for m in metrics {
-                    let Some(rs) = stat(reference, r, m).filter(|s| s.mean.is_some()) else {
-                        continue;
-                    };
-                    let ns = stat(now, n, m).unwrap_or_default();
-                    if let Some(f) = check_metric(m, rs, ns, tol) {
-                        findings.push(f);
-                    }
-                }
+        if n.ok < r.ok {
+            findings.push(Finding::FewerOk {
+                reference: (r.ok, r.runs),
+                now: (n.ok, n.runs),
+            });
+        }
+        for m in metrics {
+            let Some(rs) = stat(reference, r, m).filter(|s| s.mean.is_some()) else {
+                continue;
+            };
+            let ns = stat(now, n, m).unwrap_or_default();
+            if let Some(f) = check_metric(m, rs, ns, tol) {
+                findings.push(f);
             }
         }
         if !findings.is_empty() {
@@ -205,8 +211,9 @@ pub fn compare(
         .map(|(g, _)| label(now, g))
         .collect();
     Comparison {
-        compared: reference.groups.len(),
+        compared: reference.groups.len() - missing.len(),
         configs,
+        missing,
         new_configs,
     }
 }
@@ -238,7 +245,8 @@ fn show(s: &Stat) -> String {
     format!("{mean} ± {sd} (n={})", s.n)
 }
 
-/// The comparison as readable text, one line per finding.
+/// The comparison as readable text: one line per finding, then the missing and the new
+/// configurations under their own headings, then the counts.
 pub fn render(c: &Comparison) -> String {
     let mut out = String::new();
     for cfg in &c.configs {
@@ -249,7 +257,6 @@ pub fn render(c: &Comparison) -> String {
                 "improved  "
             };
             let what = match f {
-                Finding::MissingConfig => "configuration missing from the new results".to_string(),
                 Finding::FewerOk { reference, now } => format!(
                     "ok runs {}/{} (reference {}/{})",
                     now.0, now.1, reference.0, reference.1
@@ -271,20 +278,22 @@ pub fn render(c: &Comparison) -> String {
             out.push_str(&format!("{tag} {} | {what}\n", cfg.label));
         }
     }
-    for n in &c.new_configs {
-        out.push_str(&format!("new        {n} | no reference (not compared)\n"));
-    }
-    let improved = c
-        .configs
-        .iter()
-        .flat_map(|c| &c.findings)
-        .filter(|f| !f.is_regression())
-        .count();
+    let mut section = |heading: &str, labels: &[String]| {
+        if !labels.is_empty() {
+            out.push_str(&format!("{heading} ({}):\n", labels.len()));
+            for l in labels {
+                out.push_str(&format!("  {l}\n"));
+            }
+        }
+    };
+    section("Missing from the new results", &c.missing);
+    section("New, without a reference (not compared)", &c.new_configs);
     out.push_str(&format!(
-        "{} configurations compared: {} regressions, {} improvements, {} new\n",
+        "{} configurations compared: {} regressions, {} improvements, {} missing, {} new\n",
         c.compared,
         c.regressions(),
-        improved,
+        c.improvements(),
+        c.missing.len(),
         c.new_configs.len()
     ));
     out
@@ -368,13 +377,13 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("improved   objective=ism [id-ism]"), "{text}");
-        assert!(
-            text.ends_with("2 configurations compared: 1 regressions, 1 improvements, 0 new\n")
-        );
+        assert!(text.ends_with(
+            "2 configurations compared: 1 regressions, 1 improvements, 0 missing, 0 new\n"
+        ));
     }
 
     #[test]
-    fn lost_runs_configurations_and_metrics_are_regressions() {
+    fn lost_runs_and_metrics_are_regressions_and_lost_configurations_are_missing() {
         let reference = summary(&[
             ("esm", 0, "ok", 1.0),
             ("esm", 1, "ok", 1.0),
@@ -388,15 +397,30 @@ mod tests {
         let c = run(&reference, &now);
         let kinds: Vec<&Finding> = c.configs.iter().flat_map(|c| &c.findings).collect();
         assert!(matches!(
-            kinds[0],
-            Finding::FewerOk {
+            kinds[..],
+            [Finding::FewerOk {
                 reference: (2, 2),
                 now: (1, 2)
-            }
+            }]
         ));
-        assert_eq!(kinds[1], &Finding::MissingConfig);
-        assert_eq!(c.regressions(), 2);
+        assert_eq!(c.regressions(), 1);
+        assert_eq!(c.compared, 1);
+        assert_eq!(c.missing, ["objective=ism [id-ism]"]);
         assert_eq!(c.new_configs, ["objective=ssm [id-ssm]"]);
+        let text = render(&c);
+        assert!(
+            text.contains(
+                "Missing from the new results (1):\n  objective=ism [id-ism]\n\
+                 New, without a reference (not compared) (1):\n  objective=ssm [id-ssm]\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.ends_with(
+                "1 configurations compared: 1 regressions, 0 improvements, 1 missing, 1 new\n"
+            ),
+            "{text}"
+        );
         let only_failed = summary(&[("esm", 0, "failed", 0.0), ("esm", 1, "failed", 0.0)]);
         let c = run(&reference, &only_failed);
         let text = render(&c);
@@ -428,8 +452,8 @@ mod tests {
             g.config_id.push('2');
         }
         let c = run(&twins, &renamed);
-        assert_eq!(c.regressions(), 2, "ambiguous: {}", render(&c));
-        assert_eq!(c.new_configs.len(), 2);
+        assert_eq!(c.regressions(), 0, "ambiguous: {}", render(&c));
+        assert_eq!((c.missing.len(), c.new_configs.len()), (2, 2));
     }
 
     #[test]

@@ -135,8 +135,8 @@ pub fn page(
     if let Some(rows) = best.filter(|r| r.len() > 1) {
         h.push_str(
             "<h2 id=\"best\">Best configurations</h2>\n<p>From <code>runner best</code>: each \
-             group's configuration with the lowest held-out number, its metrics as mean ± sd \
-             (n) over seeds (see <a href=\"../best.md\">best.md</a>).</p>\n<table>\n",
+             group's configuration with the best mean of the metric it was selected by, its \
+             metrics as mean ± sd (n) over seeds (see <a href=\"../best.md\">best.md</a>).</p>\n<table>\n",
         );
         for (i, row) in rows.iter().enumerate() {
             let cell = if i == 0 { "th" } else { "td" };

@@ -30,6 +30,8 @@ pub struct Loaded {
     pub plan: Plan,
     /// The texts it was read from (the file first).
     pub sources: Sources,
+    /// The sweep as run: the file with its bases merged in and the overrides applied.
+    pub document: toml::Table,
 }
 
 /// A value set from a command-line flag, shown in messages as its label (`--dim 10`).
@@ -108,6 +110,10 @@ pub fn load_text(
     if !errors.is_empty() {
         return Err(errors);
     }
+    let document = match root.to_value() {
+        toml::Value::Table(t) => t,
+        _ => toml::Table::new(),
+    };
     let params = Params::new();
     let (root, prune) = search::expand(root, &sources, &params)?;
     let (spec, mut errors) = spec::check(&root, &sources, &params, default_name);
@@ -121,7 +127,11 @@ pub fn load_text(
     // can; a missing field there may just be a value stage one already refused.
     match plan::plan(&spec, &sources, &params) {
         Ok(plan) if errors.is_empty() => {
-            return search::with_prune(plan, prune, &sources).map(|plan| Loaded { plan, sources });
+            return search::with_prune(plan, prune, &sources).map(|plan| Loaded {
+                plan,
+                sources,
+                document,
+            });
         }
         Ok(_) => {}
         Err(more) if errors.is_empty() => return Err(more),

@@ -38,24 +38,17 @@ pub(super) fn choose(dir: &Path, table: &Table, asked: &[String]) -> Result<Vec<
     if !asked.is_empty() {
         return asked
             .iter()
-            .map(|prefix| {
-                let ids: Vec<&str> = table
-                    .rows
-                    .iter()
-                    .map(|r| table.get(r, "run_id"))
-                    .filter(|id| id.starts_with(prefix.as_str()))
-                    .collect();
-                match ids.as_slice() {
-                    [id] if has_field(id) => Ok(Chosen {
-                        id: id.to_string(),
+            .map(|id| {
+                if has_field(id) {
+                    Ok(Chosen {
+                        id: id.clone(),
                         why: "chosen with --run".into(),
-                    }),
-                    [id] => bail!(
-                        "--run {prefix}: run {id} has no {FIELD_FILE} (only ok runs on 2-D data keep \
+                    })
+                } else {
+                    bail!(
+                        "--run {id}: the run has no {FIELD_FILE} (only ok runs on 2-D data keep \
                          their score field)"
-                    ),
-                    [] => bail!("--run {prefix}: no run id starts with it in {}", dir.display()),
-                    many => bail!("--run {prefix}: matches {} runs; give more of the id", many.len()),
+                    )
                 }
             })
             .collect();

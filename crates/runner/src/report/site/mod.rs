@@ -28,7 +28,7 @@ pub const INDEX: &str = "index.html";
 /// What `runner report` is asked for.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SiteOptions {
-    /// Runs (ids or unique prefixes) whose score fields and samples to draw; empty: the run
+    /// Runs (whole ids) whose score fields and samples to draw; empty: the run
     /// with the lowest Fisher divergence of each objective on each 2-D data set.
     pub runs: Vec<String>,
 }

@@ -255,6 +255,14 @@ pub fn check(
                     }
                 }
             }
+            other if c.params.path(other).is_some() => c.err(
+                e.key_span,
+                other,
+                format!(
+                    "did you mean defaults.{other}? (a parameter goes in [defaults], or in [grid] \
+                     as a list to vary it)"
+                ),
+            ),
             other => c.err(
                 e.key_span,
                 other,

@@ -99,6 +99,16 @@ fn structural_mistakes_are_all_reported_with_line_and_key() {
 }
 
 #[test]
+fn a_parameter_at_the_top_level_says_where_it_belongs() {
+    let (_, errors) = spec("name = \"x\"\nsteps = 10\n");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with("s.toml:2: steps: did you mean defaults.steps?"),
+        "{errors:?}"
+    );
+}
+
+#[test]
 fn a_family_parameter_written_alone_says_where_it_belongs() {
     let (_, errors) = spec("[grid]\nsigma = [0.1, 0.2]\n");
     assert_eq!(errors.len(), 1);
