@@ -41,7 +41,8 @@ pub const COLUMNS: &[Column] = &[
         "derived.dim",
         "dimension D of the data",
     )
-    .leading(),
+    .leading()
+    .labelled("dim", "dimension D"),
     param(
         "model",
         "config.model.name",
@@ -59,7 +60,8 @@ pub const COLUMNS: &[Column] = &[
         "derived.sigma",
         "noise level σ the objective targets (dsm; esm with sigma; smallest level of dsm-multi, ssm-multi, ssm-vr-multi); empty for objectives on clean data",
     )
-    .leading(),
+    .leading()
+    .labelled("sigma", "noise level σ"),
     param(
         "backend",
         "config.backend",

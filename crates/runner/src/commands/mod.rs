@@ -8,6 +8,7 @@ pub use best::BEST_CSV;
 mod compare;
 mod execute;
 mod list;
+mod plot;
 mod report;
 mod run;
 mod sample;
@@ -36,6 +37,7 @@ pub fn dispatch(cli: Cli, multi: Option<MultiProgress>) -> Result<ExitCode> {
         Command::Validate(args) => validate::validate(args),
         Command::Run(args) => run::run(*args, multi),
         Command::Report(args) => report::report(args),
+        Command::Plot(args) => plot::plot(args),
         Command::Slurm(args) => slurm::slurm(args),
         Command::Compare(args) => compare::compare_command(args),
         Command::Bench(args) => bench::bench(args),
