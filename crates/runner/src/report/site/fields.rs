@@ -200,7 +200,7 @@ pub(super) fn field_plots(
                 colour: 3,
             });
         }
-        let dataset = config.dataset.name();
+        let dataset = &super::dataset_title(&config.dataset);
         let short_id: String = chosen.id.chars().take(10).collect();
         let title = format!(
             "{dataset}, {objective}{sigma}, seed {} — run {short_id}",
