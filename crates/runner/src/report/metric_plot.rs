@@ -285,13 +285,7 @@ impl MetricPlot {
                 (area.left, top),
                 ((area.right - area.left) as u32, (area.bottom - top) as u32),
             );
-            let (xr, yr) = self.draw_panel(&sub, panel, &entries, &x_axis, &y_axis)?;
-            drawn.push(Rect {
-                left: xr.start,
-                top: yr.start,
-                right: xr.end,
-                bottom: yr.end,
-            });
+            drawn.push(self.draw_panel(&sub, panel, &entries, &x_axis, &y_axis)?);
         }
         if let Some(legend) = layout.legend {
             self.draw_legend(root, legend, &entries)?;
@@ -299,7 +293,7 @@ impl MetricPlot {
         Ok(drawn)
     }
 
-    /// One panel; returns its plotting area's pixel ranges.
+    /// One panel; returns its plotting rectangle.
     fn draw_panel<DB: DrawingBackend>(
         &self,
         area: &DrawingArea<DB, Shift>,
@@ -307,8 +301,7 @@ impl MetricPlot {
         entries: &[Entry],
         x_axis: &Axis,
         y_axis: &Axis,
-    ) -> Result<(std::ops::Range<i32>, std::ops::Range<i32>), DrawingAreaErrorKind<DB::ErrorType>>
-    {
+    ) -> Result<Rect, DrawingAreaErrorKind<DB::ErrorType>> {
         let mut chart = ChartBuilder::on(area)
             .margin(MARGIN as u32)
             .x_label_area_size(X_LABELS as u32)
@@ -379,7 +372,13 @@ impl MetricPlot {
                 }
             }
         }
-        Ok(chart.plotting_area().get_pixel_range())
+        let (x, y) = chart.plotting_area().get_pixel_range();
+        Ok(Rect {
+            left: x.start,
+            top: y.start,
+            right: x.end,
+            bottom: y.end,
+        })
     }
 
     /// The legend: a framed box with its title and one line per entry.
