@@ -179,7 +179,8 @@ pub fn figure(table: &Table, spec: &PlotSpec) -> Result<Plotted> {
         let runs: usize = cells.iter().filter(|c| bad(c)).map(|c| c.stat.n).sum();
         if runs > 0 {
             cells.retain(|c| !bad(c));
-            warnings.push(format!("left out {runs} runs: {why}"));
+            let noun = if runs == 1 { "run" } else { "runs" };
+            warnings.push(format!("left out {runs} {noun}: {why}"));
         }
     };
     if spec.logx && numeric {
@@ -421,8 +422,8 @@ mod tests {
         assert_eq!(
             plotted.warnings,
             [
-                "left out 1 runs: --logx cannot show sigma ≤ 0",
-                "left out 1 runs: --logy cannot show a mean fisher ≤ 0"
+                "left out 1 run: --logx cannot show sigma ≤ 0",
+                "left out 1 run: --logy cannot show a mean fisher ≤ 0"
             ]
         );
         assert_eq!(plotted.plot.panels[0].series[0].points.len(), 1);
