@@ -48,6 +48,12 @@ fn a_sweep_on_a_file_is_judged_on_the_test_split_and_follows_the_file() {
             );
         }
     }
+    // The report names the data set by its file: figure files and titles say iris.csv.
+    ok(&s.runner(&["report", "results/d"]));
+    let loss = std::fs::read_to_string(s.path("results/d/report/loss_iris_csv.svg")).unwrap();
+    assert!(loss.contains("Training loss — iris.csv"), "{loss}");
+    let page = std::fs::read_to_string(s.path("results/d/report/index.html")).unwrap();
+    assert!(!page.contains("— file"), "{page}");
     // Editing the file changes its runs' ids: all four run again.
     s.write("iris.csv", &IRIS.replacen("5.1,3.5", "5.2,3.5", 1));
     let listed = text(&s.runner(&["list", f]).stdout);

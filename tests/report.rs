@@ -297,9 +297,10 @@ fn assert_every_series_is_drawn(path: &Path) {
         "{}: no dsm line joins two σ",
         path.display()
     );
+    // A dot per point and the legend's marker.
     assert_eq!(
         count(&|e| e.tag == "circle" && e.attr("fill") == dsm),
-        2,
+        3,
         "{}: dsm points",
         path.display()
     );

@@ -89,6 +89,9 @@ pub enum Command {
     /// Aggregate a results directory over seeds (summary.csv, summary.md) and draw its
     /// figures into report/ (PNG, SVG, index.html).
     Report(ReportArgs),
+    /// Draw one column of runs.csv against another, mean ± sd over seeds, into SVG and PNG
+    /// (DIR/plots/<y>_vs_<x>…), by --hue and --facet columns.
+    Plot(PlotArgs),
     /// Write (and with --submit, submit) a Slurm job array running the sweep's shards.
     Slurm(SlurmArgs),
     /// Compare results with a reference table within seed-spread tolerances (exit 1 on a
@@ -301,6 +304,34 @@ pub struct ReportArgs {
     /// of the best run of each objective. Repeatable.
     #[arg(long = "run", value_name = "ID")]
     pub runs: Vec<String>,
+}
+
+/// `runner plot`.
+#[derive(Debug, Args)]
+pub struct PlotArgs {
+    /// A results directory (holding runs.csv).
+    pub dir: PathBuf,
+    /// The x column (numbers give lines sorted by x; other values, categories).
+    #[arg(long, value_name = "COLUMN")]
+    pub x: String,
+    /// The y column (numbers): mean ± sd over the ok runs sharing x, hue and facet.
+    #[arg(long, value_name = "COLUMN")]
+    pub y: String,
+    /// One series (colour) per value of this column.
+    #[arg(long, value_name = "COLUMN")]
+    pub hue: Option<String>,
+    /// One panel per value of this column.
+    #[arg(long, value_name = "COLUMN")]
+    pub facet: Option<String>,
+    /// Log10 x axis (runs with x ≤ 0 are left out, with a warning).
+    #[arg(long)]
+    pub logx: bool,
+    /// Log10 y axis (points whose mean is ≤ 0 are left out, with a warning).
+    #[arg(long)]
+    pub logy: bool,
+    /// Write PATH.svg and PATH.png instead of DIR/plots/<y>_vs_<x>[_by_<hue>][_per_<facet>].
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
 }
 
 /// `runner slurm`.

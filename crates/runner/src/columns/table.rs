@@ -52,7 +52,8 @@ pub const COLUMNS: &[Column] = &[
         "dim",
         "derived.dim",
         "dimension D of the data",
-    ),
+    )
+    .labelled("dim", "dimension D"),
     param(
         "model",
         "config.model.name",
@@ -67,7 +68,8 @@ pub const COLUMNS: &[Column] = &[
         "sigma",
         "derived.sigma",
         "noise level σ the objective targets (dsm; esm with sigma; smallest level of dsm-multi, ssm-multi, ssm-vr-multi); empty for objectives on clean data",
-    ),
+    )
+    .labelled("sigma", "noise level σ"),
     param(
         "backend",
         "config.backend",

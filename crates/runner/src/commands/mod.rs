@@ -10,6 +10,7 @@ mod execute;
 mod list;
 #[cfg(test)]
 mod parameter_columns;
+mod plot;
 mod report;
 mod run;
 mod sample;
@@ -38,6 +39,7 @@ pub fn dispatch(cli: Cli, multi: Option<MultiProgress>) -> Result<ExitCode> {
         Command::Validate(args) => validate::validate(args),
         Command::Run(args) => run::run(*args, multi),
         Command::Report(args) => report::report(args),
+        Command::Plot(args) => plot::plot(args),
         Command::Slurm(args) => slurm::slurm(args),
         Command::Compare(args) => compare::compare_command(args),
         Command::Bench(args) => bench::bench(args),

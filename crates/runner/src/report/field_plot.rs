@@ -77,12 +77,15 @@ impl Figure for FieldPlot {
             let mut chart = ChartBuilder::on(&area)
                 .caption(&panel.title, font(14))
                 .margin(8)
-                .x_label_area_size(30)
-                .y_label_area_size(40)
+                .x_label_area_size(42)
+                .y_label_area_size(52)
                 .build_cartesian_2d(self.x[0]..self.x[1], self.y[0]..self.y[1])?;
             chart
                 .configure_mesh()
                 .disable_mesh()
+                .x_desc("x₁")
+                .y_desc("x₂")
+                .axis_desc_style(font(13))
                 .label_style(font(11))
                 .x_labels(5)
                 .y_labels(5)

@@ -6,6 +6,8 @@ use std::sync::OnceLock;
 
 use anyhow::{Result, anyhow};
 use plotters::coord::Shift;
+use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 /// DejaVu Sans (license: `assets/DejaVuSans-LICENSE.txt`).
@@ -92,7 +94,7 @@ pub fn svg<F: Figure>(figure: &F) -> Result<Vec<u8>> {
     Ok(text.into_bytes())
 }
 
-/// A linear or log10 axis: values are drawn at [`Scale::at`] and labelled by their value.
+/// A linear or log10 axis: values are drawn at [`Scale::at`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Scale {
     /// Whether the axis is logarithmic.
@@ -120,49 +122,192 @@ impl Scale {
             (false, v) => Some(v),
         }
     }
+}
 
-    /// The drawn range covering `values`, padded by 5% (a unit range around a single value).
-    pub fn range(self, values: &[f64]) -> Range<f64> {
-        let drawn: Vec<f64> = values.iter().filter_map(|&v| self.at(v)).collect();
-        if drawn.is_empty() {
-            return 0.0..1.0;
-        }
-        let (lo, hi) = bounds(&drawn);
-        let pad = if hi > lo {
-            (hi - lo) * 0.05
+/// Most labelled ticks on a numeric axis.
+const MAX_TICKS: i64 = 8;
+
+/// An axis as drawn: its range and ticks (in drawn units) and how ticks are labelled. Log
+/// axes have their ticks exactly at powers of ten, labelled `10⁻²`, and span whole decades
+/// around the data; linear axes have ticks at 1, 2 or 5 × a power of ten; categorical axes
+/// have one tick per category at 0, 1, ….
+#[derive(Clone, Debug, PartialEq)]
+pub struct Axis {
+    /// How values map to drawn positions (linear for categories).
+    pub scale: Scale,
+    /// The drawn range.
+    pub range: Range<f64>,
+    /// Drawn positions of the labelled ticks.
+    pub ticks: Vec<f64>,
+    /// The distance between ticks (drawn units).
+    step: f64,
+    /// Tick `i`'s label on a categorical axis (empty on numeric axes).
+    categories: Vec<String>,
+}
+
+impl Axis {
+    /// A numeric axis covering `values` (those `scale` cannot draw are left out).
+    pub fn numeric(scale: Scale, values: &[f64]) -> Axis {
+        let drawn: Vec<f64> = values.iter().filter_map(|&v| scale.at(v)).collect();
+        let (lo, hi) = if drawn.is_empty() {
+            (0.0, 1.0)
         } else {
-            0.5 * lo.abs().max(1.0) * if self.log { 1.0 } else { 0.1 }
+            bounds(&drawn)
         };
-        lo - pad..hi + pad
-    }
-
-    /// The label of drawn position `at` on an axis showing `range` (drawn units), with the
-    /// significant digits that tell its ticks (about ten per axis) apart.
-    pub fn label(self, at: f64, range: &Range<f64>) -> String {
-        let step = ((range.end - range.start) / 10.0).abs();
-        if self.log {
-            let rel = 10f64.powf(step) - 1.0;
-            let digits = 1 - rel.log10().floor() as i32;
-            significant(10f64.powf(at), digits.clamp(2, 8))
+        if scale.log {
+            log_axis(lo, hi)
         } else {
-            let top = range.start.abs().max(range.end.abs());
-            let digits = if step > 0.0 && top > 0.0 {
-                (top.log10().floor() - step.log10().floor()) as i32 + 1
-            } else {
-                3
-            };
-            significant(at, digits.clamp(1, 8))
+            linear_axis(lo, hi)
         }
     }
 
-    /// The axis description with "(log)" added on log axes.
-    pub fn describe(self, name: &str) -> String {
-        if self.log {
-            format!("{name} (log)")
-        } else {
-            name.to_string()
+    /// A categorical axis: category `i` at position `i`.
+    pub fn categorical(categories: Vec<String>) -> Axis {
+        let n = categories.len().max(1) as f64;
+        Axis {
+            scale: Scale { log: false },
+            range: -0.5..n - 0.5,
+            ticks: (0..categories.len()).map(|i| i as f64).collect(),
+            step: 1.0,
+            categories,
         }
     }
+
+    /// Whether the axis shows categories.
+    pub fn is_categorical(&self) -> bool {
+        !self.categories.is_empty()
+    }
+
+    /// The label of the tick at drawn position `at`.
+    pub fn label(&self, at: f64) -> String {
+        if self.is_categorical() {
+            let i = at.round();
+            return (i >= 0.0)
+                .then(|| self.categories.get(i as usize))
+                .flatten()
+                .cloned()
+                .unwrap_or_default();
+        }
+        if self.scale.log {
+            return power_of_ten(at.round() as i32);
+        }
+        if at.abs() < self.step * 1e-9 {
+            return "0".to_string();
+        }
+        let top = self.range.start.abs().max(self.range.end.abs());
+        let digits = (top.log10().floor() - self.step.log10().floor()) as i32 + 1;
+        significant(at, digits.clamp(1, 8))
+    }
+
+    /// The plotters coordinate: the range with exactly [`Axis::ticks`] as its key points.
+    pub fn coord(&self) -> Ticked {
+        Ticked {
+            inner: self.range.clone().into(),
+            ticks: self.ticks.clone(),
+        }
+    }
+}
+
+/// A plotters coordinate whose ticks (and grid lines) are given, not chosen by plotters.
+#[derive(Clone)]
+pub struct Ticked {
+    inner: RangedCoordf64,
+    ticks: Vec<f64>,
+}
+
+impl Ranged for Ticked {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        self.inner.map(value, limit)
+    }
+
+    fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
+        if hint.weight().allow_light_points() {
+            Vec::new()
+        } else {
+            self.ticks.clone()
+        }
+    }
+
+    fn range(&self) -> Range<f64> {
+        self.inner.range()
+    }
+}
+
+/// A log axis over drawn (log10) positions `lo..=hi`: ticks at every `step`-th power of ten
+/// from the one at or below the smallest value to the one at or above the largest (at least
+/// two), the range padded by 4% of their span.
+fn log_axis(lo: f64, hi: f64) -> Axis {
+    // Powers of ten written in decimal are not always exact: 1e-9 of a decade is slack.
+    let mut first = (lo + 1e-9).floor() as i64;
+    let mut last = ((hi - 1e-9).ceil() as i64).max(first + 1);
+    let step = (last - first + MAX_TICKS - 1) / MAX_TICKS;
+    first = first.div_euclid(step) * step;
+    last = -((-last).div_euclid(step) * step);
+    let pad = 0.04 * (last - first) as f64;
+    Axis {
+        scale: Scale { log: true },
+        range: first as f64 - pad..last as f64 + pad,
+        ticks: (first..=last)
+            .step_by(step as usize)
+            .map(|e| e as f64)
+            .collect(),
+        step: step as f64,
+        categories: Vec::new(),
+    }
+}
+
+/// A linear axis over `lo..=hi`, padded by 5% (around a single value: 5% of its size, or
+/// ±0.05), with ticks at a round step.
+fn linear_axis(lo: f64, hi: f64) -> Axis {
+    let pad = if hi > lo {
+        (hi - lo) * 0.05
+    } else {
+        0.05 * lo.abs().max(1.0)
+    };
+    let range = lo - pad..hi + pad;
+    let rough = (range.end - range.start) / MAX_TICKS as f64;
+    let power = 10f64.powf(rough.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * power)
+        .find(|s| *s >= rough)
+        .unwrap_or(10.0 * power);
+    let first = (range.start / step).ceil() as i64;
+    let last = (range.end / step).floor() as i64;
+    Axis {
+        scale: Scale { log: false },
+        ticks: (first..=last).map(|k| k as f64 * step).collect(),
+        range,
+        step,
+        categories: Vec::new(),
+    }
+}
+
+/// `10` with `exponent` as a superscript: `10⁻²`, `10⁰`, `10³`.
+pub fn power_of_ten(exponent: i32) -> String {
+    const DIGITS: [char; 10] = ['⁰', '¹', '²', '³', '⁴', '⁵', '⁶', '⁷', '⁸', '⁹'];
+    let mut out = String::from("10");
+    if exponent < 0 {
+        out.push('⁻');
+    }
+    for c in exponent.unsigned_abs().to_string().chars() {
+        if let Some(d) = c.to_digit(10) {
+            out.push(DIGITS[d as usize]);
+        }
+    }
+    out
+}
+
+/// The width in pixels of `text` in the figure font at `size` (estimated if the font cannot
+/// measure it).
+pub fn text_width(text: &str, size: u32) -> u32 {
+    FontDesc::new(FAMILY.into(), size.into(), FontStyle::Normal)
+        .box_size(text)
+        .map(|(w, _)| w)
+        .unwrap_or_else(|_| (text.chars().count() as f64 * size as f64 * 0.62).ceil() as u32)
 }
 
 /// Smallest and largest value (0, 1 when empty).
@@ -246,17 +391,51 @@ mod tests {
         let s = Scale { log: true };
         assert_eq!(s.at(100.0), Some(2.0));
         assert_eq!(s.at(0.0), None);
-        let r = s.range(&[1.0, 100.0]);
-        assert!((r.start + 0.1).abs() < 1e-12 && (r.end - 2.1).abs() < 1e-12);
-        assert_eq!(s.label(-2.0, &(-2.0..0.0)), "0.01");
-        assert_eq!(s.label(-1.5, &(-2.0..0.0)), "0.032");
-        // Ticks of a narrow linear range keep the digits that tell them apart.
-        let lin = Scale { log: false };
-        assert_eq!(lin.label(103.55, &(103.5..104.0)), "103.55");
-        assert_eq!(lin.label(103.6, &(103.5..104.0)), "103.6");
-        assert_eq!(lin.label(0.5, &(0.0..1.0)), "0.5");
         assert_eq!(significant(0.031622, 3), "0.0316");
         assert_eq!(significant(1500.0, 3), "1500");
         assert_eq!(significant(2.5e-5, 2), "2.5e-5");
+    }
+
+    #[test]
+    fn log_ticks_are_the_powers_of_ten_covering_the_data_and_none_between() {
+        let log = Scale { log: true };
+        // The σ axis: 0.016 … 0.063 read as three odd ticks; now 10⁻² and 10⁻¹.
+        let a = Axis::numeric(log, &[0.016, 0.025, 0.063]);
+        assert_eq!(a.ticks, [-2.0, -1.0]);
+        let labels: Vec<String> = a.ticks.iter().map(|&t| a.label(t)).collect();
+        assert_eq!(labels, ["10⁻²", "10⁻¹"]);
+        assert!(a.range.start < -2.0 && a.range.end > -1.0);
+        // Data from 0.003 to 20: every decade from 10⁻³ to 10², each exactly once.
+        let b = Axis::numeric(log, &[0.003, 0.5, 20.0, -1.0, 0.0]);
+        assert_eq!(b.ticks, [-3.0, -2.0, -1.0, 0.0, 1.0, 2.0]);
+        assert_eq!(b.label(0.0), "10⁰");
+        assert_eq!(b.label(2.0), "10²");
+        // Values at a power of ten need no decade beyond it.
+        let c = Axis::numeric(log, &[0.01, 1.0]);
+        assert_eq!(c.ticks, [-2.0, -1.0, 0.0]);
+        let d = Axis::numeric(log, &[1e-3]);
+        assert_eq!(d.ticks, [-3.0, -2.0]);
+        // Over many decades every other (or third …) power, still only powers of ten, still
+        // covering the data.
+        let e = Axis::numeric(log, &[1e-9, 1e6]);
+        assert!(e.ticks.len() <= MAX_TICKS as usize + 1, "{:?}", e.ticks);
+        assert!(e.ticks[0] <= -9.0 && *e.ticks.last().unwrap() >= 6.0);
+        assert!(e.ticks.iter().all(|t| t.fract() == 0.0));
+        assert_eq!(power_of_ten(-12), "10⁻¹²");
+    }
+
+    #[test]
+    fn linear_ticks_are_round_and_labelled_with_the_digits_that_tell_them_apart() {
+        let a = Axis::numeric(Scale { log: false }, &[0.0, 1.0]);
+        let labels: Vec<String> = a.ticks.iter().map(|&t| a.label(t)).collect();
+        assert_eq!(labels, ["0", "0.2", "0.4", "0.6", "0.8", "1"]);
+        let b = Axis::numeric(Scale { log: false }, &[103.5, 104.0]);
+        assert_eq!(b.label(b.ticks[1]), "103.6");
+        let c = Axis::categorical(vec!["dsm".into(), "esm".into()]);
+        assert_eq!(c.ticks, [0.0, 1.0]);
+        assert_eq!(
+            (c.label(0.0), c.label(1.0), c.label(2.0)),
+            ("dsm".into(), "esm".into(), String::new())
+        );
     }
 }

@@ -4,7 +4,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::figure::{Drawn, Figure, Scale, colour, font};
+use super::figure::{Axis, Drawn, Figure, Scale, colour, font};
 
 /// One run's loss curve.
 #[derive(Clone, Debug, PartialEq)]
@@ -83,31 +83,31 @@ impl Figure for LossPlot {
         let (rows, cols) = self.grid();
         for (panel, area) in self.panels.iter().zip(root.split_evenly((rows, cols))) {
             let ys = y_values(panel);
-            let scale = Scale::fitting(&ys, false);
-            let y_range = scale.range(&ys);
+            let y_axis = Axis::numeric(Scale::fitting(&ys, false), &ys);
             let steps: Vec<f64> = panel
                 .curves
                 .iter()
                 .flat_map(|c| &c.points)
                 .map(|p| p.0)
                 .collect();
-            let x_range = Scale { log: false }.range(&steps);
+            let x_axis = Axis::numeric(Scale { log: false }, &steps);
             let mut chart = ChartBuilder::on(&area)
                 .caption(&panel.title, font(15))
                 .margin(8)
                 .x_label_area_size(36)
                 .y_label_area_size(56)
-                .build_cartesian_2d(x_range, y_range.clone())?;
+                .build_cartesian_2d(x_axis.coord(), y_axis.coord())?;
             chart
                 .configure_mesh()
                 .x_desc("step")
-                .y_desc(scale.describe("loss"))
+                .y_desc("loss")
                 .label_style(font(12))
                 .axis_desc_style(font(13))
-                .x_label_formatter(&|v| format!("{v:.0}"))
-                .y_label_formatter(&|v| scale.label(*v, &y_range))
-                .light_line_style(RGBColor(235, 235, 235))
+                .x_label_formatter(&|v| x_axis.label(*v))
+                .y_label_formatter(&|v| y_axis.label(*v))
+                .bold_line_style(RGBColor(225, 225, 225))
                 .draw()?;
+            let (scale, y_range) = (y_axis.scale, y_axis.range.clone());
             let mut labelled = std::collections::BTreeSet::new();
             for curve in &panel.curves {
                 let c = colour(curve.colour);

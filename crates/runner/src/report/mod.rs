@@ -15,6 +15,7 @@ mod markdown;
 mod metric_plot;
 mod site;
 mod table;
+pub mod table_plot;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

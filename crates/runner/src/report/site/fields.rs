@@ -32,7 +32,8 @@ pub(super) struct Chosen {
 }
 
 /// The runs whose score fields to draw: those asked for, else per 2-D data set and objective
-/// the ok run with the lowest Fisher divergence that kept its field.
+/// the ok run with the lowest Fisher divergence that kept its field (none for data without
+/// an exact score).
 pub(super) fn choose(dir: &Path, table: &Table, asked: &[String]) -> Result<Vec<Chosen>> {
     let has_field = |id: &str| dir.join("runs").join(id).join(FIELD_FILE).is_file();
     if !asked.is_empty() {
@@ -59,10 +60,11 @@ pub(super) fn choose(dir: &Path, table: &Table, asked: &[String]) -> Result<Vec<
         if table.get(row, "status") != "ok" || table.get(row, "dim") != "2" || !has_field(id) {
             continue;
         }
-        let fisher = table
-            .get(row, "fisher")
-            .parse::<f64>()
-            .unwrap_or(f64::INFINITY);
+        // Data without an exact score (a file) have no Fisher divergence to choose by, and
+        // no exact field to draw.
+        let Ok(fisher) = table.get(row, "fisher").parse::<f64>() else {
+            continue;
+        };
         let key = (
             table.get(row, "dataset").to_string(),
             table.get(row, "objective").to_string(),
@@ -193,7 +195,7 @@ pub(super) fn field_plots(
                 colour: 3,
             });
         }
-        let dataset = config.dataset.name();
+        let dataset = &super::dataset_title(&config.dataset);
         let short_id: String = chosen.id.chars().take(10).collect();
         let title = format!(
             "{dataset}, {objective}{sigma}, seed {} — run {short_id}",

@@ -5,22 +5,20 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::{by_dataset, label, param, series_params, slug, stat};
 use crate::report::html::{Made, Section};
-use crate::report::metric_plot::{MetricPlot, Point, Series};
+use crate::report::metric_plot::{AxisScale, MetricPlot, Panel, Point, Series};
 use crate::report::{Group, Summary};
 
-/// The x axes metrics are plotted against: a parameter column or the wall-time metric.
-pub(super) const AXES: [(&str, &str); 3] = [
-    ("sigma", "noise level σ"),
-    ("dim", "dimension D"),
-    ("train_s", "training wall time (s)"),
-];
+/// The x axes metrics are plotted against: a parameter column or the wall-time metric
+/// (labelled by the column registry's axis names).
+pub(super) const AXES: [&str; 3] = ["sigma", "dim", "train_s"];
 
 /// Every metric against every axis the sweep varies, per data set.
 pub(super) fn metric_plots(summary: &Summary) -> Vec<(MetricPlot, Made)> {
     let mut out = Vec::new();
     let several_datasets = by_dataset(summary).len() > 1;
     for (dataset, groups) in by_dataset(summary) {
-        for (axis, axis_name) in AXES {
+        for axis in AXES {
+            let axis_name = crate::columns::column(axis).map_or(axis, |c| c.axis);
             let is_time = axis == "train_s";
             let x_of = |g: &Group| -> Option<f64> {
                 if is_time {
@@ -120,8 +118,15 @@ pub(super) fn metric_plots(summary: &Summary) -> Vec<(MetricPlot, Made)> {
                     title: title.clone(),
                     x_name: axis_name.to_string(),
                     y_name: metric_name.to_string(),
-                    series,
-                    references,
+                    categories: Vec::new(),
+                    x_scale: AxisScale::Auto,
+                    y_scale: AxisScale::Auto,
+                    legend_title: lines_by.clone(),
+                    panels: vec![Panel {
+                        title: String::new(),
+                        series,
+                        references,
+                    }],
                     lines: !is_time,
                 };
                 let section = match axis {

@@ -14,10 +14,12 @@ use super::figure::{self, Figure};
 use super::html::{self, Made};
 use super::{Group, Summary};
 use crate::columns::Table;
-use crate::store::{RUNS_CSV, Store};
+use crate::store::{CONFIG_FILE, RUNS_CSV, Store};
 use fields::field_plots;
 use losses::loss_plots;
 use metrics::metric_plots;
+use scorematch::RunConfig;
+use scorematch::data::DatasetConfig;
 
 /// The report's directory inside a results directory.
 pub const REPORT_DIR: &str = "report";
@@ -43,7 +45,7 @@ pub fn write_site(dir: &Path, opts: &SiteOptions) -> Result<PathBuf> {
             dir.display()
         )
     })?;
-    let summary = Summary::of(&table)?;
+    let summary = name_data_files(dir, &table, Summary::of(&table)?);
     let store = Store::create(dir)?;
     let staged = store.tmp_name(REPORT_DIR);
     fs::create_dir_all(&staged).with_context(|| format!("creating {}", staged.display()))?;
@@ -63,6 +65,43 @@ pub fn write_site(dir: &Path, opts: &SiteOptions) -> Result<PathBuf> {
         return Err(e);
     }
     Ok(dest.join(INDEX))
+}
+
+/// A data set's name on figures: a data set read from a file by the file's name.
+pub(super) fn dataset_title(dataset: &DatasetConfig) -> String {
+    match dataset {
+        DatasetConfig::File(file) => Path::new(&file.path)
+            .file_name()
+            .map_or(file.path.clone(), |n| n.to_string_lossy().into_owned()),
+        other => other.name().to_string(),
+    }
+}
+
+/// The summary with the `dataset` of configurations on data from a file set to the file's
+/// name (from a run's `config.toml`), so that figures are titled, and files told apart, by
+/// it. A configuration whose runs' configurations cannot be read keeps `file`.
+fn name_data_files(dir: &Path, table: &Table, mut summary: Summary) -> Summary {
+    let Some(i) = summary.params.iter().position(|p| p == "dataset") else {
+        return summary;
+    };
+    for g in summary.groups.iter_mut().filter(|g| g.params[i] == "file") {
+        let named = table
+            .rows
+            .iter()
+            .filter(|r| table.get(r, "config_id") == g.config_id)
+            .find_map(|r| {
+                let path = dir
+                    .join("runs")
+                    .join(table.get(r, "run_id"))
+                    .join(CONFIG_FILE);
+                let config: RunConfig = toml::from_str(&fs::read_to_string(path).ok()?).ok()?;
+                Some(dataset_title(&config.dataset))
+            });
+        if let Some(name) = named {
+            g.params[i] = name;
+        }
+    }
+    summary
 }
 
 /// Draws every figure and the page into `out`.
