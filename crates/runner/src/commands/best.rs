@@ -23,16 +23,11 @@ use crate::cli::BestArgs;
 use crate::columns::{self, Role, Table};
 use crate::job::{Job, SweepInfo};
 use crate::report::readable;
-use crate::store::{METRICS_FILE, RUNS_CSV};
+use crate::store::{BEST_CSV, BEST_MD, METRICS_FILE, RUNS_CSV};
 use crate::sweep::{Loaded, Plan, Sources};
 
 /// Numbers a selection may use: held out, no true score needed.
 pub const SELECTORS: [&str; 2] = ["val_loss", "model_ksd"];
-
-/// The table of winners, as written to `best.md`.
-pub const BEST_MD: &str = "best.md";
-/// The same as CSV.
-pub const BEST_CSV: &str = "best.csv";
 
 /// One group's winner.
 #[derive(Clone, Debug, PartialEq)]
