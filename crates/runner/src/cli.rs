@@ -18,7 +18,7 @@ pub fn command() -> clap::Command {
     let backends: Vec<&str> = Backend::compiled().into_iter().map(Backend::name).collect();
     let activations: Vec<&str> = Activation::ALL.into_iter().map(Activation::name).collect();
     let selectors = |oracle: bool| {
-        crate::commands::best_selectors(oracle)
+        crate::columns::selectors(oracle)
             .filter(|c| c.oracle == oracle)
             .map(|c| c.name)
             .collect::<Vec<_>>()

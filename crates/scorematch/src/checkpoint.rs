@@ -17,6 +17,7 @@ use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use crate::backend::{Backend, Ctx, Precision};
 use crate::config::RunConfig;
 use crate::error::{Error, Result};
+use crate::hash::checksum;
 use crate::model::ScoreModel;
 use crate::train::RunSetup;
 
@@ -34,14 +35,6 @@ pub struct Checkpoint {
     pub config: RunConfig,
     /// The trained parameters, in [`ScoreModel::flat_params`]' order.
     pub theta: Vec<f64>,
-}
-
-/// FNV-1a, 64 bits: a checksum of θ's bytes (corruption, not tampering).
-pub(crate) fn checksum(bytes: &[u8]) -> String {
-    let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    });
-    format!("{hash:016x}")
 }
 
 fn bad(message: impl Into<String>) -> Error {

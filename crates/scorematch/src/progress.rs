@@ -32,6 +32,15 @@ pub trait SampleProgress {
     fn step(&mut self, _step: usize, _total: usize) {}
 }
 
+/// Forwards a sampler's progress to [`Progress::sample_step`].
+pub(crate) struct SamplerSteps<'a>(pub(crate) &'a mut dyn Progress);
+
+impl SampleProgress for SamplerSteps<'_> {
+    fn step(&mut self, step: usize, total: usize) {
+        self.0.sample_step(step, total);
+    }
+}
+
 /// Ignores progress.
 pub struct NoProgress;
 

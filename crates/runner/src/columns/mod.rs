@@ -157,10 +157,16 @@ pub use params::varies;
 pub use table::COLUMNS;
 
 /// The metrics with a flag set, in column order (`|c| c.plotted`, …).
-pub fn metrics(flag: fn(&Column) -> bool) -> impl Iterator<Item = &'static Column> {
+pub fn metrics(flag: impl Fn(&Column) -> bool) -> impl Iterator<Item = &'static Column> {
     COLUMNS
         .iter()
         .filter(move |c| c.role == Role::Metric && flag(c))
+}
+
+/// The metric columns `runner best --by` accepts: those that say which way they improve,
+/// without the ones that need the true data distribution unless `oracle`.
+pub fn selectors(oracle: bool) -> impl Iterator<Item = &'static Column> {
+    metrics(|c| c.better.is_some()).filter(move |c| oracle || !c.oracle)
 }
 
 /// The fixed column called `name`.

@@ -22,22 +22,11 @@ use scorematch::RunConfig;
 use super::BAD_INPUT;
 use super::execute::{Execution, execute_plan};
 use crate::cli::BestArgs;
-use crate::columns::{self, Better, Column, Role, Table};
+use crate::columns::{self, Better, Role, Table};
 use crate::job::{Job, SweepInfo};
 use crate::report::readable;
-use crate::store::{METRICS_FILE, RUNS_CSV};
+use crate::store::{BEST_CSV, BEST_MD, METRICS_FILE, RUNS_CSV};
 use crate::sweep::{Loaded, Plan, Sources};
-
-/// The metric columns `--by` accepts: those that say which way they improve, without the
-/// ones that need the true data distribution unless `oracle`.
-pub fn selectors(oracle: bool) -> impl Iterator<Item = &'static Column> {
-    columns::metrics(|c| c.better.is_some()).filter(move |c| oracle || !c.oracle)
-}
-
-/// The table of winners, as written to `best.md`.
-pub const BEST_MD: &str = "best.md";
-/// The same as CSV.
-pub const BEST_CSV: &str = "best.csv";
 
 /// One group's winner.
 #[derive(Clone, Debug, PartialEq)]
@@ -196,15 +185,15 @@ fn markdown(rows: &[Vec<String>]) -> String {
 
 /// `runner best`.
 pub fn best(args: BestArgs, multi: Option<MultiProgress>) -> Result<ExitCode> {
-    let Some(by) = selectors(args.oracle).find(|c| c.name == args.by) else {
+    let Some(by) = columns::selectors(args.oracle).find(|c| c.name == args.by) else {
         let names = |oracle| {
-            selectors(oracle)
+            columns::selectors(oracle)
                 .filter(|c| c.oracle == oracle)
                 .map(|c| c.name)
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        if selectors(true).any(|c| c.name == args.by) {
+        if columns::selectors(true).any(|c| c.name == args.by) {
             eprintln!(
                 "--by {}: it needs the true data distribution (as do {}), which real data does \
                  not come with, and would choose the configuration by the number it then \
@@ -435,7 +424,7 @@ mod tests {
 
     #[test]
     fn the_selectors_are_the_registry_metrics_without_the_oracle_ones() {
-        let plain: Vec<&str> = selectors(false).map(|c| c.name).collect();
+        let plain: Vec<&str> = columns::selectors(false).map(|c| c.name).collect();
         for name in ["val_loss", "model_ksd", "sample_mmd", "test_loglik"] {
             assert!(plain.contains(&name), "{name} missing from {plain:?}");
         }
@@ -447,9 +436,9 @@ mod tests {
             "mode_coverage",
         ] {
             assert!(!plain.contains(&name), "{name} in {plain:?}");
-            assert!(selectors(true).any(|c| c.name == name), "{name}");
+            assert!(columns::selectors(true).any(|c| c.name == name), "{name}");
         }
         // Counts and identifiers never select.
-        assert!(!selectors(true).any(|c| c.name == "steps_done" || c.name == "seed"));
+        assert!(!columns::selectors(true).any(|c| c.name == "steps_done" || c.name == "seed"));
     }
 }

@@ -3,8 +3,6 @@
 
 mod bench;
 mod best;
-
-pub use best::{BEST_CSV, selectors as best_selectors};
 mod compare;
 mod execute;
 mod list;

@@ -23,6 +23,7 @@ use crate::job::Job;
 use crate::store::artifacts::{self, Artifact};
 use crate::store::record::{Outcome, RunRecord, Status};
 use crate::store::{Committed, Store, StoredModel};
+use crate::sweep::search::prune::Prune;
 use interrupt::Stop;
 use monitor::Monitor;
 use panic::PanicSlot;
@@ -44,7 +45,7 @@ pub struct ExecOptions {
     /// flight are abandoned.
     pub stop: Stop,
     /// A search's early termination, if its sweep has one.
-    pub prune: Option<prune::Prune>,
+    pub prune: Option<Prune>,
 }
 
 impl ExecOptions {
@@ -370,7 +371,7 @@ fn resampled(
     lent: &Lent,
     progress: &mut dyn Progress,
 ) -> scorematch::Result<Finished> {
-    let trained = scorematch::train::resample(config, &lent.theta, &lent.report, progress)?;
+    let trained = scorematch::resample::resample(config, &lent.theta, &lent.report, progress)?;
     let artifacts = artifacts::of(&trained, config).unwrap_or_else(|e| {
         tracing::warn!("no checkpoint or figure data kept for this run: {e:#}");
         Vec::new()

@@ -15,6 +15,8 @@ pub enum Section {
     Dim,
     /// Metrics against wall time.
     Time,
+    /// Sample metrics against a sampler parameter the sweep varies.
+    Sampler,
     /// Score fields and samples of 2-D runs.
     Fields,
     /// Loss curves.
@@ -28,6 +30,7 @@ impl Section {
             Section::Sigma => "Metrics against the noise level σ",
             Section::Dim => "Metrics against the dimension",
             Section::Time => "Metrics against wall time",
+            Section::Sampler => "Sample quality against the sampler's settings",
             Section::Fields => "Score fields and samples (2-D data)",
             Section::Losses => "Training loss",
         }

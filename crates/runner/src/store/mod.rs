@@ -55,6 +55,10 @@ pub const METRICS_FILE: &str = "metrics.json";
 pub const LOSS_FILE: &str = "loss.csv";
 /// The table of runs.
 pub const RUNS_CSV: &str = "runs.csv";
+/// `runner best`'s table of winners.
+pub const BEST_MD: &str = "best.md";
+/// The same as CSV.
+pub const BEST_CSV: &str = "best.csv";
 
 /// Distinguishes staging names within one process.
 static COUNTER: AtomicUsize = AtomicUsize::new(0);

@@ -33,7 +33,7 @@ pub struct Plan {
     /// [`Plan::check_environment`] checks.
     environment: Vec<(RunConfig, Diagnostic)>,
     /// The search's early termination (`[search.prune]`), if any.
-    pub prune: Option<crate::exec::prune::Prune>,
+    pub prune: Option<crate::sweep::search::prune::Prune>,
 }
 
 impl Plan {

@@ -10,6 +10,7 @@ use crate::model::{Fit, LinearInit, ModelConfig, TracePath};
 use crate::objective::{NoiseConditioning, ObjectiveConfig};
 use crate::sample::SamplerConfig;
 
+pub mod options;
 mod train;
 
 pub use train::{Kernels, TrainConfig};

@@ -2,11 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::options::{EarlyStopping, LrSchedule, validate_ema};
 use crate::backend::{Backend, Precision};
 use crate::error::ParamError;
 use crate::model::ModelConfig;
 use crate::objective::ObjectiveConfig;
-use crate::train::options::{EarlyStopping, LrSchedule, validate_ema};
 
 /// Which implementation computes the training steps.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]

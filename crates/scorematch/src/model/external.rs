@@ -52,7 +52,7 @@ impl ExternalParams {
         for arg in &self.command {
             if let Ok(bytes) = std::fs::read(arg) {
                 self.file_hashes
-                    .insert(arg.clone(), crate::checkpoint::checksum(&bytes));
+                    .insert(arg.clone(), crate::hash::checksum(&bytes));
             }
         }
     }
@@ -82,7 +82,7 @@ impl ModelKind for ExternalParams {
         }
         for (file, hash) in &self.file_hashes {
             match std::fs::read(file) {
-                Ok(bytes) if crate::checkpoint::checksum(&bytes) != *hash => {
+                Ok(bytes) if crate::hash::checksum(&bytes) != *hash => {
                     errors.push(ParamError::new(
                         "command",
                         format!("{file} has changed since this run was configured"),

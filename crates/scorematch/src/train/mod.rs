@@ -17,22 +17,13 @@ use crate::metric::{
     DensityFit, KSD_POINTS, asymmetry, fisher_divergence, kernel_stein_discrepancy,
 };
 use crate::model::{ScoreModel, TracePath};
-use crate::progress::SampleProgress;
+use crate::progress::SamplerSteps;
 pub use crate::progress::{NoProgress, Progress};
 use crate::rng::{Stream, normals, rng};
 use crate::sample::{ModelScore, SampleReport, ScoreFn as _, sample_and_evaluate};
 use options::{BestSoFar, update_ema};
 use resume::TrainState;
 use validation::Validation;
-
-/// Forwards a sampler's progress to [`Progress::sample_step`].
-struct SamplerSteps<'a>(&'a mut dyn Progress);
-
-impl SampleProgress for SamplerSteps<'_> {
-    fn step(&mut self, step: usize, total: usize) {
-        self.0.sample_step(step, total);
-    }
-}
 
 /// How a run ended.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -430,12 +421,10 @@ pub fn train_resumable(
 
 mod density;
 pub mod options;
-mod resample;
 mod resume;
 mod setup;
 mod validation;
 
-pub use resample::resample;
 pub use setup::RunSetup;
 
 #[cfg(test)]

@@ -18,10 +18,10 @@ use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
 use super::LossPoint;
 use super::options::BestSoFar;
-use crate::checkpoint::checksum;
 use crate::config::RunConfig;
 use crate::engine::{EngineState, OptimizerState};
 use crate::error::{Error, Result};
+use crate::hash::checksum;
 use crate::kernels::AdamState;
 use crate::rng::Rng;
 

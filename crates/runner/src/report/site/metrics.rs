@@ -1,5 +1,6 @@
-//! Metrics against σ, the dimension and the wall time, one figure per metric, axis and data
-//! set.
+//! Metrics against σ, the dimension and the wall time, and sample metrics against each
+//! numeric sampler parameter the sweep varies (`sampler.step_size`, …): one figure per
+//! metric, axis and data set.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -12,14 +13,33 @@ use crate::report::{Group, Summary};
 /// (labelled by the column registry's axis names).
 pub(super) const AXES: [&str; 3] = ["sigma", "dim", "train_s"];
 
+/// The sampler's parameters of the summary with a number in every configuration that sampled:
+/// axes of the sample metrics.
+fn sampler_axes(summary: &Summary) -> Vec<&str> {
+    summary
+        .params
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.starts_with("sampler."))
+        .filter(|(i, _)| {
+            let mut values = summary.groups.iter().map(|g| g.params[*i].as_str());
+            values.clone().any(|v| !v.is_empty())
+                && values.all(|v| v.is_empty() || v.parse::<f64>().is_ok())
+        })
+        .map(|(_, p)| p.as_str())
+        .collect()
+}
+
 /// Every metric against every axis the sweep varies, per data set.
 pub(super) fn metric_plots(summary: &Summary) -> Vec<(MetricPlot, Made)> {
     let mut out = Vec::new();
     let several_datasets = by_dataset(summary).len() > 1;
+    let sampler_axes = sampler_axes(summary);
     for (dataset, groups) in by_dataset(summary) {
-        for axis in AXES {
+        for axis in AXES.iter().copied().chain(sampler_axes.iter().copied()) {
             let axis_name = crate::columns::column(axis).map_or(axis, |c| c.axis);
             let is_time = axis == "train_s";
+            let of_sampler = axis.starts_with("sampler.");
             let x_of = |g: &Group| -> Option<f64> {
                 if is_time {
                     stat(summary, g, axis)?.mean
@@ -42,8 +62,11 @@ pub(super) fn metric_plots(summary: &Summary) -> Vec<(MetricPlot, Made)> {
             } else {
                 series_params(summary, &groups, &[axis, "dataset"])
             };
-            for (metric, metric_name) in
-                crate::columns::metrics(|c| c.plotted).map(|c| (c.name, c.axis))
+            // A sampler's settings change the samples alone: only sample metrics against them.
+            let plotted = move |c: &crate::columns::Column| {
+                c.plotted && (!of_sampler || c.path.starts_with("report.sample."))
+            };
+            for (metric, metric_name) in crate::columns::metrics(plotted).map(|c| (c.name, c.axis))
             {
                 let mut series: BTreeMap<String, Vec<Point>> = BTreeMap::new();
                 let mut refs: BTreeMap<String, Vec<Point>> = BTreeMap::new();
@@ -132,7 +155,8 @@ pub(super) fn metric_plots(summary: &Summary) -> Vec<(MetricPlot, Made)> {
                 let section = match axis {
                     "sigma" => Section::Sigma,
                     "dim" => Section::Dim,
-                    _ => Section::Time,
+                    "train_s" => Section::Time,
+                    _ => Section::Sampler,
                 };
                 out.push((
                     plot,

@@ -129,7 +129,7 @@ fn fill(
         .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_else(|| dir.display().to_string());
     // `runner best`'s table, when it has been made.
-    let best = Table::read(&dir.join(crate::commands::BEST_CSV))
+    let best = Table::read(&dir.join(crate::store::BEST_CSV))
         .ok()
         .map(|t| std::iter::once(t.header).chain(t.rows).collect::<Vec<_>>());
     fs::write(

@@ -25,6 +25,7 @@
 
 mod parse;
 pub mod points;
+pub mod prune;
 
 use sha2::{Digest, Sha256};
 
@@ -32,7 +33,7 @@ use super::params::Params;
 use super::plan::Plan;
 use super::source::{Diagnostics, Sources, Span};
 use super::tree::{Entry, Kind, Node};
-use crate::exec::prune::Prune;
+use prune::Prune;
 
 /// The block's own keys; every other key is a range.
 const SETTINGS: [&str; 5] = ["method", "budget", "per", "search_seed", "prune"];

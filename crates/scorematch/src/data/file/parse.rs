@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use crate::checkpoint::checksum;
+use crate::hash::checksum;
 
 /// A table as read from its file, before columns are chosen.
 #[derive(Clone, Debug, PartialEq)]

@@ -5,9 +5,9 @@
 use crate::checkpoint::Checkpoint;
 use crate::config::RunConfig;
 use crate::error::Result;
+use crate::progress::{Progress, SamplerSteps};
 use crate::sample::{ModelScore, sample_and_evaluate};
-
-use super::{Progress, RunStatus, SamplerSteps, TrainReport, Trained};
+use crate::train::{RunStatus, TrainReport, Trained};
 
 /// `config`'s run from weights `theta` trained by a run with the same training configuration
 /// and report `base`: `base`'s training numbers, with `config`'s sampler and sample metrics
