@@ -27,6 +27,9 @@ if mode == "exit":
     print("starting", file=sys.stderr)
     print("boom: the method crashed", file=sys.stderr)
     sys.exit(3)
+elif mode == "flood":
+    sys.stderr.write("x\x1b[31m\r" * 3_000_000 + "the end")
+    sys.exit(4)
 elif mode == "timeout":
     time.sleep(30)
 elif mode == "missing":
@@ -99,6 +102,7 @@ fn every_failure_is_recorded_with_its_reason_and_the_sweep_goes_on() {
     };
     let models = [
         entry("exit", ""),
+        entry("flood", ""),
         entry("timeout", ", timeout_s = 1"),
         entry("missing", ""),
         entry("misshapen", ""),
@@ -115,7 +119,12 @@ fn every_failure_is_recorded_with_its_reason_and_the_sweep_goes_on() {
     let out = s.runner(&["sweep", file.to_str().unwrap(), "--no-report"]);
     assert_eq!(out.status.code(), Some(1), "a failed run fails the sweep");
     let rows = read_csv(&s.path("results/f/runs.csv"));
-    assert_eq!(rows.len(), 6);
+    assert_eq!(rows.len(), 7);
+    // Megabytes of stderr without a newline leave a small table (the CSV stays readable).
+    let table = std::fs::metadata(s.path("results/f/runs.csv"))
+        .unwrap()
+        .len();
+    assert!(table < 64 * 1024, "runs.csv is {table} bytes");
     let mode_of = |r: &std::collections::BTreeMap<String, String>| {
         let cfg = std::fs::read_to_string(
             s.path("results/f/runs")
@@ -123,15 +132,24 @@ fn every_failure_is_recorded_with_its_reason_and_the_sweep_goes_on() {
                 .join("config.toml"),
         )
         .unwrap();
-        ["exit", "timeout", "missing", "misshapen", "nan", "ok"]
-            .into_iter()
-            .find(|m| cfg.contains(&format!("mode = \"{m}\"")))
-            .unwrap()
+        [
+            "exit",
+            "flood",
+            "timeout",
+            "missing",
+            "misshapen",
+            "nan",
+            "ok",
+        ]
+        .into_iter()
+        .find(|m| cfg.contains(&format!("mode = \"{m}\"")))
+        .unwrap()
     };
     for r in &rows {
         let (mode, error) = (mode_of(r), r["error"].as_str());
         let want = match mode {
             "exit" => "exit status: 3; last stderr line: \"boom: the method crashed\"",
+            "flood" => "exit status: 4; last stderr line: \"…",
             "timeout" => "timed out after 1 s",
             "missing" => "wrote no scores.csv or scores.npy",
             "misshapen" => "scores.csv has 299 rows, there are 300 evaluation points",
@@ -147,7 +165,18 @@ fn every_failure_is_recorded_with_its_reason_and_the_sweep_goes_on() {
             error.contains(want) && !error.contains('\n'),
             "{mode}: {error}"
         );
+        assert!(error.chars().count() < 400, "{mode}: {} chars", error.len());
+        assert!(!error.chars().any(char::is_control), "{mode}: {error:?}");
     }
+    // The flood's tail is kept, capped.
+    let flooded = rows.iter().find(|r| mode_of(r) == "flood").unwrap();
+    let tail = std::fs::read(
+        s.path("results/f/runs")
+            .join(&flooded["run_id"])
+            .join("command_stderr.txt"),
+    )
+    .unwrap();
+    assert!(tail.len() <= 64 * 1024 && tail.ends_with(b"the end"));
     // The crashed command's last stderr lines are in its run directory.
     let crashed = rows.iter().find(|r| mode_of(r) == "exit").unwrap();
     let tail = std::fs::read_to_string(

@@ -5,9 +5,12 @@
 //! command also dies with the runner (a `kill -9` of the sweep leaves no orphan behind).
 //! Every failure — a command that cannot start, a non-zero exit, a timeout, missing,
 //! misshapen or non-finite outputs — is an error with a one-line reason; the command's last
-//! stderr lines are kept in the run directory (`command_stderr.txt`).
+//! stderr lines are kept in the run directory (`command_stderr.txt`). Only the end of what
+//! the command wrote to stderr is read: at most [`STDERR_BYTES`] are kept, and the error
+//! quotes at most [`LINE_CHARS`] characters of its last line, control characters replaced.
 
 use std::fs::File;
+use std::io::{Read as _, Seek as _, SeekFrom};
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -21,6 +24,12 @@ use crate::store::artifacts::Artifact;
 
 /// Lines of the command's stderr kept with its run.
 const STDERR_LINES: usize = 40;
+
+/// The most bytes of the command's stderr read (its end) and kept with its run.
+pub const STDERR_BYTES: u64 = 64 * 1024;
+
+/// The most characters of the last stderr line quoted in the error (its end).
+pub const LINE_CHARS: usize = 300;
 
 /// The file the command's stderr tail is kept in, inside the run directory.
 pub const STDERR_FILE: &str = "command_stderr.txt";
@@ -114,18 +123,45 @@ pub fn run(
     })
 }
 
-/// `; last stderr line: "…"` when the command wrote one.
+/// `; last stderr line: "…"` when the command wrote one: the end of its last non-empty line,
+/// at most [`LINE_CHARS`] characters, control characters replaced by spaces.
 fn last_line(dir: &Path) -> String {
-    let text = std::fs::read_to_string(dir.join("stderr.txt")).unwrap_or_default();
-    match text.lines().rev().find(|l| !l.trim().is_empty()) {
-        Some(line) => format!("; last stderr line: {:?}", line.trim()),
-        None => String::new(),
-    }
+    let text = stderr_tail(dir);
+    let Some(line) = text.lines().rev().find(|l| !l.trim().is_empty()) else {
+        return String::new();
+    };
+    let line = line.trim();
+    let chars = line.chars().count();
+    let kept: String = line
+        .chars()
+        .skip(chars.saturating_sub(LINE_CHARS))
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let cut = if chars > LINE_CHARS { "…" } else { "" };
+    format!("; last stderr line: \"{cut}{}\"", kept.replace('"', "'"))
 }
 
-/// The command's last stderr lines, kept with its run (also when it failed).
+/// The last [`STDERR_BYTES`] of the command's stderr (lossy UTF-8; empty if there is none).
+fn stderr_tail(dir: &Path) -> String {
+    let Ok(mut file) = File::open(dir.join("stderr.txt")) else {
+        return String::new();
+    };
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut bytes = Vec::new();
+    if file
+        .seek(SeekFrom::Start(len.saturating_sub(STDERR_BYTES)))
+        .and_then(|_| file.take(STDERR_BYTES).read_to_end(&mut bytes))
+        .is_err()
+    {
+        return String::new();
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// The command's last stderr lines (at most [`STDERR_LINES`] lines and [`STDERR_BYTES`]
+/// bytes), kept with its run (also when it failed).
 pub fn stderr_artifact(dir: &Path) -> Vec<Artifact> {
-    let text = std::fs::read_to_string(dir.join("stderr.txt")).unwrap_or_default();
+    let text = stderr_tail(dir);
     let lines: Vec<&str> = text.lines().collect();
     let tail = lines[lines.len().saturating_sub(STDERR_LINES)..].join("\n");
     vec![Artifact {
@@ -167,4 +203,41 @@ fn die_with_parent(command: &mut Command) {
     }
     #[cfg(not(target_os = "linux"))]
     let _ = command;
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn megabytes_of_stderr_without_a_newline_give_a_short_clean_reason_and_a_capped_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut flood = "starting\n".to_string();
+        flood.push_str(&"x\u{1b}[31m\r\t".repeat(1_000_000));
+        flood.push_str("the end");
+        std::fs::write(dir.path().join("stderr.txt"), &flood).unwrap();
+        let reason = last_line(dir.path());
+        assert!(reason.starts_with("; last stderr line: \"…"), "{reason}");
+        assert!(reason.ends_with("the end\""), "{reason}");
+        assert!(
+            reason.chars().count() <= LINE_CHARS + 30,
+            "{}",
+            reason.len()
+        );
+        assert!(!reason.chars().any(char::is_control), "{reason:?}");
+        let kept = &stderr_artifact(dir.path())[0].bytes;
+        assert!(!kept.is_empty() && kept.len() as u64 <= STDERR_BYTES);
+        assert!(kept.ends_with(b"the end"));
+    }
+
+    #[test]
+    fn a_short_last_line_is_quoted_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("stderr.txt"), "a\nboom: \"bad\"\n\n").unwrap();
+        assert_eq!(last_line(dir.path()), "; last stderr line: \"boom: 'bad'\"");
+        let kept = &stderr_artifact(dir.path())[0].bytes;
+        assert_eq!(kept, b"a\nboom: \"bad\"\n");
+    }
 }

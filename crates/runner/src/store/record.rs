@@ -111,6 +111,23 @@ pub struct RunRecord {
     pub report: Option<Value>,
 }
 
+/// The most characters of an error kept in the `error` cell and the log line.
+pub const ERROR_CHARS: usize = 1000;
+
+/// `error` as one line fit for a table cell: control characters (newlines included) replaced
+/// by spaces, cut to its first [`ERROR_CHARS`] characters (marked with `…`).
+fn error_cell(error: &str) -> String {
+    let mut cell: String = error
+        .chars()
+        .take(ERROR_CHARS)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if error.chars().nth(ERROR_CHARS).is_some() {
+        cell.push('…');
+    }
+    cell
+}
+
 impl RunRecord {
     /// The record of `job` ending with `outcome`, run on `threads` threads.
     pub fn new(job: &Job, threads: usize, outcome: &Outcome) -> Self {
@@ -129,7 +146,7 @@ impl RunRecord {
                 }
                 (status, r.message.clone(), Some(value))
             }
-            Outcome::Failed { error, .. } => (Status::Failed, Some(error.clone()), None),
+            Outcome::Failed { error, .. } => (Status::Failed, Some(error_cell(error)), None),
         };
         Self {
             run_id: job.id.clone(),

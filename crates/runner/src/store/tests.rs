@@ -206,3 +206,20 @@ fn staging_leftovers_of_dead_processes_are_removed() {
     assert!(!stale.exists());
     assert!(mine.exists());
 }
+
+#[test]
+fn a_failed_runs_error_cell_is_one_capped_line() {
+    let error = format!("first\nsecond\r\t{}", "y".repeat(8_000_000));
+    let record = RunRecord::new(
+        &job(1),
+        1,
+        &Outcome::Failed {
+            error,
+            losses: Vec::new(),
+        },
+    );
+    let cell = record.error.unwrap();
+    assert!(cell.starts_with("first second  y"), "{}", &cell[..40]);
+    assert_eq!(cell.chars().count(), record::ERROR_CHARS + 1);
+    assert!(cell.ends_with('…') && !cell.chars().any(char::is_control));
+}
