@@ -13,7 +13,8 @@
 //! the value is recorded at that rung, and the trial goes on only if it ranks within the best
 //! max(1, ⌊n/η⌋) of the n values recorded there so far, itself included; otherwise it stops
 //! and is recorded as `pruned`, with its steps, and is not retried. The first trial to reach
-//! a rung always goes on. The values live in `<out>/prune/<bracket>.csv`, written under the
+//! a rung goes on if its loss is finite: a NaN or infinite held-out loss always stops the
+//! trial, and ranks behind every finite one. The values live in `<out>/prune/<bracket>.csv`, written under the
 //! store's lock, so shards and processes sharing the directory compare against each other,
 //! and a resumed trial reuses what it recorded before.
 

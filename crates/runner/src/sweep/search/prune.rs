@@ -41,10 +41,16 @@ impl Prune {
 }
 
 /// ASHA's rule: whether `value` ranks within the best max(1, ⌊n/η⌋) of `values` (which
-/// include it).
+/// include it). A NaN or infinite value never goes on, and ranks behind every finite one.
 pub fn goes_on(values: &[f64], value: f64, eta: usize) -> bool {
+    if !value.is_finite() {
+        return false;
+    }
     let keep = (values.len() / eta.max(1)).max(1);
-    let better = values.iter().filter(|&&v| v < value).count();
+    let better = values
+        .iter()
+        .filter(|&&v| v.is_finite() && v < value)
+        .count();
     better < keep
 }
 
@@ -73,6 +79,16 @@ mod tests {
             decisions,
             [true, true, false, true, false, true, true, false, false]
         );
+    }
+
+    #[test]
+    fn a_nan_or_infinite_loss_stops_the_trial_even_when_it_is_the_first() {
+        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            assert!(!goes_on(&[bad], bad, 3), "{bad} alone");
+            assert!(!goes_on(&[1.0, 2.0, bad], bad, 3), "{bad} among finite");
+        }
+        // Trials that had a non-finite loss at the rung do not beat a finite one.
+        assert!(goes_on(&[f64::NAN, f64::NEG_INFINITY, 4.0], 4.0, 3));
     }
 
     #[test]
