@@ -27,6 +27,7 @@ use crate::rng::{Rng, Stream, rng};
 
 mod parse;
 
+use parse::Header;
 pub use parse::{Table, npy_bytes};
 
 /// A column, by its header name or its 0-based position.
@@ -64,6 +65,9 @@ pub struct FileParams {
     pub content_hash: Option<String>,
 }
 
+/// Why an empty `columns` list is refused.
+const EMPTY_COLUMNS: &str = "is empty: name at least one column, or leave it out to use them all";
+
 fn default_test_fraction() -> f64 {
     0.2
 }
@@ -97,14 +101,16 @@ pub fn read_table(path: &str) -> std::result::Result<Arc<Table>, String> {
     {
         return table.as_ref().clone().map(Arc::new);
     }
-    let table = Arc::new(parse::read(Path::new(path)));
+    let table = Arc::new(parse::read(Path::new(path), Header::Detect));
     cache.insert(path.to_string(), (size, modified, table.clone()));
     table.as_ref().clone().map(Arc::new)
 }
 
-/// The table in `path`, read now (no cache): for files a process writes while this one runs.
+/// The table in `path`, read now (no cache) and without a header row: for the external
+/// protocol's files, which a command writes while this process runs and which have no header
+/// (a first row that is not numeric is an error naming its line and column).
 pub fn read_table_now(path: &Path) -> std::result::Result<Table, String> {
-    parse::read(path)
+    parse::read(path, Header::Absent)
 }
 
 fn io_reason(e: &std::io::Error) -> String {
@@ -120,6 +126,9 @@ impl FileParams {
         let Some(columns) = &self.columns else {
             return Ok((0..table.cols).collect());
         };
+        if columns.is_empty() {
+            return Err(format!("columns {EMPTY_COLUMNS}"));
+        }
         columns
             .iter()
             .map(|c| match c {
@@ -237,7 +246,9 @@ impl DataSet for FileParams {
                 format!("must be between 0 and 1, got {}", self.test_fraction),
             ));
         }
-        if let Err(e) = self.split() {
+        if self.columns.as_ref().is_some_and(Vec::is_empty) {
+            errors.push(ParamError::new("columns", EMPTY_COLUMNS));
+        } else if let Err(e) = self.split() {
             errors.push(ParamError::new("path", e));
         }
         errors

@@ -1,7 +1,7 @@
 //! Reading the tables of `file` data sets: CSV (an optional header row, detected by a
-//! non-numeric cell in the first row) and NumPy `.npy` (1-D or 2-D, little-endian floats or
-//! integers, C or Fortran order). Every problem names the file, and where it has them the
-//! line and the column.
+//! non-numeric cell in the first row; the external protocol's files have none) and NumPy
+//! `.npy` (1-D or 2-D, little-endian floats or integers, C or Fortran order). Every problem
+//! names the file, and where it has them the line and the column.
 
 use std::path::Path;
 
@@ -78,15 +78,24 @@ impl Table {
     }
 }
 
+/// Whether a CSV file's first row may be a header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Header {
+    /// A first row with a non-numeric cell is the header (data files).
+    Detect,
+    /// Every row is data (the external protocol): a non-numeric cell is an error.
+    Absent,
+}
+
 /// Reads the table in `path` (by its extension: `.npy`, else CSV).
-pub fn read(path: &Path) -> Result<Table, String> {
+pub fn read(path: &Path, header: Header) -> Result<Table, String> {
     let shown = path.display();
     let bytes = std::fs::read(path).map_err(|e| format!("{shown}: cannot read ({e})"))?;
     let hash = checksum(&bytes);
     let table = if path.extension().is_some_and(|e| e == "npy") {
         npy(&bytes).map_err(|e| format!("{shown}: {e}"))?
     } else {
-        csv_table(&bytes, &shown.to_string())?
+        csv_table(&bytes, &shown.to_string(), header)?
     };
     if table.rows() == 0 {
         return Err(format!("{shown}: no data rows"));
@@ -94,7 +103,7 @@ pub fn read(path: &Path) -> Result<Table, String> {
     Ok(Table { hash, ..table })
 }
 
-fn csv_table(bytes: &[u8], path: &str) -> Result<Table, String> {
+fn csv_table(bytes: &[u8], path: &str, detect: Header) -> Result<Table, String> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -108,7 +117,7 @@ fn csv_table(bytes: &[u8], path: &str) -> Result<Table, String> {
         let cells: Vec<String> = record.iter().map(|c| c.trim().to_string()).collect();
         if i == 0 {
             cols = cells.len();
-            if cells.iter().any(|c| c.parse::<f64>().is_err()) {
+            if detect == Header::Detect && cells.iter().any(|c| c.parse::<f64>().is_err()) {
                 header = Some(cells);
                 continue;
             }
@@ -196,14 +205,27 @@ fn npy(bytes: &[u8]) -> Result<Table, String> {
             ));
         }
     };
-    let count = rows * cols;
-    if data.len() != count * width {
-        return Err(format!(
-            "holds {} bytes of data, its shape ({rows}, {cols}) needs {}",
-            data.len(),
-            count * width
-        ));
-    }
+    // The shape comes from the file: its product is checked, never wrapped, and must match
+    // the bytes the file really holds.
+    let needed = rows
+        .checked_mul(cols)
+        .and_then(|count| count.checked_mul(width).map(|bytes| (count, bytes)));
+    let count = match needed {
+        Some((count, bytes)) if bytes == data.len() => count,
+        Some((_, bytes)) => {
+            return Err(format!(
+                "holds {} bytes of data, its shape ({rows}, {cols}) needs {bytes}",
+                data.len()
+            ));
+        }
+        None => {
+            return Err(format!(
+                "holds {} bytes of data, its shape ({rows}, {cols}) needs more than can be \
+                 addressed",
+                data.len()
+            ));
+        }
+    };
     let values: Vec<f64> = data
         .chunks_exact(width)
         .map(|c| match descr {

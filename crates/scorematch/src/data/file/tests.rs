@@ -170,3 +170,90 @@ fn a_file_that_changed_since_it_was_pinned_is_refused() {
         .contains("has changed")
     );
 }
+
+#[test]
+fn an_empty_column_list_is_refused_by_key_not_a_panic() {
+    let path = file("cols.csv", b"1,2\n3,4\n5,6\n7,8\n");
+    let errors = params(&path, "columns = []").validate();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].key, "columns");
+    assert!(errors[0].message.contains("is empty"), "{errors:?}");
+    assert!(params(&path, "columns = []").density().is_err());
+}
+
+/// A `.npy` file of `data_bytes` bytes of data whose header claims `shape`.
+fn npy_claiming(name: &str, shape: &str, fortran: bool, data_bytes: usize) -> String {
+    let order = if fortran { "True" } else { "False" };
+    let mut header = format!("{{'descr': '<f8', 'fortran_order': {order}, 'shape': {shape}, }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend(u16::try_from(header.len()).unwrap().to_le_bytes());
+    bytes.extend(header.bytes());
+    bytes.extend(std::iter::repeat_n(0u8, data_bytes));
+    file(name, &bytes)
+}
+
+#[test]
+fn an_npy_shape_whose_size_overflows_is_refused_in_either_order() {
+    // (2^60 + 60) · 2 values of 8 bytes wrap around to 960 bytes (60 rows) without checked
+    // arithmetic; in Fortran order the unwrapped count then aborts the reordering.
+    let huge = format!("({}, 2)", (1u64 << 60) + 60);
+    for fortran in [false, true] {
+        let name = format!("huge-{fortran}.npy");
+        let path = npy_claiming(&name, &huge, fortran, 960);
+        let message = read_table(&path).unwrap_err();
+        assert!(
+            message.contains("holds 960 bytes of data") && message.contains("needs more than"),
+            "{message}"
+        );
+    }
+    // A product that fits but disagrees with the file's size is refused too.
+    let path = npy_claiming("short.npy", "(10, 2)", true, 152);
+    let message = read_table(&path).unwrap_err();
+    assert!(message.contains("holds 152 bytes of data, its shape (10, 2) needs 160"));
+    // The same header over the right number of bytes reads.
+    let path = npy_claiming("right.npy", "(10, 2)", true, 160);
+    assert_eq!(read_table(&path).unwrap().rows(), 10);
+}
+
+/// A `.npy` file written by `numpy.save` (numpy 2.4), committed under `tests/fixtures/numpy/`:
+/// ```python
+/// np.save('c_f8.npy', (np.arange(15, dtype='<f8').reshape(5, 3) - 7) / 4)
+/// np.save('fortran_f4.npy', np.asfortranarray(np.arange(12, dtype='<f4').reshape(6, 2) - 5.5))
+/// np.save('vector_i8.npy', np.arange(-3, 4, dtype='<i8'))
+/// np.save('c_i4.npy', np.array([[1, -2], [3, -4], [5, -6]], dtype='<i4'))
+/// ```
+fn numpy_fixture(name: &str) -> String {
+    format!(
+        "{}/../../tests/fixtures/numpy/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+#[test]
+fn npy_files_written_by_numpy_read_as_numpy_holds_them() {
+    let read = |name: &str| {
+        let path = numpy_fixture(name);
+        let table = read_table(&path).unwrap();
+        let all: Vec<usize> = (0..table.cols).collect();
+        (
+            table.rows(),
+            table.cols,
+            table.numeric(&all, &path).unwrap(),
+        )
+    };
+    let want: Vec<f64> = (0..15).map(|k| f64::from(k - 7) / 4.0).collect();
+    assert_eq!(read("c_f8.npy"), (5, 3, want));
+    // Row-major values, although numpy stored them column by column.
+    let want: Vec<f64> = (0..12).map(|k| f64::from(k) - 5.5).collect();
+    assert_eq!(read("fortran_f4.npy"), (6, 2, want));
+    let want: Vec<f64> = (-3..4).map(f64::from).collect();
+    assert_eq!(read("vector_i8.npy"), (7, 1, want));
+    assert_eq!(
+        read("c_i4.npy"),
+        (3, 2, vec![1.0, -2.0, 3.0, -4.0, 5.0, -6.0])
+    );
+}
