@@ -148,8 +148,9 @@ pub fn prepare(cfg: &RunConfig, dir: &Path) -> Result<Prepared> {
     })
 }
 
-/// The `[rows, dim]` output called `stem` (`.npy`, else `.csv`), `None` if neither exists;
-/// misshapen or non-finite contents are errors naming the file.
+/// The `[rows, dim]` output called `stem` (`.npy`, else `.csv`, which has no header row),
+/// `None` if neither exists; misshapen, non-numeric or non-finite contents are errors naming
+/// the file (and the line and column).
 fn read_output(
     dir: &Path,
     stem: &str,
@@ -176,6 +177,9 @@ fn read_output(
             table.cols
         )));
     }
+    // Every cell is a number first (the protocol has no header row), then the count.
+    let columns: Vec<usize> = (0..dim).collect();
+    let values = table.numeric(&columns, &name).map_err(failed)?;
     if let Some(want) = rows
         && table.rows() != want
     {
@@ -184,8 +188,7 @@ fn read_output(
             table.rows()
         )));
     }
-    let columns: Vec<usize> = (0..dim).collect();
-    table.numeric(&columns, &name).map(Some).map_err(failed)
+    Ok(Some(values))
 }
 
 /// Reads the command's outputs in `dir` and computes the run's report; `wall_seconds` is

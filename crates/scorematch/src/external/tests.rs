@@ -89,6 +89,22 @@ fn missing_misshapen_and_non_finite_outputs_are_errors_naming_the_file() {
         "{}",
         message(&d)
     );
+    // The protocol has no header: a first row that is not numeric is named as such, whether
+    // it is a header over the right number of rows or the whole file is text.
+    let mut text = b"dx,dy,dz\n".to_vec();
+    text.extend(csv_bytes(&vec![0.0; 120], 3));
+    std::fs::write(d.join("scores.csv"), &text).unwrap();
+    assert!(
+        message(&d).contains("scores.csv:1: column 0: \"dx\" is not a number"),
+        "{}",
+        message(&d)
+    );
+    std::fs::write(d.join("scores.csv"), "a,b,c\n".repeat(40)).unwrap();
+    assert!(
+        message(&d).contains("scores.csv:1: column 0: \"a\" is not a number"),
+        "{}",
+        message(&d)
+    );
 }
 
 #[test]
