@@ -263,12 +263,13 @@ mod tests {
     use crate::error::Error;
 
     /// Asks the run to stop after step `stop`, or panics at step `crash` (as a kill would end
-    /// it: no state saved at that step); keeps the notes.
+    /// it: no state saved at that step); keeps the notes and the steps it saw executed.
     struct Interrupt {
         stop: usize,
         crash: usize,
         last: usize,
         notes: Vec<String>,
+        steps: Vec<usize>,
     }
 
     impl Interrupt {
@@ -278,6 +279,7 @@ mod tests {
                 crash,
                 last: 0,
                 notes: Vec::new(),
+                steps: Vec::new(),
             }
         }
     }
@@ -286,6 +288,7 @@ mod tests {
         fn step(&mut self, step: usize, _total: usize) {
             assert!(step != self.crash, "simulated kill at step {step}");
             self.last = step;
+            self.steps.push(step);
         }
         fn note(&mut self, message: &str) {
             self.notes.push(message.to_string());
@@ -367,6 +370,8 @@ mod tests {
             let resumed = train_resumable(&cfg, Some(&path), &mut progress).unwrap();
             assert_eq!(progress.notes, ["resumed from step 37"], "{name}");
             assert_eq!(resumed.report.resumed_from, Some(37));
+            // It went on from step 38, executing the 23 steps left, not all 60 again.
+            assert_eq!(progress.steps, (38..=60).collect::<Vec<_>>(), "{name}");
             assert_eq!(
                 numbers(resumed.report),
                 numbers(whole.report.clone()),
@@ -378,8 +383,10 @@ mod tests {
                 train_resumable(&cfg, Some(&path), &mut Interrupt::new(0, 45))
             }));
             assert!(crashed.is_err());
-            let resumed = train_resumable(&cfg, Some(&path), &mut NoProgress).unwrap();
+            let mut progress = Interrupt::new(0, 0);
+            let resumed = train_resumable(&cfg, Some(&path), &mut progress).unwrap();
             assert_eq!(resumed.report.resumed_from, Some(40), "{name}");
+            assert_eq!(progress.steps, (41..=60).collect::<Vec<_>>(), "{name}");
             assert_eq!(numbers(resumed.report), numbers(whole.report), "{name}");
         }
     }
