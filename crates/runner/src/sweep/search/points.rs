@@ -119,26 +119,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sobol_points_are_the_known_sequence_without_a_shift() {
-        // The first points of the unshifted sequence in 2-D, as Joe and Kuo list them:
-        // (1/2, 1/2), (3/4, 1/4), (1/4, 3/4), (3/8, 3/8).
-        let tables: Vec<[u32; 32]> = (0..2).map(directions).collect();
-        let point = |i: u64| -> Vec<f64> {
-            let gray = i ^ (i >> 1);
-            tables
-                .iter()
-                .map(|v| {
-                    let x = (0..32)
-                        .filter(|k| (gray >> k) & 1 == 1)
-                        .fold(0u32, |x, k| x ^ v[k]);
-                    f64::from(x) / 4_294_967_296.0
-                })
-                .collect()
-        };
-        assert_eq!(point(1), [0.5, 0.5]);
-        assert_eq!(point(2), [0.75, 0.25]);
-        assert_eq!(point(3), [0.25, 0.75]);
-        assert_eq!(point(4), [0.375, 0.375]);
+    fn sobol_points_are_the_known_sequence_under_a_digital_shift() {
+        // The first points after the origin of the unshifted 3-D sequence with Joe and Kuo's
+        // direction numbers (as scipy.stats.qmc.Sobol(3, scramble=False) lists them).
+        let published = [
+            [0.5, 0.5, 0.5],
+            [0.75, 0.25, 0.25],
+            [0.25, 0.75, 0.75],
+            [0.375, 0.375, 0.625],
+            [0.875, 0.875, 0.125],
+            [0.625, 0.125, 0.875],
+            [0.125, 0.625, 0.375],
+        ];
+        let word = |x: f64| (x * 4_294_967_296.0) as u32;
+        for seed in [0, 1, 7] {
+            let points = sobol(published.len(), 3, seed);
+            // Each coordinate's shift, read off the first point; undoing it gives the
+            // published points, so sobol() is the sequence XOR one word per coordinate.
+            let shifts: Vec<u32> = (0..3)
+                .map(|j| word(points[0][j]) ^ word(published[0][j]))
+                .collect();
+            assert!(shifts.iter().any(|&s| s != 0), "seed {seed}: no shift");
+            for (point, want) in points.iter().zip(&published) {
+                let unshifted: Vec<f64> = (0..3)
+                    .map(|j| f64::from(word(point[j]) ^ shifts[j]) / 4_294_967_296.0)
+                    .collect();
+                assert_eq!(unshifted, want, "seed {seed}");
+            }
+        }
     }
 
     #[test]
