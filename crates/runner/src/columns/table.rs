@@ -181,9 +181,12 @@ pub const COLUMNS: &[Column] = &[
     metric(
         "asymmetry",
         "report.asymmetry",
-        "E‖J − Jᵀ‖²_F / E‖J‖²_F of the trained score's Jacobian J on up to 1000 evaluation points: how far it is from a gradient field (0 up to rounding for models with an energy)",
+        "relative squared Frobenius norm E‖J − Jᵀ‖²_F / E‖J‖²_F of the trained score's Jacobian J on up to 1000 evaluation points: how far it is from a gradient field (0 up to rounding for models with an energy)",
     )
-    .labelled("J asymmetry", "Jacobian asymmetry ‖J − Jᵀ‖² / ‖J‖²")
+    .labelled(
+        "J asymmetry²",
+        "Jacobian asymmetry, squared: ‖J − Jᵀ‖²_F / ‖J‖²_F",
+    )
     .lower_is_better()
     .on_page(),
     metric(

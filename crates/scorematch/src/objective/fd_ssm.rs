@@ -11,9 +11,10 @@
 //!
 //! (D/ε²) [½ vᵀ(s₊ − s₋) + ⅛ (vᵀ(s₊ + s₋))²],
 //!
-//! which tends to SSM along u as ε → 0 with a relative gap of O(ε²). The paper's code drops
-//! the factor D/ε² from this form (a rescaling with the same minimiser); ours keeps it, so
-//! the loss estimates the same objective as `ssm` and the two are comparable.
+//! which tends to SSM along u as ε → 0 with a relative gap of O(ε²). The authors' code keeps
+//! the factor D/ε² in this form (`efficient_sm.py`); only its noise-conditional
+//! `anneal_ESM_scorenet` drops it (a rescaling with the same minimiser). Ours keeps it
+//! everywhere, so the loss estimates the same objective as `ssm` and the two are comparable.
 
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
