@@ -127,6 +127,28 @@ fn damaged_checkpoints_and_training_changes_are_refused_in_one_line() {
 }
 
 #[test]
+fn a_checkpoint_whose_parameters_do_not_fit_its_configuration_is_bad_input() {
+    let s = Sandbox::new();
+    let id = sweep(&s);
+    let dir = s.path("results/k");
+    let path = dir.join("runs").join(&id).join("model.safetensors");
+    let stored = scorematch::checkpoint::decode(&std::fs::read(&path).unwrap()).unwrap();
+    let (model, _) = stored.model(stored.config.backend).unwrap();
+    // The trained θ (hidden = 16) written with a configuration whose model is wider.
+    let mut config = serde_json::to_value(&stored.config).unwrap();
+    config["model"]["hidden"] = 32.into();
+    let config: scorematch::RunConfig = serde_json::from_value(config).unwrap();
+    let bytes = scorematch::checkpoint::encode(&model, &config).unwrap();
+    std::fs::write(&path, bytes).unwrap();
+    let out = s.runner(&["sample", dir.to_str().unwrap(), "--run", &id]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("model.safetensors: "), "{err}");
+    assert!(!dir.join("sampled.csv").exists());
+}
+
+#[test]
 fn training_options_are_sweep_parameters_with_their_columns() {
     let s = Sandbox::new();
     let file = s.write(

@@ -76,9 +76,12 @@ pub fn sample(args: SampleArgs) -> Result<ExitCode> {
         config: config.clone(),
         theta: stored.theta,
     };
-    let (model, ctx) = checkpoint
-        .model(config.backend)
-        .context("rebuilding the trained model")?;
+    // A checkpoint whose parameters do not fit its configuration's model is bad input.
+    let (model, ctx) = match checkpoint.model(config.backend) {
+        Ok(rebuilt) => rebuilt,
+        Err(e @ scorematch::Error::Checkpoint(_)) => return fail(e.to_string()),
+        Err(e) => return Err(e).context("rebuilding the trained model"),
+    };
     let density = config.dataset.build()?;
     let score = ModelScore::new(&model, &ctx, density.dim());
     let Some(sampled) = sample_and_evaluate(
