@@ -26,7 +26,9 @@ fn a_sweep_on_a_file_is_judged_on_the_test_split_and_follows_the_file() {
     s.write("iris.csv", IRIS);
     let file = s.write("d.toml", &sweep_text("iris.csv", ""));
     let f = file.to_str().unwrap();
-    ok(&s.runner(&["sweep", f, "--no-report"]));
+    // With its report: file data have no exact field, so they get no field figure.
+    ok(&s.runner(&["sweep", f]));
+    assert!(s.path("results/d/report/index.html").exists());
     let rows = read_csv(&s.path("results/d/runs.csv"));
     assert_eq!(rows.len(), 4);
     for r in &rows {
@@ -35,11 +37,7 @@ fn a_sweep_on_a_file_is_judged_on_the_test_split_and_follows_the_file() {
         assert_eq!(r["dim"], "2");
         // No true score: Fisher and the samples' KSD are empty, with the reason in README.
         for empty in ["fisher", "fisher_init", "sample_ksd", "kl"] {
-            assert_eq!(
-                r.get(empty).map_or("", String::as_str),
-                "",
-                "{empty}: {r:?}"
-            );
+            assert_eq!(r[empty], "", "{empty}: {r:?}");
         }
         for number in ["val_loss", "model_ksd", "sample_mmd"] {
             assert!(
@@ -48,7 +46,8 @@ fn a_sweep_on_a_file_is_judged_on_the_test_split_and_follows_the_file() {
             );
         }
     }
-    // The report names the data set by its file: figure files and titles say iris.csv.
+    // The report names the data set by its file: figure files and titles say iris.csv; and
+    // `runner report` on the results makes it again.
     ok(&s.runner(&["report", "results/d"]));
     let loss = std::fs::read_to_string(s.path("results/d/report/loss_iris_csv.svg")).unwrap();
     assert!(loss.contains("Training loss — iris.csv"), "{loss}");
@@ -99,4 +98,24 @@ fn every_bad_file_is_a_one_line_error_at_the_sweep_line() {
         );
         assert_eq!(err.lines().count(), 2, "{err}"); // the error and the count
     }
+}
+
+#[test]
+fn an_empty_column_list_is_a_one_line_error_naming_the_key() {
+    let s = Sandbox::new();
+    s.write("iris.csv", IRIS);
+    let text_of = sweep_text("iris.csv", "").replace(
+        "columns = [\"sepal_length\", \"petal_length\"]",
+        "columns = []",
+    );
+    let file = s.write("bad.toml", &text_of);
+    let out = s.runner(&["validate", file.to_str().unwrap()]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    let first = err.lines().next().unwrap();
+    assert!(
+        first.ends_with("bad.toml:3: defaults.dataset.columns: is empty: name at least one column, or leave it out to use them all"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 2, "{err}");
 }
