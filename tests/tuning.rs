@@ -60,6 +60,12 @@ fn a_tuned_comparison_runs_resumes_and_reports_its_best_configurations() {
     }
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
+    // The kill interrupted the sweep: some runs were recorded, not all.
+    let recorded = rows();
+    assert!(
+        recorded > 0 && recorded < 24,
+        "{recorded} rows after the kill"
+    );
     ok(&s.runner(&["sweep", f, "--no-report"]));
     let done = read_csv(&csv);
     let done_ids: BTreeSet<String> = done.iter().map(|r| r["run_id"].clone()).collect();
@@ -156,10 +162,29 @@ fn asha_prunes_exactly_the_trials_its_rule_says_and_they_are_not_retried() {
     }
     // Replay the ledger in the order it was written: a run stops at the first rung where
     // the rule says so, and only there.
+    // One bracket per objective and seed (the runs that differ only in lr): 9 trials each.
+    let brackets: Vec<_> = std::fs::read_dir(dir.join("prune"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(brackets.len(), 4, "{brackets:?}");
+    let row_of = |id: &str| rows.iter().find(|r| r["run_id"] == id).unwrap();
+    // A run's held-out loss at a rung, from its own val_loss.csv (evaluated every 50 steps,
+    // so at the rung itself).
+    let val_loss_at = |id: &str, rung: usize| -> f64 {
+        let curve = std::fs::read_to_string(dir.join("runs").join(id).join("val_loss.csv"))
+            .unwrap_or_else(|e| panic!("{id}: {e}"));
+        let line = curve
+            .lines()
+            .find(|l| l.split(',').next() == Some(rung.to_string().as_str()))
+            .unwrap_or_else(|| panic!("{id}: no held-out loss at step {rung}:\n{curve}"));
+        line.split(',').nth(1).unwrap().parse().unwrap()
+    };
     let mut stopped_at: std::collections::BTreeMap<String, usize> = Default::default();
-    for entry in std::fs::read_dir(dir.join("prune")).unwrap() {
-        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+    for path in &brackets {
+        let text = std::fs::read_to_string(path).unwrap();
         let mut seen: std::collections::BTreeMap<usize, Vec<f64>> = Default::default();
+        let mut ids: std::collections::BTreeMap<usize, BTreeSet<&str>> = Default::default();
         for line in text.lines() {
             let cells: Vec<&str> = line.split(',').collect();
             let (rung, id, value): (usize, &str, f64) = (
@@ -167,6 +192,9 @@ fn asha_prunes_exactly_the_trials_its_rule_says_and_they_are_not_retried() {
                 cells[1],
                 cells[2].parse().unwrap(),
             );
+            // The ledger holds the run's own held-out loss at that rung.
+            assert_eq!(value, val_loss_at(id, rung), "{id} at {rung}");
+            assert!(ids.entry(rung).or_default().insert(id), "{id} twice");
             let at = seen.entry(rung).or_default();
             at.push(value);
             let keep = (at.len() / 3).max(1);
@@ -174,6 +202,24 @@ fn asha_prunes_exactly_the_trials_its_rule_says_and_they_are_not_retried() {
                 stopped_at.insert(id.to_string(), rung);
             }
         }
+        // Every trial of the bracket reached the first rung; the second holds exactly those
+        // that were not pruned at the first; all share one objective and seed.
+        let first = &ids[&100];
+        assert_eq!(first.len(), 9, "{}", path.display());
+        let went_on: BTreeSet<&str> = first
+            .iter()
+            .copied()
+            .filter(|id| row_of(id)["steps_done"] != "100")
+            .collect();
+        assert_eq!(ids.get(&200).cloned().unwrap_or_default(), went_on);
+        let groups: BTreeSet<(&str, &str)> = first
+            .iter()
+            .map(|id| {
+                let r = row_of(id);
+                (r["objective"].as_str(), r["seed"].as_str())
+            })
+            .collect();
+        assert_eq!(groups.len(), 1, "{groups:?}");
     }
     let by_status: std::collections::BTreeMap<String, usize> = pruned
         .iter()

@@ -117,7 +117,8 @@ pub struct Finished {
 pub type TrainFn = fn(&RunConfig, Option<&Path>, &mut dyn Progress) -> scorematch::Result<Finished>;
 
 /// Trains with [`scorematch::train::train_resumable`] and keeps the artifacts of runs that
-/// ended ok (a run whose artifacts cannot be made is still recorded, without them).
+/// ended ok (a run whose artifacts cannot be made is still recorded, without them); a pruned
+/// or diverged run keeps its held-out loss curve only.
 fn train_report(
     config: &RunConfig,
     state: Option<&Path>,
@@ -130,7 +131,7 @@ fn train_report(
             Vec::new()
         })
     } else {
-        Vec::new()
+        artifacts::val_loss(&trained.report).into_iter().collect()
     };
     Ok(Finished {
         report: trained.report,

@@ -1,6 +1,6 @@
 //! Files kept with a finished run: its trained model (`model.safetensors`, see
 //! [`scorematch::checkpoint`]; `runner sample` loads it), its held-out loss curve
-//! (`val_loss.csv`, with `val_samples`) and, for a 2-D data set, what the
+//! (`val_loss.csv`, with `val_samples`; pruned and diverged runs keep only this) and, for a 2-D data set, what the
 //! report's figures need: `field.json` (the learned and the exact score on a grid over the
 //! data) and `samples.csv` (the sampler's samples, when a sampler ran).
 //!
@@ -92,6 +92,15 @@ pub fn data_box(samples: &[f64]) -> ([f64; 2], [f64; 2]) {
     (axis(0), axis(1))
 }
 
+/// The held-out loss curve of a run that recorded one (also kept for pruned and diverged
+/// runs, which keep nothing else).
+pub fn val_loss(report: &scorematch::TrainReport) -> Option<Artifact> {
+    (!report.val_curve.is_empty()).then(|| Artifact {
+        name: VAL_LOSS_FILE,
+        bytes: crate::store::record::loss_csv(&report.val_curve),
+    })
+}
+
 /// The artifacts of a trained run: its checkpoint, and the figure data of a 2-D run.
 pub fn of(trained: &Trained, config: &RunConfig) -> Result<Vec<Artifact>> {
     let mut out = vec![Artifact {
@@ -99,12 +108,7 @@ pub fn of(trained: &Trained, config: &RunConfig) -> Result<Vec<Artifact>> {
         bytes: checkpoint::encode(&trained.model, config)
             .context("writing the trained model's checkpoint")?,
     }];
-    if !trained.report.val_curve.is_empty() {
-        out.push(Artifact {
-            name: VAL_LOSS_FILE,
-            bytes: crate::store::record::loss_csv(&trained.report.val_curve),
-        });
-    }
+    out.extend(val_loss(&trained.report));
     if trained.density.dim() == 2 {
         out.extend(figure_data(trained, config)?);
     }
