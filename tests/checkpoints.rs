@@ -123,9 +123,13 @@ fn damaged_checkpoints_and_training_changes_are_refused_in_one_line() {
     std::fs::write(&path, &bytes).unwrap();
     refused(&["sample", d, "--run", &id], "checksum");
     bytes[at] ^= 0x40;
-    // One flipped bit in the stored configuration: seed 0 → 1.
-    let seed = bytes.windows(8).position(|w| w == b"\"seed\":0").unwrap();
-    bytes[seed + 7] ^= 1;
+    // One flipped bit in the stored configuration (JSON in the header's JSON, its quotes
+    // escaped): seed 0 → 1.
+    let seed = bytes
+        .windows(10)
+        .position(|w| w == br#"\"seed\":0"#)
+        .unwrap();
+    bytes[seed + 9] ^= 1;
     std::fs::write(&path, &bytes).unwrap();
     refused(&["sample", d, "--run", &id], "checksum");
     std::fs::write(&path, b"not a checkpoint").unwrap();
