@@ -49,9 +49,12 @@ def fnv1a(data, hash_=0xCBF29CE484222325):
 
 def load(path):
     """The checkpoint's configuration (a dict) and its tensors (name -> float64 array)."""
-    with safe_open(path, framework="numpy") as f:
-        meta = f.metadata() or {}
-        tensors = {name: f.get_tensor(name).astype(np.float64) for name in f.keys()}
+    try:
+        with safe_open(path, framework="numpy") as f:
+            meta = f.metadata() or {}
+            tensors = {name: f.get_tensor(name).astype(np.float64) for name in f.keys()}
+    except Exception as e:  # the package's own error type, or the file's
+        raise Refused(f"not a readable safetensors file ({e})") from e
     if meta.get("format") != FORMAT:
         raise Refused("not a scorematch checkpoint")
     if meta.get("version") != VERSION:
@@ -60,7 +63,7 @@ def load(path):
     with open(path, "rb") as f:
         raw = f.read()
     header = int.from_bytes(raw[:8], "little")
-    config_text = meta["config"]
+    config_text = meta.get("config", "")
     digest = fnv1a(raw[8 + header :], fnv1a(config_text.encode("utf-8")))
     if f"{digest:016x}" != meta.get("checksum"):
         raise Refused("its configuration or parameters do not match their checksum")
