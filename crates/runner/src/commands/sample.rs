@@ -74,7 +74,7 @@ pub fn sample(args: SampleArgs) -> Result<ExitCode> {
     let seed = args.seed.unwrap_or(config.seed);
     let checkpoint = Checkpoint {
         config: config.clone(),
-        theta: stored.theta,
+        ..stored
     };
     let (model, ctx) = checkpoint
         .model(config.backend)
