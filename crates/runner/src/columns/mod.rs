@@ -316,6 +316,23 @@ mod tests {
         }
     }
 
+    #[test]
+    fn every_model_metric_of_the_library_has_its_declared_column() {
+        use scorematch::evaluation::ModelMetric;
+        for &metric in ModelMetric::ALL {
+            let p = metric.presentation();
+            let c = column(metric.name())
+                .unwrap_or_else(|| panic!("no column for the model metric {}", metric.name()));
+            assert_eq!(c.role, Role::Metric, "{}", c.name);
+            assert_eq!((c.path, c.doc, c.label), (p.path, p.doc, p.label));
+            assert_eq!((c.better, c.oracle), (p.better, p.oracle), "{}", c.name);
+        }
+        // The Fisher divergences need the exact score: `best --by fisher` only with --oracle.
+        assert!(selectors(true).any(|c| c.name == "fisher"));
+        assert!(!selectors(false).any(|c| c.name == "fisher"));
+        assert!(selectors(false).any(|c| c.name == "val_loss"));
+    }
+
     /// README's table of the fixed `runs.csv` columns, as the registry makes it.
     fn readme_table() -> String {
         let mut t = String::from("| column | meaning |\n| --- | --- |\n");
