@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Installs the system packages that some tests need (Debian/Ubuntu, as root). README's two
-# commands need none of them: without them those tests skip with a visible SKIPPED line, and
-# under CI (.ci/run runs this first) a missing tool fails its test. Exits non-zero, saying
-# what is missing, whenever it cannot install what is missing.
+# Installs the system packages that some tests need (Debian/Ubuntu, as root), and the Python
+# packages numpy and safetensors for python3 (examples/load_checkpoint.py's test). README's
+# two commands need none of them: without them those tests skip with a visible SKIPPED line,
+# and under CI (.ci/run runs this first) a missing tool fails its test. Exits non-zero,
+# saying what is missing, whenever it cannot install what is missing.
 set -euo pipefail
 
 packages=(
@@ -15,6 +16,10 @@ packages=(
   # tests/slurm.rs: a single-node Slurm cluster (scripts/slurm-local.sh).
   slurm-wlm munge
 )
+# tests/checkpoints.rs runs examples/load_checkpoint.py: python3 with pip, where absent.
+if ! command -v python3 >/dev/null || ! python3 -m pip --version >/dev/null 2>&1; then
+  packages+=(python3 python3-pip)
+fi
 
 fail() {
   echo "setup: $*" >&2
@@ -30,12 +35,24 @@ for p in "${packages[@]}"; do
 done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "setup: all system packages present"
-  exit 0
+else
+  [ "$(id -u)" -eq 0 ] ||
+    fail "cannot install ${missing[*]}: not root (run: sudo scripts/setup.sh)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq || fail "apt-get update failed; ${missing[*]} not installed"
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" ||
+    fail "apt-get install failed; not installed: ${missing[*]}"
+  echo "setup: installed ${missing[*]}"
 fi
-[ "$(id -u)" -eq 0 ] ||
-  fail "cannot install ${missing[*]}: not root (run: sudo scripts/setup.sh)"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq || fail "apt-get update failed; ${missing[*]} not installed"
-apt-get install -y -qq --no-install-recommends "${missing[@]}" ||
-  fail "apt-get install failed; not installed: ${missing[*]}"
-echo "setup: installed ${missing[*]}"
+
+# numpy and safetensors for python3, from PyPI. A system Python that refuses pip installs
+# (PEP 668, "externally managed") gets them anyway: CI's machine is throwaway.
+if python3 -c "import numpy, safetensors" 2>/dev/null; then
+  echo "setup: numpy and safetensors present for python3"
+else
+  PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --quiet numpy safetensors ||
+    fail "pip could not install numpy and safetensors for python3"
+  python3 -c "import numpy, safetensors" ||
+    fail "python3 still cannot import numpy and safetensors after pip installed them"
+  echo "setup: installed numpy and safetensors for python3"
+fi

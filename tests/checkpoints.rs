@@ -1,11 +1,19 @@
 //! Trained models kept as checkpoints: `runner sample` reproduces a run's own samples from
 //! its checkpoint, samples again with another sampler without retraining, and refuses
-//! damaged checkpoints and changes to how the model was trained.
+//! damaged checkpoints and changes to how the model was trained; the same run always writes
+//! the same bytes, and `examples/load_checkpoint.py` evaluates a checkpoint's score from the
+//! file alone, as the library does.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
 use common::{Sandbox, TINY, ok, read_csv, text};
+use scorematch::Backend;
+use scorematch::backend::to_host;
+use scorematch::checkpoint;
 
 fn sweep(s: &Sandbox) -> String {
     let file = s.write(
@@ -112,6 +120,16 @@ fn damaged_checkpoints_and_training_changes_are_refused_in_one_line() {
     let mut bytes = std::fs::read(&path).unwrap();
     let at = bytes.len() - 5;
     bytes[at] ^= 0x40;
+    std::fs::write(&path, &bytes).unwrap();
+    refused(&["sample", d, "--run", &id], "checksum");
+    bytes[at] ^= 0x40;
+    // One flipped bit in the stored configuration (JSON in the header's JSON, its quotes
+    // escaped): seed 0 → 1.
+    let seed = bytes
+        .windows(10)
+        .position(|w| w == br#"\"seed\":0"#)
+        .unwrap();
+    bytes[seed + 9] ^= 1;
     std::fs::write(&path, &bytes).unwrap();
     refused(&["sample", d, "--run", &id], "checksum");
     std::fs::write(&path, b"not a checkpoint").unwrap();
@@ -254,4 +272,139 @@ fn a_sweep_over_sampler_settings_trains_each_model_once() {
     ]));
     let again = read_csv(&s.path("results/t/sampled.csv"));
     assert_eq!(again[0]["sample_mmd"], reused["sample_mmd"]);
+}
+
+/// The checkpoint of the only run of the sweep `name` (TINY settings) in `s`.
+fn tiny_checkpoint(s: &Sandbox, name: &str) -> PathBuf {
+    let file = s.write(
+        &format!("{name}.toml"),
+        &format!(
+            "name = \"{name}\"\n{TINY}[grid]\ndataset = [\"8gaussians\"]\nobjective = [\"ssm-vr\"]\n"
+        ),
+    );
+    ok(&s.runner(&["sweep", file.to_str().unwrap(), "--no-report"]));
+    let rows = read_csv(&s.path(&format!("results/{name}/runs.csv")));
+    assert_eq!(rows.len(), 1);
+    s.path(&format!("results/{name}/runs"))
+        .join(&rows[0]["run_id"])
+        .join("model.safetensors")
+}
+
+#[test]
+fn the_same_run_writes_the_same_checkpoint_bytes() {
+    // Two processes (each with its own hash seeds), two output directories.
+    let s = Sandbox::new();
+    let (a, b) = (tiny_checkpoint(&s, "a"), tiny_checkpoint(&s, "b"));
+    assert_eq!(std::fs::read(a).unwrap(), std::fs::read(b).unwrap());
+}
+
+/// Why python3 cannot run the example here (no python3, or no numpy or safetensors).
+fn python_missing() -> Option<String> {
+    match Command::new("python3")
+        .args(["-c", "import numpy, safetensors"])
+        .output()
+    {
+        Err(e) => Some(format!("no python3 ({e})")),
+        Ok(out) if !out.status.success() => Some(format!(
+            "python3 cannot import numpy and safetensors ({})",
+            text(&out.stderr).lines().last().unwrap_or_default()
+        )),
+        Ok(_) => None,
+    }
+}
+
+/// The score `examples/load_checkpoint.py` prints for `checkpoint` at `x` (and σ).
+fn python_score(checkpoint: &Path, x: &[f64], sigma: Option<f64>) -> Vec<f64> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/load_checkpoint.py");
+    let mut command = Command::new("python3");
+    command.arg(script).arg(checkpoint);
+    command.args(x.iter().map(|v| v.to_string()));
+    if let Some(sigma) = sigma {
+        command.args(["--sigma", &sigma.to_string()]);
+    }
+    let out = command.output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    text(&out.stdout)
+        .split_whitespace()
+        .map(|v| v.parse().unwrap())
+        .collect()
+}
+
+/// The score the library computes from `checkpoint` at `x` (and σ).
+fn rust_score(checkpoint: &Path, x: &[f64], sigma: Option<f64>) -> Vec<f64> {
+    let stored = checkpoint::decode(&std::fs::read(checkpoint).unwrap()).unwrap();
+    let (model, ctx) = stored.model(Backend::Flex).unwrap();
+    let sigma = sigma.map(|s| ctx.matrix(&[s], 1, 1));
+    to_host(model.forward(ctx.matrix(x, 1, x.len()), sigma.as_ref())).unwrap()
+}
+
+#[test]
+fn the_python_example_evaluates_a_checkpoint_as_the_library_does() {
+    let test = "the_python_example_evaluates_a_checkpoint_as_the_library_does";
+    if let Some(why) = python_missing() {
+        common::tools::skip(test, &why);
+        return;
+    }
+    let s = Sandbox::new();
+    // A deep MLP and a noise-conditional one, each in f32 and f64.
+    let file = s.write(
+        "p.toml",
+        &format!(
+            "name = \"p\"\n{TINY}[grid]\ndataset = [\"8gaussians\"]\nprecision = [\"f32\", \"f64\"]\n\
+             [[zip]]\nobjective = [{{ name = \"ssm-vr\" }}, \
+             {{ name = \"dsm-multi\", sigma_min = 0.1, sigma_max = 1.0, levels = 3 }}]\n\
+             model = [{{ name = \"mlp\", hidden = 16, depth = 3 }}, \
+             {{ name = \"mlp\", hidden = 16, activation = \"elu\", noise_conditional = true }}]\n"
+        ),
+    );
+    ok(&s.runner(&["sweep", file.to_str().unwrap(), "--no-report"]));
+    let rows = read_csv(&s.path("results/p/runs.csv"));
+    assert_eq!(rows.len(), 4);
+    let x = [0.75, -1.25];
+    for row in &rows {
+        let path = s
+            .path("results/p/runs")
+            .join(&row["run_id"])
+            .join("model.safetensors");
+        let sigma = (row["objective"] == "dsm-multi").then_some(0.3);
+        let (want, got) = (rust_score(&path, &x, sigma), python_score(&path, &x, sigma));
+        // f64 agrees to rounding; an f32 run computes in f32, the script in f64.
+        let tolerance = if row["precision"] == "f64" {
+            1e-9
+        } else {
+            1e-4
+        };
+        assert_eq!(want.len(), 2);
+        for (w, g) in want.iter().zip(&got) {
+            assert!(
+                (w - g).abs() <= tolerance * w.abs().max(1.0),
+                "{}: library {want:?}, python {got:?}",
+                row["run_id"]
+            );
+        }
+        assert!(want.iter().all(|v| v.abs() > 1e-6), "{want:?}");
+    }
+    // Another model is refused with its reason.
+    let other = s.write(
+        "e.toml",
+        &format!(
+            "name = \"e\"\n{TINY}[grid]\ndataset = [\"8gaussians\"]\nobjective = [\"ssm-vr\"]\n\
+             model = [{{ name = \"energy\", hidden = 8 }}]\n"
+        ),
+    );
+    ok(&s.runner(&["sweep", other.to_str().unwrap(), "--no-report"]));
+    let id = &read_csv(&s.path("results/e/runs.csv"))[0]["run_id"];
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/load_checkpoint.py");
+    let out = Command::new("python3")
+        .arg(script)
+        .arg(s.path("results/e/runs").join(id).join("model.safetensors"))
+        .args(["0", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("model `energy`: this example evaluates only `mlp`"),
+        "{}",
+        text(&out.stderr)
+    );
 }

@@ -30,8 +30,25 @@ fn a_sampler_sweep_shows_its_step_sizes_in_every_table() {
         header.contains("sampler.step_size") && header.contains("seed"),
         "{listed}"
     );
-    ok(&s.runner(&["sweep", f, "--no-report"]));
+    ok(&s.runner(&["sweep", f]));
     let dir = s.path("results/samp");
+    // The report draws each sample metric against the step size, and no training metric.
+    let report = dir.join("report");
+    assert!(
+        report
+            .join("sample_mmd_vs_sampler.step_size_8gaussians.svg")
+            .exists()
+    );
+    assert!(
+        !report
+            .join("fisher_vs_sampler.step_size_8gaussians.svg")
+            .exists()
+    );
+    let page = std::fs::read_to_string(report.join("index.html")).unwrap();
+    assert!(
+        page.contains("Sample quality against the sampler"),
+        "{page}"
+    );
     let rows = read_csv(&dir.join("runs.csv"));
     assert_eq!(rows.len(), 6);
     let steps: BTreeSet<&str> = rows

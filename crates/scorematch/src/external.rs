@@ -35,16 +35,30 @@ use serde_json::json;
 use crate::config::RunConfig;
 use crate::data::{Density, read_table_now};
 use crate::error::{Error, Result, check};
-use crate::metric::{KSD_POINTS, kernel_stein_discrepancy, sample_metrics};
+use crate::evaluation::{self, EvalSets, ModelInputs, ModelMetric, Scorer};
+use crate::metric::sample_metrics;
 use crate::model::ModelConfig;
-use crate::rng::{Stream, normals, rng};
+use crate::rng::{Stream, rng};
 use crate::sample::SampleReport;
-use crate::train::{RunStatus, TrainReport};
+use crate::train::TrainReport;
 
 /// The protocol's version, in `run.json`.
 pub const PROTOCOL: u32 = 1;
 /// The run description the command reads.
 pub const RUN_JSON: &str = "run.json";
+
+/// The model metrics an external method's scores are judged by: those of a trained model
+/// (the ones that need the model itself, its Jacobian or its energy, come out empty).
+const JUDGED: &[ModelMetric] = &[
+    ModelMetric::Fisher,
+    ModelMetric::FisherSigma,
+    ModelMetric::ModelKsd,
+    ModelMetric::Asymmetry,
+    ModelMetric::TestLoglik,
+    ModelMetric::Kl,
+    ModelMetric::LogZ,
+    ModelMetric::LogZSe,
+];
 
 fn failed(message: impl Into<String>) -> Error {
     Error::External(message.into())
@@ -52,13 +66,8 @@ fn failed(message: impl Into<String>) -> Error {
 
 /// A run's inputs, kept to judge its outputs.
 pub struct Prepared {
-    dim: usize,
-    eval: Vec<f64>,
-    /// The exact score at the evaluation points (data with a closed-form score).
-    exact: Option<Vec<f64>>,
-    /// With a noise level: the noised points' count and, where p_σ has a closed form, its
-    /// exact score at them.
-    noised: Option<(usize, Option<Vec<f64>>)>,
+    /// The evaluation sets, as a built-in run of this configuration draws them.
+    sets: EvalSets,
     density: Box<dyn Density>,
 }
 
@@ -89,34 +98,21 @@ pub fn prepare(cfg: &RunConfig, dir: &Path) -> Result<Prepared> {
     let dim = density.dim();
     let pool = density.sample(cfg.train.pool_size, &mut rng(cfg.seed, Stream::Pool));
     // The evaluation points and their noised copies, drawn as a built-in run draws them.
-    let mut eval_rng = rng(cfg.train.eval_seed, Stream::Eval);
-    let (eval, exact) = match density.test_split() {
-        Some(test) => (test.to_vec(), None),
-        None => {
-            let x = density.sample(cfg.train.eval_samples, &mut eval_rng);
-            let s = density.scores(&x);
-            (x, Some(s))
-        }
-    };
-    let (n, m) = (pool.len() / dim, eval.len() / dim);
+    let sets = EvalSets::draw(cfg, density.as_ref());
+    let (n, m) = (pool.len() / dim, sets.rows());
     let sigma = cfg.objective.sigma();
-    let noised = match sigma {
-        Some(s) => {
-            let x: Vec<f64> = eval
-                .iter()
-                .zip(normals(&mut eval_rng, eval.len()))
-                .map(|(x, e)| x + s * e)
-                .collect();
-            write(dir, "eval_noised.csv", &csv_bytes(&x, dim))?;
-            write(dir, "eval_noised.npy", &crate::data::npy_bytes(&x, m, dim))?;
-            Some((m, density.noised(s).map(|q| q.scores(&x))))
-        }
-        None => None,
-    };
+    if let Some(noised) = &sets.noised {
+        write(dir, "eval_noised.csv", &csv_bytes(&noised.x, dim))?;
+        write(
+            dir,
+            "eval_noised.npy",
+            &crate::data::npy_bytes(&noised.x, m, dim),
+        )?;
+    }
     write(dir, "train.csv", &csv_bytes(&pool, dim))?;
     write(dir, "train.npy", &crate::data::npy_bytes(&pool, n, dim))?;
-    write(dir, "eval.csv", &csv_bytes(&eval, dim))?;
-    write(dir, "eval.npy", &crate::data::npy_bytes(&eval, m, dim))?;
+    write(dir, "eval.csv", &csv_bytes(&sets.x, dim))?;
+    write(dir, "eval.npy", &crate::data::npy_bytes(&sets.x, m, dim))?;
     let run = json!({
         "protocol": PROTOCOL,
         "seed": cfg.seed,
@@ -139,13 +135,7 @@ pub fn prepare(cfg: &RunConfig, dir: &Path) -> Result<Prepared> {
     });
     let text = serde_json::to_string_pretty(&run).map_err(|e| failed(e.to_string()))?;
     write(dir, RUN_JSON, text.as_bytes())?;
-    Ok(Prepared {
-        dim,
-        eval,
-        exact,
-        noised,
-        density,
-    })
+    Ok(Prepared { sets, density })
 }
 
 /// The `[rows, dim]` output called `stem` (`.npy`, else `.csv`, which has no header row),
@@ -199,41 +189,23 @@ pub fn evaluate(
     dir: &Path,
     wall_seconds: f64,
 ) -> Result<(TrainReport, Option<Vec<f64>>)> {
-    let dim = prepared.dim;
-    let m = prepared.eval.len() / dim;
-    let scores = read_output(dir, "scores", dim, Some(m))?
+    let (sets, dim) = (&prepared.sets, prepared.sets.dim);
+    let scores = read_output(dir, "scores", dim, Some(sets.rows()))?
         .ok_or_else(|| failed("it wrote no scores.csv or scores.npy"))?;
-    let fisher = prepared.exact.as_ref().map(|exact| {
-        let total: f64 = scores
-            .iter()
-            .zip(exact)
-            .map(|(s, e)| (s - e) * (s - e))
-            .sum();
-        0.5 * total / m as f64
-    });
-    let fisher_sigma = match &prepared.noised {
-        Some((rows, exact)) => {
-            let scores = read_output(dir, "scores_noised", dim, Some(*rows))?.ok_or_else(|| {
+    let noised_scores = match &sets.noised {
+        Some(_) => Some(
+            read_output(dir, "scores_noised", dim, Some(sets.rows()))?.ok_or_else(|| {
                 failed("the objective has a noise level, and it wrote no scores_noised.csv or .npy")
-            })?;
-            exact.as_ref().map(|exact| {
-                let total: f64 = scores
-                    .iter()
-                    .zip(exact)
-                    .map(|(s, e)| (s - e) * (s - e))
-                    .sum();
-                0.5 * total / *rows as f64
-            })
-        }
+            })?,
+        ),
         None => None,
     };
-    let k = KSD_POINTS.min(m) * dim;
-    let model_ksd = Some(kernel_stein_discrepancy(
-        &prepared.eval[..k],
-        &scores[..k],
-        dim,
-    ))
-    .filter(|v| v.is_finite());
+    let scorer = Scorer::Given {
+        eval: &scores,
+        noised: noised_scores.as_deref(),
+    };
+    let inputs = ModelInputs::new(scorer, sets, prepared.density.as_ref(), cfg);
+    let values = evaluation::evaluate(JUDGED, &inputs)?;
     let samples = read_output(dir, "samples", dim, None)?;
     let sample = samples.as_ref().map(|s| SampleReport {
         sampler: "external".into(),
@@ -248,29 +220,10 @@ pub fn evaluate(
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
         .and_then(|v| v.get("train_seconds")?.as_f64());
     let report = TrainReport {
-        status: RunStatus::Ok,
-        message: None,
-        steps_done: 0,
-        final_loss: None,
-        fisher_init: None,
-        fisher,
-        fisher_sigma_init: None,
-        fisher_sigma,
         train_seconds: wall_seconds,
-        steps_per_sec: 0.0,
-        trace_path: None,
-        kernels: crate::config::Kernels::Auto,
-        loss_curve: Vec::new(),
         sample,
-        density: None,
-        asymmetry: None,
-        val_curve: Vec::new(),
-        val_loss: None,
-        best_step: None,
-        stopped_early: false,
-        resumed_from: None,
-        model_ksd,
         method_seconds,
+        ..TrainReport::evaluated(&values, inputs.into_density_fit())
     };
     Ok((report, samples))
 }

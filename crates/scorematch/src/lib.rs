@@ -13,6 +13,7 @@ pub mod config;
 pub mod data;
 pub mod engine;
 pub mod error;
+pub mod evaluation;
 pub mod external;
 mod hash;
 pub mod kernels;

@@ -9,18 +9,18 @@ use crate::progress::{Progress, SamplerSteps};
 use crate::sample::{ModelScore, sample_and_evaluate};
 use crate::train::{RunStatus, TrainReport, Trained};
 
-/// `config`'s run from weights `theta` trained by a run with the same training configuration
-/// and report `base`: `base`'s training numbers, with `config`'s sampler and sample metrics
-/// (no samples when `base` diverged, as training would give).
+/// `config`'s run from the checkpoint `trained` of a run with the same training
+/// configuration and report `base`: `base`'s training numbers, with `config`'s sampler and
+/// sample metrics (no samples when `base` diverged, as training would give).
 pub fn resample(
     config: &RunConfig,
-    theta: &[f64],
+    trained: &Checkpoint,
     base: &TrainReport,
     progress: &mut dyn Progress,
 ) -> Result<Trained> {
     let checkpoint = Checkpoint {
         config: config.clone(),
-        theta: theta.to_vec(),
+        ..trained.clone()
     };
     let (model, ctx) = checkpoint.model(config.backend)?;
     let density = config.dataset.build()?;

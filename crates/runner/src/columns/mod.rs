@@ -1,11 +1,14 @@
 //! The columns of `runs.csv`, in order, each with its meaning. Fixed columns (identity, the
-//! short-named parameters, metrics, cost) are declared in [`COLUMNS`]; every other parameter of
+//! short-named parameters, metrics, cost) are [`COLUMNS`]: the metric columns made from the
+//! library's metric registries (each metric declares its presentation), the others declared
+//! in `table.rs`; every other parameter of
 //! a run's configuration is a column generated from its configuration ([`params`]). A row is
 //! read off a run's record (`metrics.json`): fixed columns by their path, generated ones by
 //! flattening the configuration.
 
 use std::collections::BTreeMap;
 
+use scorematch::metric::Presentation;
 use serde_json::Value;
 
 /// What a column is about.
@@ -21,14 +24,8 @@ pub enum Role {
     Info,
 }
 
-/// Which way a metric improves.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Better {
-    /// Smaller values are better (divergences, distances, times).
-    Lower,
-    /// Larger values are better (mode coverage, throughput).
-    Higher,
-}
+/// Which way a metric improves (declared with the metric in the library's registries).
+pub use scorematch::metric::Better;
 
 /// One column of `runs.csv`, and how the summaries, the report and `compare` present it.
 #[derive(Clone, Copy, Debug)]
@@ -57,6 +54,25 @@ pub struct Column {
     /// log-density or its mixture modes), which real data does not come with: `runner best`
     /// selects by such a metric only with `--oracle`.
     pub oracle: bool,
+}
+
+impl From<Presentation> for Column {
+    /// The column of a metric of the library's registries, as the metric declares it.
+    fn from(p: Presentation) -> Self {
+        Column {
+            name: p.name,
+            path: p.path,
+            role: Role::Metric,
+            doc: p.doc,
+            label: p.label,
+            axis: p.axis,
+            better: p.better,
+            in_summary: p.in_summary,
+            on_page: p.on_page,
+            plotted: p.plotted,
+            oracle: p.oracle,
+        }
+    }
 }
 
 const fn column_of(
@@ -132,20 +148,6 @@ impl Column {
             ..self
         }
     }
-
-    const fn plotted(self) -> Self {
-        Column {
-            plotted: true,
-            ..self
-        }
-    }
-
-    const fn oracle(self) -> Self {
-        Column {
-            oracle: true,
-            ..self
-        }
-    }
 }
 
 mod file;
@@ -182,7 +184,7 @@ pub fn role(name: &str) -> Role {
 /// Every cell of a run record by column name: the fixed columns and the generated parameters.
 pub fn cells(record: &Value) -> BTreeMap<String, String> {
     let mut out = params::generated(record);
-    for c in COLUMNS {
+    for c in COLUMNS.iter() {
         out.insert(c.name.to_string(), cell(lookup(record, c.path)));
     }
     out
@@ -314,10 +316,27 @@ mod tests {
         }
     }
 
+    #[test]
+    fn every_model_metric_of_the_library_has_its_declared_column() {
+        use scorematch::evaluation::ModelMetric;
+        for &metric in ModelMetric::ALL {
+            let p = metric.presentation();
+            let c = column(metric.name())
+                .unwrap_or_else(|| panic!("no column for the model metric {}", metric.name()));
+            assert_eq!(c.role, Role::Metric, "{}", c.name);
+            assert_eq!((c.path, c.doc, c.label), (p.path, p.doc, p.label));
+            assert_eq!((c.better, c.oracle), (p.better, p.oracle), "{}", c.name);
+        }
+        // The Fisher divergences need the exact score: `best --by fisher` only with --oracle.
+        assert!(selectors(true).any(|c| c.name == "fisher"));
+        assert!(!selectors(false).any(|c| c.name == "fisher"));
+        assert!(selectors(false).any(|c| c.name == "val_loss"));
+    }
+
     /// README's table of the fixed `runs.csv` columns, as the registry makes it.
     fn readme_table() -> String {
         let mut t = String::from("| column | meaning |\n| --- | --- |\n");
-        for c in COLUMNS {
+        for c in COLUMNS.iter() {
             t.push_str(&format!("| `{}` | {} |\n", c.name, c.doc));
         }
         t

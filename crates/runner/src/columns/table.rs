@@ -1,13 +1,41 @@
 //! The column table of `runs.csv`: every column in order, with its meaning and how it is
-//! presented.
+//! presented. Metric columns come from the library's registries of model metrics
+//! ([`ModelMetric`]) and sample metrics ([`SampleMetric`]), which declare each metric's
+//! presentation next to it; the others are declared here.
+
+use std::sync::LazyLock;
+
+use scorematch::evaluation::ModelMetric;
+use scorematch::metric::SampleMetric;
 
 use super::{Column, id, info, metric, param};
 
 /// Every fixed column, in order: identity, the parameters everyone filters by (short names),
-/// metrics, then cost (time, throughput, how the run computed). Every other parameter of the
-/// run's configuration is a generated column ([`super::params`]) placed after the short-named
-/// parameters. A new report value is one entry here; a new configuration field needs none.
-pub const COLUMNS: &[Column] = &[
+/// metrics (the training loss, the model metrics, what explains them, the sample metrics),
+/// then cost (time, throughput, how the run computed). Every other parameter of the run's
+/// configuration is a generated column ([`super::params`]) placed after the short-named
+/// parameters. A new metric is one line in its registry; a new report value that is no
+/// metric is one entry here; a new configuration field needs none.
+pub static COLUMNS: LazyLock<Vec<Column>> = LazyLock::new(|| {
+    let model = ModelMetric::ALL
+        .iter()
+        .map(|m| Column::from(m.presentation()));
+    let sample = SampleMetric::ALL
+        .iter()
+        .map(|m| Column::from(m.presentation()));
+    IDENTITY_AND_PARAMETERS
+        .iter()
+        .chain(TRAINING)
+        .copied()
+        .chain(model)
+        .chain(DETAILS.iter().copied())
+        .chain(sample)
+        .chain(SAMPLING_AND_COST.iter().copied())
+        .collect()
+});
+
+/// Identity, then the parameters everyone filters by.
+const IDENTITY_AND_PARAMETERS: &[Column] = &[
     id(
         "run_id",
         "run_id",
@@ -100,64 +128,21 @@ pub const COLUMNS: &[Column] = &[
         "config.sampler.name",
         "sampler run after training (see Samplers); empty without one",
     ),
-    metric(
-        "final_loss",
-        "report.final_loss",
-        "last recorded training loss (DSM losses use the λ(σ)=σ² weighting ½‖σ s(x̃)+ε‖²)",
-    )
-    .labelled("final loss", "final training loss")
-    .lower_is_better()
-    .in_summary()
-    .on_page(),
-    metric(
-        "fisher_init",
-        "report.fisher_init",
-        "Fisher divergence ½E_p‖s_θ − ∇log p‖² of the initial model",
-    )
-    .labelled("Fisher at init", "Fisher divergence to p at initialisation")
-    .lower_is_better()
-    .in_summary()
-    .on_page()
-    .oracle(),
-    metric(
-        "fisher",
-        "report.fisher",
-        "Fisher divergence against p after training; empty if diverged",
-    )
-    .labelled("Fisher", "Fisher divergence to p")
-    .lower_is_better()
-    .in_summary()
-    .on_page()
-    .plotted()
-    .oracle(),
-    metric(
-        "fisher_sigma_init",
-        "report.fisher_sigma_init",
-        "Fisher divergence against the noised data p_σ of the initial model (objectives with σ, data sets with a closed-form p_σ)",
-    )
-    .labelled("Fisher vs p_σ at init", "Fisher divergence to p_σ at initialisation")
-    .lower_is_better()
-    .oracle(),
-    metric(
-        "fisher_sigma",
-        "report.fisher_sigma",
-        "Fisher divergence against p_σ after training",
-    )
-    .labelled("Fisher vs p_σ", "Fisher divergence to p_σ")
-    .lower_is_better()
-    .in_summary()
-    .on_page()
-    .plotted()
-    .oracle(),
-    metric(
-        "val_loss",
-        "report.val_loss",
-        "with val_samples: the objective's loss on a held-out set from the data density (the best one under early stopping, else the last); for ISM and SSM-VR the Fisher divergence up to a constant",
-    )
-    .labelled("val loss", "held-out loss")
-    .lower_is_better()
-    .on_page()
-    .in_summary(),
+];
+
+/// What training measured of itself.
+const TRAINING: &[Column] = &[metric(
+    "final_loss",
+    "report.final_loss",
+    "last recorded training loss (DSM losses use the λ(σ)=σ² weighting ½‖σ s(x̃)+ε‖²)",
+)
+.labelled("final loss", "final training loss")
+.lower_is_better()
+.in_summary()
+.on_page()];
+
+/// What explains the model metrics: early stopping's choice, why density figures are empty.
+const DETAILS: &[Column] = &[
     info(
         "best_step",
         "report.best_step",
@@ -168,143 +153,15 @@ pub const COLUMNS: &[Column] = &[
         "report.stopped_early",
         "true when early stopping ended training before steps",
     ),
-    metric(
-        "model_ksd",
-        "report.model_ksd",
-        "kernel Stein discrepancy² (IMQ kernel, U-statistic) of up to 1000 evaluation points under the trained score: a goodness of fit from data alone, with or without a sampler",
-    )
-    .labelled("model KSD²", "kernel Stein discrepancy² of the data under the model")
-    .lower_is_better()
-    .on_page()
-    .plotted()
-    .in_summary(),
-    metric(
-        "asymmetry",
-        "report.asymmetry",
-        "relative squared Frobenius norm E‖J − Jᵀ‖²_F / E‖J‖²_F of the trained score's Jacobian J on up to 1000 evaluation points: how far it is from a gradient field (0 up to rounding for models with an energy)",
-    )
-    .labelled(
-        "J asymmetry²",
-        "Jacobian asymmetry, squared: ‖J − Jᵀ‖²_F / ‖J‖²_F",
-    )
-    .lower_is_better()
-    .on_page(),
-    metric(
-        "test_loglik",
-        "report.density.test_loglik",
-        "models with an energy: mean log p_θ(x) = −E_θ(x) − log Z_θ over the evaluation set",
-    )
-    .labelled("test log-lik", "test log-likelihood")
-    .higher_is_better()
-    .on_page()
-    .plotted(),
-    metric(
-        "kl",
-        "report.density.kl",
-        "models with an energy: KL(p‖p_θ) = E_p[log p − log p_θ] over the evaluation set (p is known exactly)",
-    )
-    .labelled("KL", "KL(p‖p_θ)")
-    .lower_is_better()
-    .in_summary()
-    .on_page()
-    .plotted()
-    .oracle(),
-    metric(
-        "log_z",
-        "report.density.log_z",
-        "models with an energy: log Z_θ = log ∫ e^{−E_θ}, by quadrature on a box covering the data (D ≤ 3) or importance sampling",
-    )
-    .labelled("log Z", "log Z_θ"),
-    metric(
-        "log_z_se",
-        "report.density.log_z_se",
-        "error of log Z_θ: the last grid refinement's change (quadrature) or the standard error (importance sampling)",
-    )
-    .labelled("log Z error", "error of log Z_θ")
-    .lower_is_better(),
     info(
         "density_note",
         "report.density.note",
         "why test_loglik and kl are empty for a model with an energy (e.g. log Z too uncertain)",
     ),
-    metric(
-        "sample_mmd",
-        "report.sample.metrics.sample_mmd",
-        "unbiased MMD² (RBF kernel, median-heuristic bandwidth) between the samples and fresh data samples",
-    )
-    .labelled("MMD²", "MMD² of samples")
-    .lower_is_better()
-    .on_page()
-    .plotted()
-    .in_summary(),
-    metric(
-        "sample_energy",
-        "report.sample.metrics.sample_energy",
-        "energy distance between the samples and fresh data samples",
-    )
-    .labelled("energy", "energy distance of samples")
-    .lower_is_better()
-    .on_page()
-    .plotted(),
-    metric(
-        "sample_swd",
-        "report.sample.metrics.sample_swd",
-        "sliced Wasserstein-2 distance (random directions) between the samples and fresh data samples",
-    )
-    .labelled("SWD", "sliced Wasserstein-2 of samples")
-    .lower_is_better()
-    .on_page()
-    .plotted(),
-    metric(
-        "sample_ksd",
-        "report.sample.metrics.sample_ksd",
-        "kernel Stein discrepancy² (IMQ kernel, U-statistic) of the samples (up to 1000) under the data's exact score: no reference sample; scatters around 0 for exact samples",
-    )
-    .labelled("sample KSD²", "kernel Stein discrepancy² of samples")
-    .lower_is_better()
-    .on_page()
-    .plotted()
-    .oracle(),
-    metric(
-        "mode_coverage",
-        "report.sample.metrics.mode_coverage",
-        "mixtures: fraction of modes with at least one sample within 3 std",
-    )
-    .labelled("mode coverage", "mode coverage")
-    .higher_is_better()
-    .on_page()
-    .plotted()
-    .oracle(),
-    metric(
-        "mode_weight_tv",
-        "report.sample.metrics.mode_weight_tv",
-        "mixtures: total-variation distance between the samples' mode weights (nearest mode) and the true weights",
-    )
-    .labelled("mode TV", "mode-weight TV distance")
-    .lower_is_better()
-    .on_page()
-    .plotted()
-    .in_summary()
-    .oracle(),
-    metric(
-        "far_fraction",
-        "report.sample.metrics.far_fraction",
-        "mixtures: fraction of samples farther than 3 std from every mode",
-    )
-    .labelled("far fraction", "fraction of samples far from modes")
-    .lower_is_better()
-    .on_page()
-    .plotted()
-    .oracle(),
-    metric(
-        "sample_mmd_multi",
-        "report.sample.metrics.sample_mmd_multi",
-        "unbiased MMD² with a sum of RBF kernels over fixed bandwidths",
-    )
-    .labelled("MMD² (multi)", "multi-bandwidth MMD² of samples")
-    .lower_is_better()
-    .on_page()
-    .plotted(),
+];
+
+/// How the sampler behaved, then cost.
+const SAMPLING_AND_COST: &[Column] = &[
     metric(
         "sample_acceptance",
         "report.sample.acceptance",

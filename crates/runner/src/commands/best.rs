@@ -19,8 +19,8 @@ use anyhow::{Context as _, Result};
 use indicatif::MultiProgress;
 use scorematch::RunConfig;
 
-use super::BAD_INPUT;
 use super::execute::{Execution, execute_plan};
+use super::{BAD_INPUT, read_runs};
 use crate::cli::BestArgs;
 use crate::columns::{self, Better, Role, Table};
 use crate::job::{Job, SweepInfo};
@@ -213,14 +213,11 @@ pub fn best(args: BestArgs, multi: Option<MultiProgress>) -> Result<ExitCode> {
         return Ok(ExitCode::from(BAD_INPUT));
     };
     let better = by.better.unwrap_or(Better::Lower);
-    let csv = args.dir.join(RUNS_CSV);
-    let table = match Table::read(&csv) {
+    let table = match read_runs(&args.dir) {
         Ok(t) => t,
-        Err(e) => {
-            eprintln!("{}: {e:#}", args.dir.display());
-            return Ok(ExitCode::from(BAD_INPUT));
-        }
+        Err(code) => return Ok(code),
     };
+    let csv = args.dir.join(RUNS_CSV);
     if let Some(bad) = args.per.iter().find(|p| table.index(p).is_none()) {
         eprintln!("--per {bad}: {} has no column \"{bad}\"", csv.display());
         return Ok(ExitCode::from(BAD_INPUT));

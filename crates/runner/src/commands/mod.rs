@@ -47,6 +47,14 @@ pub fn dispatch(cli: Cli, multi: Option<MultiProgress>) -> Result<ExitCode> {
     }
 }
 
+/// `DIR/runs.csv`, or (said on stderr) the bad-input exit code when it cannot be read.
+fn read_runs(dir: &Path) -> std::result::Result<crate::columns::Table, ExitCode> {
+    crate::columns::Table::read(&dir.join(crate::store::RUNS_CSV)).map_err(|e| {
+        eprintln!("{}: {e:#}", dir.display());
+        ExitCode::from(BAD_INPUT)
+    })
+}
+
 /// Prints every diagnostic, one per line, and returns the bad-input exit code.
 fn invalid(diagnostics: &Diagnostics) -> ExitCode {
     for d in &diagnostics.0 {

@@ -5,9 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use super::BAD_INPUT;
+use super::{BAD_INPUT, read_runs};
 use crate::cli::PlotArgs;
-use crate::columns::Table;
 use crate::report::table_plot::{PlotSpec, figure, write_figure};
 use crate::store::RUNS_CSV;
 
@@ -17,14 +16,11 @@ const PLOTS_DIR: &str = "plots";
 /// Draws the figure asked for and prints the paths written; exit 2 on an unknown column or
 /// nothing to draw.
 pub fn plot(args: PlotArgs) -> Result<ExitCode> {
-    let csv = args.dir.join(RUNS_CSV);
-    let table = match Table::read(&csv) {
+    let table = match read_runs(&args.dir) {
         Ok(t) => t,
-        Err(e) => {
-            eprintln!("{}: {e:#}", args.dir.display());
-            return Ok(ExitCode::from(BAD_INPUT));
-        }
+        Err(code) => return Ok(code),
     };
+    let csv = args.dir.join(RUNS_CSV);
     let spec = PlotSpec {
         x: args.x,
         y: args.y,

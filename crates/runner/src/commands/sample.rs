@@ -74,7 +74,7 @@ pub fn sample(args: SampleArgs) -> Result<ExitCode> {
     let seed = args.seed.unwrap_or(config.seed);
     let checkpoint = Checkpoint {
         config: config.clone(),
-        theta: stored.theta,
+        ..stored
     };
     // A checkpoint whose parameters do not fit its configuration's model is bad input.
     let (model, ctx) = match checkpoint.model(config.backend) {

@@ -362,7 +362,7 @@ fn lent_by(job: &Job, outcome: &Outcome, artifacts: &[Artifact]) -> Option<Lent>
     (report.status == RunStatus::Ok).then(|| Lent {
         run_id: job.id.clone(),
         report: (**report).clone(),
-        theta: checkpoint.theta,
+        checkpoint,
     })
 }
 
@@ -372,7 +372,7 @@ fn resampled(
     lent: &Lent,
     progress: &mut dyn Progress,
 ) -> scorematch::Result<Finished> {
-    let trained = scorematch::resample::resample(config, &lent.theta, &lent.report, progress)?;
+    let trained = scorematch::resample::resample(config, &lent.checkpoint, &lent.report, progress)?;
     let artifacts = artifacts::of(&trained, config).unwrap_or_else(|e| {
         tracing::warn!("no checkpoint or figure data kept for this run: {e:#}");
         Vec::new()

@@ -4,7 +4,7 @@ use super::*;
 use crate::job::SweepInfo;
 use crate::store::record::Status;
 use rayon::prelude::*;
-use scorematch::RunStatus;
+use scorematch::evaluation::ModelMetricValues;
 use std::sync::Arc;
 
 /// `jobs` CPU runs at a time on `cores` cores, one GPU run, nothing stopping them.
@@ -40,33 +40,22 @@ fn fake_train(
 }
 
 fn fake_report(fisher: f64) -> Finished {
-    let report = TrainReport {
-        status: RunStatus::Ok,
-        message: None,
-        steps_done: 10,
-        final_loss: Some(0.5),
+    let values = ModelMetricValues {
         fisher_init: Some(1.0),
         fisher: Some(fisher),
-        fisher_sigma_init: None,
-        fisher_sigma: None,
+        ..ModelMetricValues::default()
+    };
+    let report = TrainReport {
+        steps_done: 10,
+        final_loss: Some(0.5),
         train_seconds: 0.1,
         steps_per_sec: 100.0,
-        trace_path: None,
         kernels: scorematch::engine::Kernels::Reference,
         loss_curve: vec![LossPoint {
             step: 10,
             loss: 0.5,
         }],
-        sample: None,
-        density: None,
-        asymmetry: None,
-        model_ksd: None,
-        val_curve: Vec::new(),
-        val_loss: None,
-        resumed_from: None,
-        method_seconds: None,
-        best_step: None,
-        stopped_early: false,
+        ..TrainReport::evaluated(&values, None)
     };
     Finished {
         report,

@@ -208,6 +208,41 @@ fn staging_leftovers_of_dead_processes_are_removed() {
 }
 
 #[test]
+fn a_run_with_a_new_parameter_widens_the_table_and_an_old_header_is_rewritten() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::create(dir.path()).unwrap();
+    let lock = store.lock().unwrap();
+    let plain = job(0);
+    let base = job(1);
+    let mut config = base.config.clone();
+    config.train.grad_clip = Some(1.0);
+    let clipped = Job::new(config, base.sweep.clone());
+    for j in [&plain, &clipped] {
+        let staged = store.stage(&ok(j), &j.config, &[], &[]).unwrap();
+        assert_eq!(lock.commit(staged).unwrap(), Committed::Added);
+    }
+    let t = columns::Table::read(&store.csv_path()).unwrap();
+    assert_eq!(t.rows.len(), 2);
+    let clip: Vec<&str> = t.rows.iter().map(|r| t.get(r, "grad_clip")).collect();
+    assert_eq!(clip, ["", "1.0"], "{:?}", t.header);
+    // The next run of the same shape is appended to the wider table.
+    let third = job(2);
+    let staged = store.stage(&ok(&third), &third.config, &[], &[]).unwrap();
+    lock.commit(staged).unwrap();
+    assert_eq!(ids(&store).len(), 3);
+    // A table written by an older runner (another header) is rewritten, not appended to.
+    let text = std::fs::read_to_string(store.csv_path()).unwrap();
+    let old = text.replacen("run_id,sweep,status", "run_id,sweep,state", 1);
+    std::fs::write(store.csv_path(), old).unwrap();
+    let fourth = job(3);
+    let staged = store.stage(&ok(&fourth), &fourth.config, &[], &[]).unwrap();
+    lock.commit(staged).unwrap();
+    let t = columns::Table::read(&store.csv_path()).unwrap();
+    assert_eq!(&t.header[..3], ["run_id", "sweep", "status"]);
+    assert_eq!(t.rows.len(), 4);
+}
+
+#[test]
 fn a_failed_runs_error_cell_is_one_capped_line() {
     let error = format!("first\nsecond\r\t{}", "y".repeat(8_000_000));
     let record = RunRecord::new(

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::fs;
 
 use scorematch::TrainReport;
-use scorematch::checkpoint::CHECKPOINT_FILE;
+use scorematch::checkpoint::{CHECKPOINT_FILE, Checkpoint};
 use scorematch::train::LossPoint;
 use serde_json::Value;
 
@@ -19,8 +19,8 @@ pub struct StoredModel {
     pub run_id: String,
     /// Its report.
     pub report: TrainReport,
-    /// Its weights, from its checkpoint.
-    pub theta: Vec<f64>,
+    /// Its checkpoint (the weights, their layout and the trainer's configuration).
+    pub checkpoint: Checkpoint,
 }
 
 impl Store {
@@ -60,7 +60,7 @@ impl Store {
         Some(StoredModel {
             run_id: id.to_string(),
             report,
-            theta: checkpoint.theta,
+            checkpoint,
         })
     }
 }

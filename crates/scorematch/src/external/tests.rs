@@ -1,5 +1,6 @@
 use super::*;
 use crate::data::read_table_now;
+use crate::rng::normals;
 
 fn config(text: &str) -> RunConfig {
     toml::from_str(text).unwrap()
@@ -32,7 +33,7 @@ fn the_protocol_round_trips_exactly() {
     assert_eq!(read(&d.join("train.csv"), 3), pool);
     assert_eq!(read(&d.join("train.npy"), 3), pool);
     let eval = read(&d.join("eval.csv"), 3);
-    assert_eq!(eval, prepared.eval);
+    assert_eq!(eval, prepared.sets.x);
     assert_eq!(read(&d.join("eval.npy"), 3), eval);
     let run: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(d.join(RUN_JSON)).unwrap()).unwrap();

@@ -35,6 +35,17 @@ pub fn fisher_divergence(
     Ok(0.5 * total / n as f64)
 }
 
+/// ½ mean ‖s − score‖² of scores `s` given at the evaluation points (an external method's),
+/// summed on the host in f64.
+///
+/// # Shapes
+/// - `s`, `score`: `[n, dim]`, row-major
+pub fn fisher_divergence_of_scores(s: &[f64], score: &[f64], dim: usize) -> f64 {
+    let n = s.len() / dim;
+    let total: f64 = s.iter().zip(score).map(|(a, e)| (a - e) * (a - e)).sum();
+    0.5 * total / n as f64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

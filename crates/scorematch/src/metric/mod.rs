@@ -6,7 +6,8 @@
 //!
 //! Adding a sample metric: one file with its function from [`MetricInputs`], plus one line in
 //! the registry of `sample_quality.rs` (which makes [`SampleMetric`] and [`SampleMetrics`]),
-//! plus its column in the runner's column registry.
+//! with its presentation (label, which way is better, where it is shown), from which the
+//! runner makes its column.
 
 pub mod asymmetry;
 mod energy;
@@ -15,16 +16,18 @@ mod ksd;
 pub mod likelihood;
 mod mmd;
 mod modes;
+mod presentation;
 mod sample_quality;
 mod swd;
 
 pub use asymmetry::asymmetry;
 pub use energy::energy_distance;
-pub use fisher::fisher_divergence;
+pub use fisher::{fisher_divergence, fisher_divergence_of_scores};
 pub use ksd::{KSD_POINTS, kernel_stein_discrepancy};
 pub use likelihood::{DensityFit, density_fit};
 pub use mmd::{MEDIAN_POINTS, median_bandwidth, mmd2_unbiased};
 pub use modes::{ModeStats, mode_statistics};
+pub use presentation::{Better, Presentation, Shown};
 pub use sample_quality::{
     MetricInputs, SampleMetric, SampleMetrics, SampleMetricsConfig, sample_metrics,
 };

@@ -22,6 +22,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::modes::{ModeStats, mode_statistics};
+use super::presentation::{Better::*, Presentation, Shown};
 use super::swd::random_directions;
 use super::{energy, ksd, mmd, modes, swd};
 use crate::data::Density;
@@ -48,12 +49,17 @@ pub struct MetricInputs<'a> {
 }
 
 /// Makes [`SampleMetric`] and [`SampleMetrics`] from the registry's lines
-/// `Variant(column) = "name", modes: bool, value: function;`: the names run files use, the
-/// CSV column each fills (a field of [`SampleMetrics`]), whether it needs the density's modes,
-/// and the function (in the metric's own file) that computes it from [`MetricInputs`].
+/// `Variant(column) = "name", modes: bool, value: function, presentation;`: the names run
+/// files use, the CSV column each fills (a field of [`SampleMetrics`]), whether it needs the
+/// density's modes, the function (in the metric's own file) that computes it from
+/// [`MetricInputs`], and how the column is presented (see [`Presentation`]: `doc`, `label`,
+/// `axis`, `better`, `shown` in `[Summary, Page, Plotted]`, `oracle`: whether it needs the
+/// true data distribution).
 macro_rules! sample_metrics {
     ($($(#[doc = $doc:literal])* $variant:ident($column:ident) = $name:literal,
-        modes: $modes:literal, value: $value:path;)+) => {
+        modes: $modes:literal, value: $value:path,
+        doc: $col_doc:literal, label: $label:literal, axis: $axis:literal,
+        better: $better:expr, shown: [$($shown:ident),*], oracle: $oracle:literal;)+) => {
         /// A sample-quality metric, as named in `sample_metrics.metrics`.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
         pub enum SampleMetric {
@@ -80,6 +86,22 @@ macro_rules! sample_metrics {
             /// Whether the metric needs the density's modes (mixtures only).
             pub fn needs_modes(self) -> bool {
                 match self { $(SampleMetric::$variant => $modes),+ }
+            }
+
+            /// The metric's column and how it is shown.
+            pub fn presentation(self) -> Presentation {
+                match self {
+                    $(SampleMetric::$variant => Presentation::new(
+                        stringify!($column),
+                        concat!("report.sample.metrics.", stringify!($column)),
+                        $col_doc,
+                        $label,
+                        $axis,
+                        $better,
+                        &[$(Shown::$shown),*],
+                        $oracle,
+                    ),)+
+                }
             }
 
             /// The metric's value (`None` where it does not apply).
@@ -110,25 +132,49 @@ macro_rules! sample_metrics {
 
 sample_metrics! {
     /// `mmd`: unbiased MMD², RBF kernel with the median-heuristic bandwidth of the reference.
-    Mmd(sample_mmd) = "mmd", modes: false, value: mmd::median_heuristic_value;
+    Mmd(sample_mmd) = "mmd", modes: false, value: mmd::median_heuristic_value,
+        doc: "unbiased MMD² (RBF kernel, median-heuristic bandwidth) between the samples and fresh data samples",
+        label: "MMD²", axis: "MMD² of samples",
+        better: Some(Lower), shown: [Page, Plotted, Summary], oracle: false;
     /// `mmd_multi`: unbiased MMD², sum of RBF kernels over `mmd_bandwidths`.
-    MmdMulti(sample_mmd_multi) = "mmd_multi", modes: false, value: mmd::multi_bandwidth_value;
+    MmdMulti(sample_mmd_multi) = "mmd_multi", modes: false, value: mmd::multi_bandwidth_value,
+        doc: "unbiased MMD² with a sum of RBF kernels over fixed bandwidths",
+        label: "MMD² (multi)", axis: "multi-bandwidth MMD² of samples",
+        better: Some(Lower), shown: [Page, Plotted], oracle: false;
     /// `energy`: energy distance.
-    Energy(sample_energy) = "energy", modes: false, value: energy::value;
+    Energy(sample_energy) = "energy", modes: false, value: energy::value,
+        doc: "energy distance between the samples and fresh data samples",
+        label: "energy", axis: "energy distance of samples",
+        better: Some(Lower), shown: [Page, Plotted], oracle: false;
     /// `swd`: sliced Wasserstein-2 distance over `swd_directions` random directions.
-    Swd(sample_swd) = "swd", modes: false, value: swd::value;
+    Swd(sample_swd) = "swd", modes: false, value: swd::value,
+        doc: "sliced Wasserstein-2 distance (random directions) between the samples and fresh data samples",
+        label: "SWD", axis: "sliced Wasserstein-2 of samples",
+        better: Some(Lower), shown: [Page, Plotted], oracle: false;
     /// `ksd`: kernel Stein discrepancy² (IMQ kernel) of the samples under the data's score,
     /// needing no reference sample.
-    Ksd(sample_ksd) = "ksd", modes: false, value: ksd::value;
+    Ksd(sample_ksd) = "ksd", modes: false, value: ksd::value,
+        doc: "kernel Stein discrepancy² (IMQ kernel, U-statistic) of the samples (up to 1000) under the data's exact score: no reference sample; scatters around 0 for exact samples",
+        label: "sample KSD²", axis: "kernel Stein discrepancy² of samples",
+        better: Some(Lower), shown: [Page, Plotted], oracle: true;
     /// `mode_coverage`: fraction of the mixture's modes with a sample within `mode_radius`
     /// standard deviations (mixtures only).
-    ModeCoverage(mode_coverage) = "mode_coverage", modes: true, value: modes::coverage_value;
+    ModeCoverage(mode_coverage) = "mode_coverage", modes: true, value: modes::coverage_value,
+        doc: "mixtures: fraction of modes with at least one sample within 3 std",
+        label: "mode coverage", axis: "mode coverage",
+        better: Some(Higher), shown: [Page, Plotted], oracle: true;
     /// `mode_weight_tv`: total variation between empirical and true mode weights (mixtures
     /// only).
-    ModeWeightTv(mode_weight_tv) = "mode_weight_tv", modes: true, value: modes::weight_tv_value;
+    ModeWeightTv(mode_weight_tv) = "mode_weight_tv", modes: true, value: modes::weight_tv_value,
+        doc: "mixtures: total-variation distance between the samples' mode weights (nearest mode) and the true weights",
+        label: "mode TV", axis: "mode-weight TV distance",
+        better: Some(Lower), shown: [Page, Plotted, Summary], oracle: true;
     /// `far_fraction`: fraction of samples beyond `mode_radius` std of every mode (mixtures
     /// only).
-    FarFraction(far_fraction) = "far_fraction", modes: true, value: modes::far_fraction_value;
+    FarFraction(far_fraction) = "far_fraction", modes: true, value: modes::far_fraction_value,
+        doc: "mixtures: fraction of samples farther than 3 std from every mode",
+        label: "far fraction", axis: "fraction of samples far from modes",
+        better: Some(Lower), shown: [Page, Plotted], oracle: true;
 }
 
 /// Settings of the sample-quality evaluation that follows a sampler.

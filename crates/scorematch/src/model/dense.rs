@@ -4,6 +4,7 @@ use burn::module::{Module, Param};
 use burn::tensor::Tensor;
 use rand::RngExt as _;
 
+use super::ParamTensor;
 use crate::backend::{Ctx, to_host};
 use crate::error::Result;
 use crate::rng::Rng;
@@ -59,6 +60,16 @@ impl Dense {
         (inputs, outputs)
     }
 
+    /// The names and shapes of the values [`Self::append_values`] writes: `{prefix}weight`
+    /// `[inputs, outputs]` and `{prefix}bias` `[outputs]`.
+    pub fn layout(&self, prefix: &str) -> [ParamTensor; 2] {
+        let (inputs, outputs) = self.dims();
+        [
+            ParamTensor::new(format!("{prefix}weight"), vec![inputs, outputs]),
+            ParamTensor::new(format!("{prefix}bias"), vec![outputs]),
+        ]
+    }
+
     /// The weight (row-major) followed by the bias, appended to `out` as f64.
     pub fn append_values(&self, out: &mut Vec<f64>) -> Result<()> {
         out.extend(to_host(self.weight.val())?);
@@ -74,4 +85,13 @@ impl Dense {
         let (bias, rest) = rest.split_at(outputs);
         (Self::from_values(weight, bias, inputs, outputs, ctx), rest)
     }
+}
+
+/// The layout of a stack of layers (input first): `layers.{i}.weight` and `layers.{i}.bias`.
+pub fn stack_layout<'a>(layers: impl IntoIterator<Item = &'a Dense>) -> Vec<ParamTensor> {
+    layers
+        .into_iter()
+        .enumerate()
+        .flat_map(|(i, layer)| layer.layout(&format!("layers.{i}.")))
+        .collect()
 }

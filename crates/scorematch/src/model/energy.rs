@@ -22,8 +22,8 @@ use burn::module::Module;
 use burn::tensor::{Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
-use super::dense::Dense;
-use super::{Activation, Fit, MlpShape, ModelKind, ScoreNet, TracePath};
+use super::dense::{Dense, stack_layout};
+use super::{Activation, Fit, MlpShape, ModelKind, ParamTensor, ScoreNet, TracePath};
 use crate::backend::Ctx;
 use crate::error::{ParamError, Result};
 use crate::rng::Rng;
@@ -402,6 +402,10 @@ impl ScoreNet for EnergyNet {
             layer.append_values(&mut out)?;
         }
         Ok(out)
+    }
+
+    fn param_layout(&self) -> Vec<ParamTensor> {
+        stack_layout(self.hidden.iter().chain([&self.output]))
     }
 
     fn with_flat_params(&self, theta: &[f64], ctx: &Ctx) -> Self {

@@ -13,7 +13,7 @@ use burn::tensor::{Tensor, TensorData};
 use nalgebra::{DMatrix, DVector};
 use serde::{Deserialize, Serialize};
 
-use super::{Activation, Fit, MlpShape, ModelKind, ScoreNet, TracePath};
+use super::{Activation, Fit, MlpShape, ModelKind, ParamTensor, ScoreNet, TracePath};
 use crate::backend::Ctx;
 use crate::error::{Error, ParamError, Result};
 use crate::rng::Rng;
@@ -368,6 +368,10 @@ impl ScoreNet for ExpFam {
 
     fn flat_params(&self) -> Result<Vec<f64>> {
         Ok(self.theta.clone())
+    }
+
+    fn param_layout(&self) -> Vec<ParamTensor> {
+        vec![ParamTensor::new("coefficients", vec![self.theta.len()])]
     }
 
     fn with_flat_params(&self, theta: &[f64], _ctx: &Ctx) -> Self {

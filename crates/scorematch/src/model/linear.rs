@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::MlpShape;
 use super::dense::Dense;
-use super::{Fit, ModelKind, ScoreNet, TracePath};
+use super::{Fit, ModelKind, ParamTensor, ScoreNet, TracePath};
 use crate::backend::Ctx;
 use crate::error::{ParamError, Result};
 use crate::model::Activation;
@@ -211,6 +211,10 @@ impl ScoreNet for Linear {
 
     fn flat_params(&self) -> Result<Vec<f64>> {
         Linear::flat_params(self)
+    }
+
+    fn param_layout(&self) -> Vec<ParamTensor> {
+        self.layer.layout("").to_vec()
     }
 
     fn with_flat_params(&self, theta: &[f64], ctx: &Ctx) -> Self {

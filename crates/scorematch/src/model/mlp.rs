@@ -15,8 +15,8 @@ use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
 use super::MlpShape;
-use super::dense::Dense;
-use super::{Activation, Fit, ModelKind, ScoreNet};
+use super::dense::{Dense, stack_layout};
+use super::{Activation, Fit, ModelKind, ParamTensor, ScoreNet};
 use crate::backend::Ctx;
 use crate::error::{ParamError, Result};
 use crate::rng::Rng;
@@ -403,6 +403,10 @@ impl ScoreNet for Mlp {
 
     fn flat_params(&self) -> Result<Vec<f64>> {
         Mlp::flat_params(self)
+    }
+
+    fn param_layout(&self) -> Vec<ParamTensor> {
+        stack_layout(self.hidden.iter().chain([&self.output]))
     }
 
     fn with_flat_params(&self, theta: &[f64], ctx: &Ctx) -> Self {

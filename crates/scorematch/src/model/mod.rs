@@ -45,6 +45,35 @@ use crate::backend::Ctx;
 use crate::error::{ParamError, Result};
 use crate::rng::Rng;
 
+/// One named parameter tensor of a model, as checkpoints store it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParamTensor {
+    /// Its name: `layers.0.weight`, `bias`, `coefficients`.
+    pub name: String,
+    /// Its shape (values row-major).
+    pub shape: Vec<usize>,
+}
+
+impl ParamTensor {
+    /// A tensor named `name` of shape `shape`.
+    pub fn new(name: impl Into<String>, shape: Vec<usize>) -> Self {
+        Self {
+            name: name.into(),
+            shape,
+        }
+    }
+
+    /// How many values it holds.
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// Whether it holds no values.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// How a model gets its parameters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fit {
@@ -143,6 +172,10 @@ pub trait ScoreNet: Sized {
 
     /// Every parameter as f64 in the host kernels' order (see [`MlpShape`]).
     fn flat_params(&self) -> Result<Vec<f64>>;
+
+    /// Every parameter tensor's name and shape, in [`Self::flat_params`]' order (each one's
+    /// values row-major): how checkpoints name them.
+    fn param_layout(&self) -> Vec<ParamTensor>;
 
     /// The same network with parameters `theta` (in [`Self::flat_params`]'s order), on
     /// `ctx`.
@@ -304,6 +337,11 @@ macro_rules! models {
             /// See [`ScoreNet::flat_params`].
             pub fn flat_params(&self) -> Result<Vec<f64>> {
                 match self { $(Self::$variant(m) => ScoreNet::flat_params(m)),+ }
+            }
+
+            /// See [`ScoreNet::param_layout`].
+            pub fn param_layout(&self) -> Vec<ParamTensor> {
+                match self { $(Self::$variant(m) => ScoreNet::param_layout(m)),+ }
             }
 
             /// See [`ScoreNet::with_flat_params`].

@@ -47,6 +47,10 @@ macro_rules! training_free_net {
             Ok(Vec::new())
         }
 
+        fn param_layout(&self) -> Vec<super::ParamTensor> {
+            Vec::new()
+        }
+
         fn with_flat_params(&self, _theta: &[f64], _ctx: &crate::backend::Ctx) -> Self {
             self.clone()
         }

@@ -210,3 +210,55 @@ fn energy_scores_are_minus_the_gradient_of_the_energy() {
         }
     }
 }
+
+#[test]
+fn every_model_names_each_parameter_once_in_flat_order() {
+    let ctx = ctx(Backend::Flex);
+    let pool = normals(&mut rng(2, Stream::Pool), 64 * DIM);
+    let tensor = |name: &str, shape: &[usize]| ParamTensor::new(name, shape.to_vec());
+    // (`external` has no default command; its network is `linear`'s.)
+    for config in ModelConfig::defaults()
+        .into_iter()
+        .filter(|c| c.fit() != Fit::External)
+    {
+        let model = config
+            .init(DIM, &pool, &ctx, &mut rng(0, Stream::Init))
+            .unwrap();
+        let layout = model.param_layout();
+        let named: usize = layout.iter().map(ParamTensor::len).sum();
+        assert_eq!(
+            named,
+            model.flat_params().unwrap().len(),
+            "{}",
+            config.name()
+        );
+        let names: std::collections::BTreeSet<&String> = layout.iter().map(|t| &t.name).collect();
+        assert_eq!(names.len(), layout.len(), "{}: {layout:?}", config.name());
+        let want = match config.name() {
+            "mlp" => vec![
+                tensor("layers.0.weight", &[DIM, 128]),
+                tensor("layers.0.bias", &[128]),
+                tensor("layers.1.weight", &[128, 128]),
+                tensor("layers.1.bias", &[128]),
+                tensor("layers.2.weight", &[128, DIM]),
+                tensor("layers.2.bias", &[DIM]),
+            ],
+            "energy" => vec![
+                tensor("layers.0.weight", &[DIM, 128]),
+                tensor("layers.0.bias", &[128]),
+                tensor("layers.1.weight", &[128, 128]),
+                tensor("layers.1.bias", &[128]),
+                tensor("layers.2.weight", &[128, 1]),
+                tensor("layers.2.bias", &[1]),
+            ],
+            "linear" => vec![tensor("weight", &[DIM, DIM]), tensor("bias", &[DIM])],
+            // C(D + 2, 2) − 1 monomials of degree 1 and 2.
+            "expfam" => vec![tensor("coefficients", &[9])],
+            _ => Vec::new(),
+        };
+        assert_eq!(layout, want, "{}", config.name());
+    }
+    // A noise-conditional network's first layer also reads log σ.
+    let conditional = random_mlp(Activation::Silu, 1, DIM, true, &ctx, 0).param_layout();
+    assert_eq!(conditional[0], tensor("layers.0.weight", &[DIM + 1, 6]));
+}

@@ -3,7 +3,6 @@
 //! of the trained score with their quality.
 
 use std::path::Path;
-use std::time::Instant;
 
 use burn::module::Module;
 use serde::{Deserialize, Serialize};
@@ -13,16 +12,12 @@ use crate::config::RunConfig;
 use crate::data::Density;
 use crate::engine::Kernels;
 use crate::error::Result;
-use crate::metric::{
-    DensityFit, KSD_POINTS, asymmetry, fisher_divergence, kernel_stein_discrepancy,
-};
+use crate::evaluation::{EvalSets, ModelInputs, ModelMetric, ModelMetricValues, Scorer, evaluate};
+use crate::metric::DensityFit;
 use crate::model::{ScoreModel, TracePath};
 use crate::progress::SamplerSteps;
 pub use crate::progress::{NoProgress, Progress};
-use crate::rng::{Stream, normals, rng};
-use crate::sample::{ModelScore, SampleReport, ScoreFn as _, sample_and_evaluate};
-use options::{BestSoFar, update_ema};
-use resume::TrainState;
+use crate::sample::{ModelScore, SampleReport, sample_and_evaluate};
 use validation::Validation;
 
 /// How a run ended.
@@ -108,7 +103,7 @@ pub struct TrainReport {
     /// The step a resumed run continued from (see [`train_resumable`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resumed_from: Option<usize>,
-    /// Kernel Stein discrepancy² of (up to [`KSD_POINTS`]) evaluation points under the
+    /// Kernel Stein discrepancy² of (up to [`crate::metric::KSD_POINTS`]) evaluation points under the
     /// trained score (see [`crate::metric::kernel_stein_discrepancy`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_ksd: Option<f64>,
@@ -129,16 +124,29 @@ pub struct Trained {
     pub samples: Option<Vec<f64>>,
 }
 
-/// The evaluation points of one density with their exact scores.
-struct EvalSet {
-    x: Vec<f64>,
-    score: Vec<f64>,
-}
-
 /// Trains one run.
 pub fn train(cfg: &RunConfig, progress: &mut dyn Progress) -> Result<Trained> {
     train_resumable(cfg, None, progress)
 }
+
+/// The model metrics of the initial model.
+const AT_INIT: &[ModelMetric] = &[ModelMetric::FisherInit, ModelMetric::FisherSigmaInit];
+/// The model metrics of every trained model (the Fisher divergence tells whether training
+/// diverged).
+const AFTER_TRAINING: &[ModelMetric] = &[
+    ModelMetric::Fisher,
+    ModelMetric::FisherSigma,
+    ModelMetric::ValLoss,
+];
+/// The model metrics of a trained model that did not diverge.
+const OF_TRAINED: &[ModelMetric] = &[
+    ModelMetric::ModelKsd,
+    ModelMetric::Asymmetry,
+    ModelMetric::TestLoglik,
+    ModelMetric::Kl,
+    ModelMetric::LogZ,
+    ModelMetric::LogZSe,
+];
 
 /// [`train`], keeping the training state in `state_file` every `train.checkpoint_every`
 /// steps and when asked to stop, and continuing from the state there if there is one (see
@@ -150,278 +158,202 @@ pub fn train_resumable(
 ) -> Result<Trained> {
     let mut setup = RunSetup::new(cfg)?;
     let plain = setup.ctx.inference();
-    let dim = setup.dim();
-    let tc = &cfg.train;
-
-    // Evaluation sets come from the evaluation seed alone, so they are the same for every
-    // run seed and Fisher numbers are comparable across runs. Data read from a file are
-    // evaluated on their test split, where the true score is unknown.
-    let mut eval_rng = rng(tc.eval_seed, Stream::Eval);
-    let exact = setup.density.test_split().is_none();
-    let eval = match setup.density.test_split() {
-        Some(test) => EvalSet {
-            x: test.to_vec(),
-            score: Vec::new(),
-        },
-        None => {
-            let x = setup.density.sample(tc.eval_samples, &mut eval_rng);
-            EvalSet {
-                score: setup.density.scores(&x),
-                x,
-            }
-        }
-    };
-    let sigma = cfg.objective.sigma();
-    let eval_noised = match (sigma, &setup.noised) {
-        (Some(s), Some(q)) => {
-            let x: Vec<f64> = eval
-                .x
-                .iter()
-                .zip(normals(&mut eval_rng, eval.x.len()))
-                .map(|(x, e)| x + s * e)
-                .collect();
-            Some(EvalSet {
-                score: q.scores(&x),
-                x,
-            })
-        }
-        _ => None,
-    };
+    let sets = EvalSets::draw(cfg, setup.density.as_ref());
     // Noise-conditional models are evaluated at the objective's (smallest) noise level.
-    let eval_sigma = sigma.filter(|_| cfg.model.is_noise_conditional());
-    let fishers = |model: &ScoreModel| -> Result<(Option<f64>, Option<f64>)> {
-        if !exact {
-            return Ok((None, None));
-        }
-        let m = model.valid();
-        let f = fisher_divergence(&m, &eval.x, &eval.score, dim, eval_sigma, &plain)?;
-        let fs = match &eval_noised {
-            Some(e) => Some(fisher_divergence(
-                &m, &e.x, &e.score, dim, eval_sigma, &plain,
-            )?),
-            None => None,
-        };
-        Ok((Some(f), fs))
+    let eval_sigma = cfg
+        .objective
+        .sigma()
+        .filter(|_| cfg.model.is_noise_conditional());
+    let initial = setup.model.valid();
+    let scorer = Scorer::Model {
+        model: &initial,
+        ctx: &plain,
+        sigma: eval_sigma,
     };
-
-    let (fisher_init, fisher_sigma_init) = fishers(&setup.model)?;
+    let at_init = evaluate(
+        AT_INIT,
+        &ModelInputs::new(scorer, &sets, setup.density.as_ref(), cfg),
+    )?;
     let trace_path = setup.trace_path;
     let validation = Validation::new(cfg, &setup);
     let mut trainer = setup.trainer()?;
     let kernels = trainer.kernels();
-    let mut loss_curve = Vec::new();
-    let mut val_curve = Vec::new();
-    let mut message = None;
-    let mut steps_done = 0;
-    let mut average = Vec::new();
-    let mut best: Option<BestSoFar> = None;
-    let mut stopped_early = false;
-    let mut pruned = false;
-    let start = Instant::now();
     // A model fitted in closed form when it was made has no training loop.
-    let steps = if cfg.model.is_fitted() { 0 } else { tc.steps };
-    let state_file = state_file.filter(|_| tc.checkpoint_every > 0 && steps > 0);
-    let mut seconds_before = 0.0;
-    let mut resumed_from = None;
-    if let Some(path) = state_file {
-        let resumed = resume::load(path, cfg).and_then(|state| match state {
-            Some(state) if state.step < steps => {
-                trainer.restore(&state.engine)?;
-                Ok(Some(state))
-            }
-            _ => Ok(None),
-        });
-        match resumed {
-            Ok(Some(state)) => {
-                progress.note(&format!("resumed from step {}", state.step));
-                resumed_from = Some(state.step);
-                steps_done = state.step;
-                seconds_before = state.train_seconds;
-                loss_curve = state.loss_curve;
-                val_curve = state.val_curve;
-                average = state.average;
-                best = state.best;
-            }
-            Ok(None) => {}
-            Err(e) => progress.note(&format!(
-                "not resuming from {} ({e}): training from step 1",
-                path.display()
-            )),
-        }
-    }
-    for step in steps_done + 1..=steps {
-        if !tc.lr_schedule.is_constant() {
-            trainer.set_lr(tc.lr_schedule.at(tc.lr, step, steps));
-        }
-        let logged = step % tc.log_every == 0 || step == steps;
-        if let Some(value) = trainer.step(logged || step == 1)? {
-            progress.loss(step, value);
-            loss_curve.push(LossPoint { step, loss: value });
-            if !value.is_finite() {
-                message = Some(format!("loss became {value} at step {step}"));
-                break;
-            }
-        }
-        steps_done = step;
-        if let Some(decay) = tc.ema {
-            update_ema(&mut average, &trainer.params()?, decay);
-        }
-        if let (Some(val), true) = (&validation, logged) {
-            // The weights that would be evaluated: the average when there is one.
-            let weights = if tc.ema.is_some() {
-                average.clone()
-            } else {
-                trainer.params()?
-            };
-            let loss = val.loss(&weights)?;
-            val_curve.push(LossPoint { step, loss });
-            if progress.prune(step, loss) {
-                pruned = true;
-                break;
-            }
-            if let Some(rule) = &tc.early_stopping
-                && BestSoFar::record(&mut best, loss, step, &weights, rule)
-            {
-                stopped_early = true;
-                break;
-            }
-        }
-        progress.step(step, steps);
-        let stop = progress.stop_requested();
-        if let Some(path) = state_file
-            && ((step % tc.checkpoint_every == 0 && step < steps) || stop)
-        {
-            let state = TrainState {
-                step,
-                engine: trainer.state()?,
-                loss_curve: loss_curve.clone(),
-                val_curve: val_curve.clone(),
-                average: average.clone(),
-                best: best.clone(),
-                train_seconds: seconds_before + start.elapsed().as_secs_f64(),
-            };
-            if let Err(e) = resume::save(path, cfg, &state) {
-                progress.note(&format!("training state not saved: {e}"));
-            }
-        }
-        if stop {
-            return Err(crate::Error::Interrupted { step });
-        }
-    }
-    let train_seconds = seconds_before + start.elapsed().as_secs_f64();
+    let steps = if cfg.model.is_fitted() {
+        0
+    } else {
+        cfg.train.steps
+    };
+    let state_file = state_file.filter(|_| cfg.train.checkpoint_every > 0 && steps > 0);
+    let end = run_loop::run(
+        cfg,
+        &mut trainer,
+        validation.as_ref(),
+        steps,
+        state_file,
+        progress,
+    )?;
     let mut model = trainer.into_model()?;
     // Early stopping keeps the best weights; otherwise an average replaces the last ones.
-    let kept = match (&best, tc.early_stopping) {
+    let kept = match (&end.best, cfg.train.early_stopping) {
         (Some(b), Some(_)) => Some(b.params.clone()),
-        _ => Some(average).filter(|a| !a.is_empty()),
+        _ => Some(end.average.clone()).filter(|a| !a.is_empty()),
     };
     if let Some(weights) = kept {
         model = model.with_flat_params(&weights, &setup.ctx);
     }
-    let val_loss = match (&best, tc.early_stopping) {
+    let model = model.valid();
+    let mut inputs = ModelInputs::new(
+        Scorer::Model {
+            model: &model,
+            ctx: &plain,
+            sigma: eval_sigma,
+        },
+        &sets,
+        setup.density.as_ref(),
+        cfg,
+    );
+    inputs.val_loss = match (&end.best, cfg.train.early_stopping) {
         (Some(b), Some(_)) => Some(b.loss),
-        _ => val_curve.last().map(|p| p.loss),
+        _ => end.val_curve.last().map(|p| p.loss),
     };
+    let finished = finish(cfg, inputs, at_init, end, progress)?;
+    let report = TrainReport {
+        trace_path,
+        kernels,
+        ..finished.report
+    };
+    Ok(Trained {
+        report,
+        ctx: plain,
+        density: setup.density,
+        samples: finished.samples,
+        model,
+    })
+}
 
-    let (fisher, fisher_sigma) = fishers(&model)?;
-    if let Some(f) = fisher.filter(|f| message.is_none() && !f.is_finite()) {
+/// A run's report (all but how it trained) and samples.
+struct Finished {
+    report: TrainReport,
+    samples: Option<Vec<f64>>,
+}
+
+/// The metrics of the trained model in `inputs` after the loop's `end`, its samples when
+/// the run has a sampler, and the report of it all.
+fn finish(
+    cfg: &RunConfig,
+    inputs: ModelInputs<'_>,
+    at_init: ModelMetricValues,
+    end: run_loop::LoopEnd,
+    progress: &mut dyn Progress,
+) -> Result<Finished> {
+    let after = evaluate(AFTER_TRAINING, &inputs)?;
+    let mut message = end.message;
+    if let Some(f) = after.fisher.filter(|f| message.is_none() && !f.is_finite()) {
         message = Some(format!("Fisher divergence is {f} after training"));
     }
     let diverged = message.is_some();
-    let model = model.valid();
-    let asymmetry = if diverged {
-        None
+    let (trained, sampled) = if diverged {
+        (ModelMetricValues::default(), None)
     } else {
-        asymmetry(&model, &eval.x, dim, eval_sigma, &plain)?
-    };
-    let model_ksd = if diverged {
-        None
-    } else {
-        let points = &eval.x[..KSD_POINTS.min(eval.x.len() / dim) * dim];
-        let scores = ModelScore::new(&model, &plain, dim).score(points, eval_sigma)?;
-        Some(kernel_stein_discrepancy(points, &scores, dim)).filter(|v| v.is_finite())
-    };
-    let density = if diverged {
-        None
-    } else {
-        density::fit(
-            &model,
-            &plain,
-            eval_sigma,
-            setup.density.as_ref(),
-            &eval.x,
-            tc.eval_seed,
-        )?
-    };
-    // The score is evaluated at the noise level it was trained for (ignored by models that
-    // do not condition on σ).
-    let sampled = if diverged {
-        None
-    } else {
-        sample_and_evaluate(
+        let Scorer::Model { model, ctx, .. } = &inputs.scorer else {
+            return Err(crate::Error::Tensor("a trained run has a model".into()));
+        };
+        let trained = evaluate(OF_TRAINED, &inputs)?;
+        // The score is evaluated at the noise level it was trained for (ignored by models
+        // that do not condition on σ).
+        let sampled = sample_and_evaluate(
             &cfg.sampler,
             &cfg.sample_metrics,
-            &ModelScore::new(&model, &plain, dim),
-            sigma,
-            setup.density.as_ref(),
+            &ModelScore::new(model, ctx, inputs.sets.dim),
+            cfg.objective.sigma(),
+            inputs.density,
             cfg.seed,
             &mut SamplerSteps(progress),
-        )?
+        )?;
+        (trained, sampled)
     };
+    let values = ModelMetricValues {
+        fisher_init: at_init.fisher_init,
+        fisher_sigma_init: at_init.fisher_sigma_init,
+        fisher: after.fisher.filter(|_| !diverged),
+        fisher_sigma: after.fisher_sigma.filter(|_| !diverged),
+        val_loss: after.val_loss,
+        ..trained
+    };
+    let density = inputs.into_density_fit();
     let (sample, samples) = match sampled {
         Some(s) => (Some(s.report), Some(s.samples)),
         None => (None, None),
     };
+    let train_seconds = end.train_seconds;
     let report = TrainReport {
         status: if diverged {
             RunStatus::Diverged
-        } else if pruned {
+        } else if end.pruned {
             RunStatus::Pruned
         } else {
             RunStatus::Ok
         },
         message,
-        steps_done,
-        final_loss: loss_curve.last().map(|p| p.loss),
-        fisher_init,
-        fisher: fisher.filter(|_| !diverged),
-        fisher_sigma_init,
-        fisher_sigma: fisher_sigma.filter(|_| !diverged),
+        steps_done: end.steps_done,
+        final_loss: end.loss_curve.last().map(|p| p.loss),
         train_seconds,
         steps_per_sec: if train_seconds > 0.0 {
-            steps_done as f64 / train_seconds
+            end.steps_done as f64 / train_seconds
         } else {
             0.0
         },
-        trace_path,
-        kernels,
-        loss_curve,
+        loss_curve: end.loss_curve,
         sample,
-        density,
-        asymmetry,
-        model_ksd,
-        best_step: best
+        best_step: end
+            .best
             .as_ref()
-            .filter(|_| tc.early_stopping.is_some())
+            .filter(|_| cfg.train.early_stopping.is_some())
             .map(|b| b.step),
-        val_curve,
-        val_loss,
-        stopped_early,
-        resumed_from,
-        method_seconds: None,
+        val_curve: end.val_curve,
+        stopped_early: end.stopped_early,
+        resumed_from: end.resumed_from,
+        ..TrainReport::evaluated(&values, density)
     };
-    Ok(Trained {
-        report,
-        model,
-        ctx: plain,
-        density: setup.density,
-        samples,
-    })
+    Ok(Finished { report, samples })
 }
 
-mod density;
+impl TrainReport {
+    /// The report of a model judged by `values` (and its density-level figures): the metric
+    /// fields filled from them, everything about training empty (no steps, status ok).
+    pub fn evaluated(values: &ModelMetricValues, density: Option<DensityFit>) -> Self {
+        TrainReport {
+            status: RunStatus::Ok,
+            message: None,
+            steps_done: 0,
+            final_loss: None,
+            fisher_init: values.fisher_init,
+            fisher: values.fisher,
+            fisher_sigma_init: values.fisher_sigma_init,
+            fisher_sigma: values.fisher_sigma,
+            train_seconds: 0.0,
+            steps_per_sec: 0.0,
+            trace_path: None,
+            kernels: Kernels::Auto,
+            loss_curve: Vec::new(),
+            sample: None,
+            density,
+            asymmetry: values.asymmetry,
+            val_curve: Vec::new(),
+            val_loss: values.val_loss,
+            best_step: None,
+            stopped_early: false,
+            method_seconds: None,
+            resumed_from: None,
+            model_ksd: values.model_ksd,
+        }
+    }
+}
+
 pub mod options;
 mod resume;
+mod run_loop;
 mod setup;
 mod validation;
 

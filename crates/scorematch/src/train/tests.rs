@@ -4,6 +4,7 @@ use super::*;
 use crate::backend::{Backend, to_host};
 use crate::data::GaussianParams;
 use crate::model::closed_form::gaussian_closed_form;
+use crate::rng::{Stream, rng};
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::Tensor;
 
