@@ -911,10 +911,12 @@ fn bench_compares_a_case_with_the_peers_and_bounds_it_by_the_fma_peak() {
     assert!(ours > 0.0 && gflops > 0.0);
     assert!((num("ratio_best") - ours / 1871.7).abs() < 1e-9 * ours);
     // The ceiling runs the same multiply-adds (gflops / ours per step) at the FMA peak,
-    // which is printed with one decimal.
+    // which is printed with one decimal: up to 0.05 GFLOP/s off (0.1 % of a peak of 50, as a
+    // loaded machine measures).
     let ceiling = num("ceiling");
+    let printed = 0.05 / peak + 1e-9;
     assert!(
-        (ceiling - peak * ours / gflops).abs() < 1e-3 * ceiling,
+        (ceiling - peak * ours / gflops).abs() <= printed * ceiling,
         "{ceiling} vs {peak}"
     );
     assert!((num("ceiling_ratio") - ceiling / 1871.7).abs() < 1e-9 * ceiling);
