@@ -97,10 +97,12 @@ pub struct Summary {
 impl Summary {
     /// Aggregates a `runs.csv` table.
     pub fn of(table: &Table) -> Result<Summary> {
+        // The parameters some run sets (no empty `sampler` column for a sweep without one).
         let params: Vec<String> = table
             .header
             .iter()
             .filter(|c| crate::columns::role(c) == Role::Param && *c != "seed")
+            .filter(|c| table.rows.iter().any(|r| !table.get(r, c).is_empty()))
             .cloned()
             .collect();
         // The metrics the table has a number for: a sweep without a sampler has no sample
