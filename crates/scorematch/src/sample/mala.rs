@@ -199,6 +199,40 @@ mod tests {
         );
     }
 
+    /// MALA's acceptance on `score` at level `sigma` with step `alpha`, from N(0, I).
+    fn acceptance(score: &dyn ScoreFn, sigma: Option<f64>, alpha: f64) -> f64 {
+        let mala = MalaParams {
+            steps: 20,
+            step_size: alpha,
+            init: InitialDistribution::default(),
+        };
+        let mut progress = NoProgress;
+        let mut ticker = Ticker::new(mala.steps, &mut progress);
+        mala.draw(score, sigma, 400, &mut rng(3, Stream::Sampler), &mut ticker)
+            .unwrap()
+            .unwrap();
+        ticker.acceptance.unwrap()
+    }
+
+    /// On a noise-conditional energy network the density MALA targets is the one whose score
+    /// the network reports (p̃_σ ∝ exp(−E/σ)): at a step α = σ², on the scale of the score,
+    /// almost every proposal is accepted. A density whose log is off by a factor (exp(−E)
+    /// against the score −∇E/σ) rejects about 1% here, 40 times as many.
+    #[test]
+    fn mala_on_a_noise_conditional_energy_network_targets_its_score() {
+        use crate::backend::{Backend, Ctx, Precision};
+        use crate::model::Activation;
+        use crate::model::testing::random_net;
+        use crate::sample::ModelScore;
+        let ctx = Ctx::new(Backend::Flex.device().unwrap(), Precision::F64);
+        let model = random_net("energy", Activation::Silu, 2, 2, true, &ctx, 5);
+        let score = ModelScore::new(&model, &ctx, 2);
+        for sigma in [0.02, 0.3] {
+            let rejected = 1.0 - acceptance(&score, Some(sigma), sigma * sigma);
+            assert!(rejected < 0.002, "σ {sigma}: rejected {rejected}");
+        }
+    }
+
     #[test]
     fn a_score_without_a_density_is_refused() {
         struct OnlyScore;

@@ -176,6 +176,16 @@ fn run_configs_cross_check_the_sampler_against_the_model_and_objective() {
             .is_empty()
         );
     }
+    // A noise-conditional energy network has a density at each σ (exp(−E/σ)), so MALA runs
+    // on it.
+    assert!(
+        keys(&format!(
+            "{base}objective = {{ name = \"dsm-multi\" }}\n\
+             model = {{ name = \"energy\", noise_conditional = true }}\n\
+             sampler = {{ name = \"mala\" }}"
+        ))
+        .is_empty()
+    );
     assert_eq!(
         keys(&format!(
             "{base}objective = {{ name = \"ism\" }}\n\
