@@ -118,6 +118,13 @@ pub fn sample(args: SampleArgs) -> Result<ExitCode> {
             value.map(|v| v.to_string()).unwrap_or_default(),
         ));
     }
+    for &metric in scorematch::metric::SampleMetric::ALL {
+        let value = report.floor.as_ref().and_then(|f| f.get(metric));
+        row.push((
+            metric.floor_presentation().name.to_string(),
+            value.map(|v| v.to_string()).unwrap_or_default(),
+        ));
+    }
     for (k, v) in &row {
         if !v.is_empty() {
             println!("{k:<18} {v}");

@@ -4,10 +4,11 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use super::{SampleProgress, SamplerConfig, ScoreFn};
+use super::{ExactScore, SampleProgress, SamplerConfig, ScoreFn};
 use crate::data::Density;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::metric::{SampleMetrics, SampleMetricsConfig, sample_metrics};
+use crate::progress::NoProgress;
 use crate::rng::{Stream, rng};
 
 /// What a sampler generated, in numbers (the CSV's sample columns).
@@ -26,6 +27,11 @@ pub struct SampleReport {
     /// The fraction of accepted proposals, for a Metropolis sampler.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acceptance: Option<f64>,
+    /// The sampler floor: the sample metrics of the same sampler, settings and seed run on
+    /// the data's exact score; `None` without an exact score or with
+    /// `sample_metrics.floor = false`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub floor: Option<SampleMetrics>,
 }
 
 /// A sampler's samples and their report.
@@ -60,20 +66,20 @@ pub fn sample_and_evaluate(
     };
     let sample_seconds = start.elapsed().as_secs_f64();
     let dim = score.dim();
-    let bad = samples
-        .chunks_exact(dim)
-        .filter(|row| row.iter().any(|v| !v.is_finite()))
-        .count();
-    let (metrics, message) = if bad == 0 {
-        (sample_metrics(&samples, density, metrics), None)
-    } else {
-        (
+    let (report_metrics, message) = match diverged(&samples, dim) {
+        0 => (sample_metrics(&samples, density, metrics), None),
+        bad => (
             SampleMetrics::default(),
             Some(format!(
                 "{bad} of {} samples are not finite (the sampler diverged)",
                 metrics.samples
             )),
-        )
+        ),
+    };
+    let floor = if metrics.floor {
+        sampler_floor(sampler, metrics, sigma, density, seed)?
+    } else {
+        None
     };
     Ok(Some(Sampled {
         report: SampleReport {
@@ -81,9 +87,56 @@ pub fn sample_and_evaluate(
             samples: samples.len() / dim,
             sample_seconds,
             message,
-            metrics,
+            metrics: report_metrics,
             acceptance,
+            floor,
         },
         samples,
     }))
+}
+
+/// The number of samples (rows of `samples`) with a value that is not finite.
+fn diverged(samples: &[f64], dim: usize) -> usize {
+    samples
+        .chunks_exact(dim)
+        .filter(|row| row.iter().any(|v| !v.is_finite()))
+        .count()
+}
+
+/// The sampler floor: the sample metrics of `sampler` with the same settings and seed on the
+/// exact score of `density`, what the sampler gives a perfect model. Langevin and MALA use
+/// the data density's ∇log p (Langevin with `denoise`: ∇log p_σ at the score's σ, as a
+/// perfect model of p_σ would), the annealed and SDE samplers ∇log p_σ at their own levels.
+/// `None` for data without an exact score (read from a file), where the sampler needs a
+/// noised density that has no closed form, or when the exact chains diverge.
+fn sampler_floor(
+    sampler: &SamplerConfig,
+    metrics: &SampleMetricsConfig,
+    sigma: Option<f64>,
+    density: &dyn Density,
+    seed: u64,
+) -> Result<Option<SampleMetrics>> {
+    if density.test_split().is_some() {
+        return Ok(None);
+    }
+    let exact_sigma = sigma.filter(|_| sampler.needs_score_sigma());
+    let drawn = sampler.sample(
+        &ExactScore::new(density),
+        exact_sigma,
+        metrics.samples,
+        &mut rng(seed, Stream::Sampler),
+        &mut NoProgress,
+    );
+    let samples = match drawn {
+        Ok(Some(samples)) => samples,
+        Ok(None) => return Ok(None),
+        // The configuration was validated and its sampler ran on the model, so what the
+        // exact score refuses is a noised density without a closed form.
+        Err(Error::InvalidConfig(_)) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    if diverged(&samples, density.dim()) > 0 {
+        return Ok(None);
+    }
+    Ok(Some(sample_metrics(&samples, density, metrics)))
 }

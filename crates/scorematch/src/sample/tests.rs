@@ -212,6 +212,22 @@ fn run_configs_cross_check_the_sampler_against_the_model_and_objective() {
     let cfg: RunConfig =
         toml::from_str(&format!("{base}objective = {{ name = \"esm\" }}")).unwrap();
     assert!(cfg.sampler.is_none() && cfg.sample_metrics.is_default());
+    // The floor is written only when turned off, so the run ids of older files stay.
+    let some: RunConfig = toml::from_str(&format!(
+        "{base}objective = {{ name = \"esm\" }}\nsample_metrics = {{ samples = 500 }}"
+    ))
+    .unwrap();
+    assert!(some.sample_metrics.floor);
+    let text = toml::to_string(&some).unwrap();
+    assert!(!text.contains("floor"), "{text}");
+    let off: RunConfig = toml::from_str(&format!(
+        "{base}objective = {{ name = \"esm\" }}\nsample_metrics = {{ floor = false }}"
+    ))
+    .unwrap();
+    assert!(!off.sample_metrics.floor && !off.sample_metrics.is_default());
+    let text = toml::to_string(&off).unwrap();
+    assert!(text.contains("floor = false"), "{text}");
+    assert_eq!(toml::from_str::<RunConfig>(&text).unwrap(), off);
     let text = toml::to_string(&cfg).unwrap();
     assert!(
         !text.contains("sampler") && !text.contains("sample_metrics"),
@@ -494,4 +510,96 @@ fn denoising_is_the_posterior_mean_of_a_gaussian() {
             "{clean:?} vs {want_clean}"
         );
     }
+}
+
+/// The score of N(0, v·I): a model of a standard normal that is too narrow (v < 1).
+struct NarrowNormal {
+    dim: usize,
+    variance: f64,
+}
+
+impl ScoreFn for NarrowNormal {
+    fn dim(&self) -> usize {
+        self.dim
+    }
+    fn score(&self, x: &[f64], _: Option<f64>) -> crate::error::Result<Vec<f64>> {
+        Ok(x.iter().map(|v| -v / self.variance).collect())
+    }
+    fn log_density(&self, x: &[f64], _: Option<f64>) -> crate::error::Result<Option<Vec<f64>>> {
+        let rows = x.chunks_exact(self.dim);
+        Ok(Some(
+            rows.map(|r| -r.iter().map(|v| v * v).sum::<f64>() / (2.0 * self.variance))
+                .collect(),
+        ))
+    }
+}
+
+/// The sampler floor is the same sampler, settings and seed on the exact score: exactly the
+/// metrics of that run, small where the model's are large; off with `floor = false`, and
+/// empty (not an error) where the exact score is unknown.
+#[test]
+fn the_sampler_floor_is_the_same_sampler_on_the_exact_score() {
+    let g = density("name = \"standard_normal\"\ndim = 2");
+    let metrics = SampleMetricsConfig {
+        samples: 400,
+        reference_samples: 400,
+        swd_directions: 32,
+        ..SampleMetricsConfig::default()
+    };
+    let model = NarrowNormal {
+        dim: 2,
+        variance: 0.25,
+    };
+    for s in [
+        "name = \"langevin\"\nsteps = 200\nstep_size = 0.05",
+        "name = \"mala\"\nsteps = 200\nstep_size = 0.05",
+    ] {
+        let cfg = sampler(s);
+        let run = |score: &dyn ScoreFn, metrics: &SampleMetricsConfig| {
+            sample_and_evaluate(&cfg, metrics, score, None, g.as_ref(), 7, &mut NoProgress)
+                .unwrap()
+                .unwrap()
+                .report
+        };
+        let report = run(&model, &metrics);
+        let exact = run(&ExactScore::new(g.as_ref()), &metrics);
+        let floor = report.floor.unwrap();
+        assert_eq!(floor, exact.metrics, "{s}");
+        assert_eq!(exact.floor.unwrap(), exact.metrics, "{s}");
+        let (model_mmd, floor_mmd) = (
+            report.metrics.sample_mmd.unwrap(),
+            floor.sample_mmd.unwrap(),
+        );
+        assert!(
+            model_mmd > 10.0 * floor_mmd.max(1e-3),
+            "{s}: {model_mmd} vs {floor_mmd}"
+        );
+        let off = SampleMetricsConfig {
+            floor: false,
+            ..metrics.clone()
+        };
+        let without = run(&model, &off);
+        assert_eq!(without.floor, None);
+        assert_eq!(without.metrics, report.metrics);
+    }
+    // The funnel has no closed-form p_σ: annealed Langevin has no exact score to run on.
+    let funnel = density("name = \"funnel\"\ndim = 2");
+    let annealed = sampler("name = \"annealed\"\nlevels = 2\nsteps_per_level = 5");
+    let report = sample_and_evaluate(
+        &annealed,
+        &metrics,
+        &NarrowNormal {
+            dim: 2,
+            variance: 1.0,
+        },
+        None,
+        funnel.as_ref(),
+        0,
+        &mut NoProgress,
+    )
+    .unwrap()
+    .unwrap()
+    .report;
+    assert!(report.metrics.sample_mmd.is_some());
+    assert_eq!(report.floor, None);
 }
