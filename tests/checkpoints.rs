@@ -66,6 +66,10 @@ fn sampling_a_checkpoint_reproduces_the_run_and_can_change_the_sampler() {
     let floor: f64 = run["sample_mmd_floor"].parse().unwrap();
     assert_eq!(rows[0]["sample_mmd_floor"], run["sample_mmd_floor"]);
     assert!(floor.is_finite(), "{floor}");
+    // So is the mixing diagnostic of Langevin's chains.
+    let rhat: f64 = run["sample_rhat"].parse().unwrap();
+    assert!(rhat >= 0.9, "{rhat}");
+    assert_eq!(rows[0]["sample_rhat"], run["sample_rhat"]);
     // Another step size and another sampler, without training again.
     ok(&s.runner(&[
         "sample",

@@ -174,6 +174,13 @@ const SAMPLING_AND_COST: &[Column] = &[
     )
     .labelled("acceptance", "MALA acceptance rate"),
     metric(
+        "sample_rhat",
+        "report.sample.rhat",
+        "langevin, mala, annealed (last level): split-R̂ of ‖x‖² over the chains in the second half of their steps; ≈ 1 when the chains have mixed, above 1.01–1.1 when they still remember their start",
+    )
+    .labelled("R̂", "split-R̂ of the sampler's chains")
+    .lower_is_better(),
+    metric(
         "train_s",
         "report.train_seconds",
         "wall time of the training loop in seconds (evaluation excluded)",

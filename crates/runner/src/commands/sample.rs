@@ -110,6 +110,10 @@ pub fn sample(args: SampleArgs) -> Result<ExitCode> {
             "message".to_string(),
             report.message.clone().unwrap_or_default(),
         ),
+        (
+            "sample_rhat".to_string(),
+            report.rhat.map(|v| v.to_string()).unwrap_or_default(),
+        ),
     ];
     for &metric in scorematch::metric::SampleMetric::ALL {
         let value = report.metrics.get(metric);

@@ -27,6 +27,10 @@ pub struct SampleReport {
     /// The fraction of accepted proposals, for a Metropolis sampler.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acceptance: Option<f64>,
+    /// Split-R̂ of ‖x‖² over the chains' stationary phase (see [`super::mixing`]): ≈ 1 when
+    /// the chains have mixed; `None` for samplers without a stationary phase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rhat: Option<f64>,
     /// The sampler floor: the sample metrics of the same sampler, settings and seed run on
     /// the data's exact score; `None` without an exact score or with
     /// `sample_metrics.floor = false`.
@@ -59,7 +63,7 @@ pub fn sample_and_evaluate(
     crate::error::check(metrics.validate())?;
     let start = Instant::now();
     let mut sampler_rng = rng(seed, Stream::Sampler);
-    let Some((samples, acceptance)) =
+    let Some((samples, stats)) =
         sampler.sample_measured(score, sigma, metrics.samples, &mut sampler_rng, progress)?
     else {
         return Ok(None);
@@ -88,7 +92,8 @@ pub fn sample_and_evaluate(
             sample_seconds,
             message,
             metrics: report_metrics,
-            acceptance,
+            acceptance: stats.acceptance,
+            rhat: stats.rhat,
             floor,
         },
         samples,

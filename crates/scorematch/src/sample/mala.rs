@@ -92,6 +92,7 @@ impl Sampler for MalaParams {
         let mut log_p = score.log_density(&x, sigma)?.ok_or_else(no_density)?;
         let mut s = score.score(&x, sigma)?;
         let mut accepted = 0usize;
+        ticker.watch_chains(self.steps);
         for _ in 0..self.steps {
             let xi = normals(rng, n * d);
             let noise = (2.0 * alpha).sqrt();
@@ -124,6 +125,7 @@ impl Sampler for MalaParams {
                 }
             }
             ticker.tick();
+            ticker.observe(&x, d);
         }
         ticker.record_acceptance(accepted as f64 / (n * self.steps) as f64);
         Ok(Some(x))
