@@ -44,7 +44,10 @@ impl ChainWatch {
     pub fn observe(&mut self, x: &[f64], dim: usize) {
         self.seen += 1;
         let start = self.steps / 2;
-        if self.seen > start && self.seen <= self.steps && (self.seen - start) % self.stride == 0 {
+        if self.seen > start
+            && self.seen <= self.steps
+            && (self.seen - start).is_multiple_of(self.stride)
+        {
             self.snapshots.push(
                 x.chunks_exact(dim)
                     .map(|row| row.iter().map(|v| v * v).sum())
