@@ -145,3 +145,109 @@ fn sampler_floor(
     }
     Ok(Some(sample_metrics(&samples, density, metrics)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::DatasetConfig;
+
+    fn density(s: &str) -> Box<dyn Density> {
+        toml::from_str::<DatasetConfig>(s).unwrap().build().unwrap()
+    }
+
+    fn sampler(s: &str) -> SamplerConfig {
+        toml::from_str(s).unwrap()
+    }
+
+    /// The score of N(0, v·I): a model of a standard normal that is too narrow (v < 1).
+    struct NarrowNormal {
+        dim: usize,
+        variance: f64,
+    }
+
+    impl ScoreFn for NarrowNormal {
+        fn dim(&self) -> usize {
+            self.dim
+        }
+        fn score(&self, x: &[f64], _: Option<f64>) -> crate::error::Result<Vec<f64>> {
+            Ok(x.iter().map(|v| -v / self.variance).collect())
+        }
+        fn log_density(&self, x: &[f64], _: Option<f64>) -> crate::error::Result<Option<Vec<f64>>> {
+            let rows = x.chunks_exact(self.dim);
+            Ok(Some(
+                rows.map(|r| -r.iter().map(|v| v * v).sum::<f64>() / (2.0 * self.variance))
+                    .collect(),
+            ))
+        }
+    }
+
+    /// The sampler floor is the same sampler, settings and seed on the exact score: exactly the
+    /// metrics of that run, small where the model's are large; off with `floor = false`, and
+    /// empty (not an error) where the exact score is unknown.
+    #[test]
+    fn the_sampler_floor_is_the_same_sampler_on_the_exact_score() {
+        let g = density("name = \"standard_normal\"\ndim = 2");
+        let metrics = SampleMetricsConfig {
+            samples: 400,
+            reference_samples: 400,
+            swd_directions: 32,
+            ..SampleMetricsConfig::default()
+        };
+        let model = NarrowNormal {
+            dim: 2,
+            variance: 0.25,
+        };
+        for s in [
+            "name = \"langevin\"\nsteps = 200\nstep_size = 0.05",
+            "name = \"mala\"\nsteps = 200\nstep_size = 0.05",
+        ] {
+            let cfg = sampler(s);
+            let run = |score: &dyn ScoreFn, metrics: &SampleMetricsConfig| {
+                sample_and_evaluate(&cfg, metrics, score, None, g.as_ref(), 7, &mut NoProgress)
+                    .unwrap()
+                    .unwrap()
+                    .report
+            };
+            let report = run(&model, &metrics);
+            let exact = run(&ExactScore::new(g.as_ref()), &metrics);
+            let floor = report.floor.unwrap();
+            assert_eq!(floor, exact.metrics, "{s}");
+            assert_eq!(exact.floor.unwrap(), exact.metrics, "{s}");
+            let (model_mmd, floor_mmd) = (
+                report.metrics.sample_mmd.unwrap(),
+                floor.sample_mmd.unwrap(),
+            );
+            assert!(
+                model_mmd > 10.0 * floor_mmd.max(1e-3),
+                "{s}: {model_mmd} vs {floor_mmd}"
+            );
+            let off = SampleMetricsConfig {
+                floor: false,
+                ..metrics.clone()
+            };
+            let without = run(&model, &off);
+            assert_eq!(without.floor, None);
+            assert_eq!(without.metrics, report.metrics);
+        }
+        // The funnel has no closed-form p_σ: annealed Langevin has no exact score to run on.
+        let funnel = density("name = \"funnel\"\ndim = 2");
+        let annealed = sampler("name = \"annealed\"\nlevels = 2\nsteps_per_level = 5");
+        let report = sample_and_evaluate(
+            &annealed,
+            &metrics,
+            &NarrowNormal {
+                dim: 2,
+                variance: 1.0,
+            },
+            None,
+            funnel.as_ref(),
+            0,
+            &mut NoProgress,
+        )
+        .unwrap()
+        .unwrap()
+        .report;
+        assert!(report.metrics.sample_mmd.is_some());
+        assert_eq!(report.floor, None);
+    }
+}
