@@ -62,6 +62,14 @@ fn sampling_a_checkpoint_reproduces_the_run_and_can_change_the_sampler() {
             "{metric}: {a} vs {b}"
         );
     }
+    // The sampler floor (the same sampler on the exact score) is recorded, and reproduced.
+    let floor: f64 = run["sample_mmd_floor"].parse().unwrap();
+    assert_eq!(rows[0]["sample_mmd_floor"], run["sample_mmd_floor"]);
+    assert!(floor.is_finite(), "{floor}");
+    // So is the mixing diagnostic of Langevin's chains.
+    let rhat: f64 = run["sample_rhat"].parse().unwrap();
+    assert!(rhat >= 0.9, "{rhat}");
+    assert_eq!(rows[0]["sample_rhat"], run["sample_rhat"]);
     // Another step size and another sampler, without training again.
     ok(&s.runner(&[
         "sample",
@@ -87,6 +95,7 @@ fn sampling_a_checkpoint_reproduces_the_run_and_can_change_the_sampler() {
     assert!(rows[1]["sampler_config"].contains("0.002"), "{:?}", rows[1]);
     assert_eq!(rows[2]["sample_seed"], "7");
     assert_ne!(rows[1]["sample_mmd"], rows[0]["sample_mmd"]);
+    assert_ne!(rows[1]["sample_mmd_floor"], rows[0]["sample_mmd_floor"]);
     // The sweep's own table is untouched: one row, one training.
     assert_eq!(read_csv(&dir.join("runs.csv")).len(), 1);
 }

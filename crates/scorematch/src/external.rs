@@ -214,6 +214,8 @@ pub fn evaluate(
         message: None,
         metrics: sample_metrics(s, prepared.density.as_ref(), &cfg.sample_metrics),
         acceptance: None,
+        rhat: None,
+        floor: None,
     });
     let method_seconds = std::fs::read_to_string(dir.join("result.json"))
         .ok()

@@ -11,7 +11,8 @@ use scorematch::metric::SampleMetric;
 use super::{Column, id, info, metric, param};
 
 /// Every fixed column, in order: identity, the parameters everyone filters by (short names),
-/// metrics (the training loss, the model metrics, what explains them, the sample metrics),
+/// metrics (the training loss, the model metrics, what explains them, the sample metrics and
+/// their sampler floors),
 /// then cost (time, throughput, how the run computed). Every other parameter of the run's
 /// configuration is a generated column ([`super::params`]) placed after the short-named
 /// parameters. A new metric is one line in its registry; a new report value that is no
@@ -23,6 +24,9 @@ pub static COLUMNS: LazyLock<Vec<Column>> = LazyLock::new(|| {
     let sample = SampleMetric::ALL
         .iter()
         .map(|m| Column::from(m.presentation()));
+    let floor = SampleMetric::ALL
+        .iter()
+        .map(|m| Column::from(m.floor_presentation()));
     IDENTITY_AND_PARAMETERS
         .iter()
         .chain(TRAINING)
@@ -30,6 +34,7 @@ pub static COLUMNS: LazyLock<Vec<Column>> = LazyLock::new(|| {
         .chain(model)
         .chain(DETAILS.iter().copied())
         .chain(sample)
+        .chain(floor)
         .chain(SAMPLING_AND_COST.iter().copied())
         .collect()
 });
@@ -168,6 +173,13 @@ const SAMPLING_AND_COST: &[Column] = &[
         "mala: fraction of the proposals accepted",
     )
     .labelled("acceptance", "MALA acceptance rate"),
+    metric(
+        "sample_rhat",
+        "report.sample.rhat",
+        "langevin, mala, annealed (last level): split-R̂ of ‖x‖² over the chains in the second half of their steps; ≈ 1 when the chains have mixed, above 1.01–1.1 when they still remember their start",
+    )
+    .labelled("R̂", "split-R̂ of the sampler's chains")
+    .lower_is_better(),
     metric(
         "train_s",
         "report.train_seconds",

@@ -113,11 +113,22 @@ pub fn sample(args: SampleArgs) -> Result<ExitCode> {
             "message".to_string(),
             report.message.clone().unwrap_or_default(),
         ),
+        (
+            "sample_rhat".to_string(),
+            report.rhat.map(|v| v.to_string()).unwrap_or_default(),
+        ),
     ];
     for &metric in scorematch::metric::SampleMetric::ALL {
         let value = report.metrics.get(metric);
         row.push((
             metric.column().to_string(),
+            value.map(|v| v.to_string()).unwrap_or_default(),
+        ));
+    }
+    for &metric in scorematch::metric::SampleMetric::ALL {
+        let value = report.floor.as_ref().and_then(|f| f.get(metric));
+        row.push((
+            metric.floor_presentation().name.to_string(),
             value.map(|v| v.to_string()).unwrap_or_default(),
         ));
     }

@@ -17,6 +17,7 @@
 //! mmd_bandwidths = [0.1, 0.2, 0.5, 1.0, 2.0, 5.0]
 //! mode_radius = 3.0
 //! metrics = ["mmd", "mmd_multi", "energy", "swd", "ksd", "mode_coverage", "mode_weight_tv", "far_fraction"]
+//! floor = true               # also the sampler floor: the sampler on the exact score
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -100,6 +101,26 @@ macro_rules! sample_metrics {
                         $better,
                         &[$(Shown::$shown),*],
                         $oracle,
+                    ),)+
+                }
+            }
+
+            /// The column of the metric's sampler floor (`<column>_floor`): the same metric of
+            /// the same sampler, settings and seed run on the data's exact score.
+            pub fn floor_presentation(self) -> Presentation {
+                match self {
+                    $(SampleMetric::$variant => Presentation::new(
+                        concat!(stringify!($column), "_floor"),
+                        concat!("report.sample.floor.", stringify!($column)),
+                        concat!(
+                            "`", stringify!($column), "` of the same sampler, settings and seed \
+                             on the data's exact score: the sampler's share (see Samplers)"
+                        ),
+                        concat!($label, " floor"),
+                        concat!($axis, " (exact score)"),
+                        $better,
+                        &[],
+                        true,
                     ),)+
                 }
             }
@@ -204,6 +225,11 @@ pub struct SampleMetricsConfig {
     /// The metrics to compute (default: all of them).
     #[serde(default = "default_metrics")]
     pub metrics: Vec<SampleMetric>,
+    /// Also run the sampler on the data's exact score and record its metrics as the sampler
+    /// floor (default true; written only when false, so run ids of configurations without
+    /// it do not change).
+    #[serde(default = "default_floor", skip_serializing_if = "is_default_floor")]
+    pub floor: bool,
 }
 
 fn default_samples() -> usize {
@@ -221,6 +247,12 @@ fn default_radius() -> f64 {
 fn default_metrics() -> Vec<SampleMetric> {
     SampleMetric::ALL.to_vec()
 }
+fn default_floor() -> bool {
+    true
+}
+fn is_default_floor(floor: &bool) -> bool {
+    *floor == default_floor()
+}
 
 impl Default for SampleMetricsConfig {
     fn default() -> Self {
@@ -232,6 +264,7 @@ impl Default for SampleMetricsConfig {
             mmd_bandwidths: default_bandwidths(),
             mode_radius: default_radius(),
             metrics: default_metrics(),
+            floor: default_floor(),
         }
     }
 }

@@ -16,7 +16,9 @@
 //! tr H = Σ_i e_iᵀ H e_i.
 //!
 //! A noise-conditional energy network takes log σ as an extra input and its score is scaled
-//! by 1/σ (s(x, σ) = −∇ₓE(x, log σ)/σ), as the score MLP's output is.
+//! by 1/σ (s(x, σ) = −∇ₓE(x, log σ)/σ), as the score MLP's output is. Its energy at level σ
+//! is therefore E(x, log σ)/σ: the density p̃_σ ∝ exp(−E/σ) is the one whose score the network
+//! reports, so MALA and the density metrics describe the same model as the score.
 
 use burn::module::Module;
 use burn::tensor::{Tensor, TensorData};
@@ -201,7 +203,8 @@ impl EnergyNet {
         self.output.weight.val().transpose()
     }
 
-    /// E(x) per sample (or E(x, log σ)).
+    /// The energy −log p̃ per sample: E(x), or E(x, log σ)/σ for a noise-conditional
+    /// network at level σ (so that −∇ₓ of it is the score, s = −∇ₓE/σ).
     ///
     /// # Shapes
     /// - `x`: `[B, D]`, `sigma`: `[B, 1]` → `[B]`
@@ -210,7 +213,11 @@ impl EnergyNet {
         for layer in &self.hidden {
             h = self.activation.apply(layer.forward(h));
         }
-        self.output.forward(h).flatten(0, 1)
+        let e = self.output.forward(h);
+        match (self.noise_conditional, sigma) {
+            (true, Some(sigma)) => (e / sigma.clone()).flatten(0, 1),
+            _ => e.flatten(0, 1),
+        }
     }
 
     /// The forward pass, keeping f′ and f″ of every hidden layer.

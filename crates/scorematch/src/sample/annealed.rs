@@ -131,7 +131,14 @@ impl AnnealedParams {
             .unwrap_or_else(|| InitialDistribution::normal(self.sigma_max));
         let mut x = init.sample(n, score.dim(), rng);
         let last = self.sigma_min;
-        for sigma in geometric_schedule(self.sigma_max, self.sigma_min, self.levels) {
+        for (level, sigma) in geometric_schedule(self.sigma_max, self.sigma_min, self.levels)
+            .into_iter()
+            .enumerate()
+        {
+            // The last level is plain Langevin at σ_min: its chains are the ones to judge.
+            if level + 1 == self.levels {
+                ticker.watch_chains(self.steps_per_level);
+            }
             let alpha = self.step_size * (sigma / last).powi(2);
             let finite = langevin_steps(
                 &mut x,

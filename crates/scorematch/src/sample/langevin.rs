@@ -93,6 +93,7 @@ impl LangevinParams {
             }
         };
         let mut x = self.init.sample(n, score.dim(), rng);
+        ticker.watch_chains(self.steps);
         if langevin_steps(
             &mut x,
             score,
@@ -109,8 +110,9 @@ impl LangevinParams {
     }
 }
 
-/// `steps` Langevin steps of size `alpha` on the rows of `x`, with the score at `sigma`.
-/// Returns false (and stops) as soon as a value is not finite.
+/// `steps` Langevin steps of size `alpha` on the rows of `x`, with the score at `sigma`, each
+/// shown to the ticker's chain watch. Returns false (and stops) as soon as a value is not
+/// finite.
 pub(super) fn langevin_steps(
     x: &mut [f64],
     score: &dyn ScoreFn,
@@ -130,6 +132,7 @@ pub(super) fn langevin_steps(
             finite &= xi.is_finite();
         }
         ticker.tick();
+        ticker.observe(x, score.dim());
         if !finite {
             return Ok(false);
         }

@@ -92,6 +92,7 @@ impl Sampler for MalaParams {
         let mut log_p = score.log_density(&x, sigma)?.ok_or_else(no_density)?;
         let mut s = score.score(&x, sigma)?;
         let mut accepted = 0usize;
+        ticker.watch_chains(self.steps);
         for _ in 0..self.steps {
             let xi = normals(rng, n * d);
             let noise = (2.0 * alpha).sqrt();
@@ -124,6 +125,7 @@ impl Sampler for MalaParams {
                 }
             }
             ticker.tick();
+            ticker.observe(&x, d);
         }
         ticker.record_acceptance(accepted as f64 / (n * self.steps) as f64);
         Ok(Some(x))
@@ -197,6 +199,40 @@ mod tests {
             ula.sample_mmd.unwrap() > 2.0 * m.sample_mmd.unwrap(),
             "mala {m:?}\nlangevin {ula:?}"
         );
+    }
+
+    /// MALA's acceptance on `score` at level `sigma` with step `alpha`, from N(0, I).
+    fn acceptance(score: &dyn ScoreFn, sigma: Option<f64>, alpha: f64) -> f64 {
+        let mala = MalaParams {
+            steps: 20,
+            step_size: alpha,
+            init: InitialDistribution::default(),
+        };
+        let mut progress = NoProgress;
+        let mut ticker = Ticker::new(mala.steps, &mut progress);
+        mala.draw(score, sigma, 400, &mut rng(3, Stream::Sampler), &mut ticker)
+            .unwrap()
+            .unwrap();
+        ticker.acceptance.unwrap()
+    }
+
+    /// On a noise-conditional energy network the density MALA targets is the one whose score
+    /// the network reports (p̃_σ ∝ exp(−E/σ)): at a step α = σ², on the scale of the score,
+    /// almost every proposal is accepted. A density whose log is off by a factor (exp(−E)
+    /// against the score −∇E/σ) rejects about 1% here, 40 times as many.
+    #[test]
+    fn mala_on_a_noise_conditional_energy_network_targets_its_score() {
+        use crate::backend::{Backend, Ctx, Precision};
+        use crate::model::Activation;
+        use crate::model::testing::random_net;
+        use crate::sample::ModelScore;
+        let ctx = Ctx::new(Backend::Flex.device().unwrap(), Precision::F64);
+        let model = random_net("energy", Activation::Silu, 2, 2, true, &ctx, 5);
+        let score = ModelScore::new(&model, &ctx, 2);
+        for sigma in [0.02, 0.3] {
+            let rejected = 1.0 - acceptance(&score, Some(sigma), sigma * sigma);
+            assert!(rejected < 0.002, "σ {sigma}: rejected {rejected}");
+        }
     }
 
     #[test]

@@ -27,6 +27,7 @@ mod evaluate;
 mod init;
 mod langevin;
 mod mala;
+pub mod mixing;
 mod pc;
 mod score;
 
@@ -42,6 +43,7 @@ pub use evaluate::{SampleReport, Sampled, sample_and_evaluate};
 pub use init::{InitialDistribution, NormalInit, UniformInit};
 pub use langevin::LangevinParams;
 pub use mala::MalaParams;
+pub use mixing::split_rhat;
 pub use pc::{PcParams, Predictor};
 pub use probability_flow::ProbabilityFlowParams;
 pub use reverse_sde::ReverseSdeParams;
@@ -55,12 +57,23 @@ pub use crate::progress::SampleProgress;
 use crate::rng::Rng;
 
 /// Counts a sampler's steps and reports them, and keeps what a sampler measures of itself
-/// (a Metropolis sampler's acceptance rate).
+/// (a Metropolis sampler's acceptance rate, its chains' mixing).
 pub struct Ticker<'a> {
     done: usize,
     total: usize,
     progress: &'a mut dyn SampleProgress,
     acceptance: Option<f64>,
+    chains: Option<mixing::ChainWatch>,
+}
+
+/// What a sampler measured of itself while drawing.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct SamplerStats {
+    /// The fraction of accepted proposals, for a Metropolis sampler.
+    pub acceptance: Option<f64>,
+    /// Split-R̂ of ‖x‖² over the chains' stationary phase (see [`mixing`]), for samplers
+    /// that have one.
+    pub rhat: Option<f64>,
 }
 
 impl<'a> Ticker<'a> {
@@ -71,6 +84,7 @@ impl<'a> Ticker<'a> {
             total,
             progress,
             acceptance: None,
+            chains: None,
         }
     }
 
@@ -83,6 +97,27 @@ impl<'a> Ticker<'a> {
     /// Records the fraction of proposals the sampler accepted.
     pub fn record_acceptance(&mut self, rate: f64) {
         self.acceptance = Some(rate);
+    }
+
+    /// Starts watching the chains for a stationary phase of `steps` steps (replacing an
+    /// earlier watch): the mixing diagnostic is computed from the phase's second half.
+    pub fn watch_chains(&mut self, steps: usize) {
+        self.chains = Some(mixing::ChainWatch::new(steps));
+    }
+
+    /// The chains `x` (`[n, dim]`) after a step; kept only while a phase is watched.
+    pub fn observe(&mut self, x: &[f64], dim: usize) {
+        if let Some(watch) = &mut self.chains {
+            watch.observe(x, dim);
+        }
+    }
+
+    /// What the sampler measured of itself.
+    pub fn stats(&self) -> SamplerStats {
+        SamplerStats {
+            acceptance: self.acceptance,
+            rhat: self.chains.as_ref().and_then(mixing::ChainWatch::rhat),
+        }
     }
 }
 
@@ -223,7 +258,8 @@ macro_rules! samplers {
                 Ok(self.sample_measured(score, sigma, n, rng, progress)?.map(|(x, _)| x))
             }
 
-            /// [`Self::sample`], with the acceptance rate of a Metropolis sampler.
+            /// [`Self::sample`], with what the sampler measured of itself (acceptance rate,
+            /// mixing).
             pub fn sample_measured(
                 &self,
                 score: &dyn ScoreFn,
@@ -231,13 +267,13 @@ macro_rules! samplers {
                 n: usize,
                 rng: &mut Rng,
                 progress: &mut dyn SampleProgress,
-            ) -> Result<Option<(Vec<f64>, Option<f64>)>> {
+            ) -> Result<Option<(Vec<f64>, SamplerStats)>> {
                 crate::error::check(self.validate())?;
                 let mut ticker = Ticker::new(self.total_steps(), progress);
                 let drawn = match self {
                     $(Self::$variant(p) => p.draw(score, sigma, n, rng, &mut ticker)?),+
                 };
-                Ok(drawn.map(|x| (x, ticker.acceptance)))
+                Ok(drawn.map(|x| (x, ticker.stats())))
             }
         }
     };

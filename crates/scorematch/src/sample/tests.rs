@@ -176,6 +176,16 @@ fn run_configs_cross_check_the_sampler_against_the_model_and_objective() {
             .is_empty()
         );
     }
+    // A noise-conditional energy network has a density at each σ (exp(−E/σ)), so MALA runs
+    // on it.
+    assert!(
+        keys(&format!(
+            "{base}objective = {{ name = \"dsm-multi\" }}\n\
+             model = {{ name = \"energy\", noise_conditional = true }}\n\
+             sampler = {{ name = \"mala\" }}"
+        ))
+        .is_empty()
+    );
     assert_eq!(
         keys(&format!(
             "{base}objective = {{ name = \"ism\" }}\n\
@@ -202,6 +212,22 @@ fn run_configs_cross_check_the_sampler_against_the_model_and_objective() {
     let cfg: RunConfig =
         toml::from_str(&format!("{base}objective = {{ name = \"esm\" }}")).unwrap();
     assert!(cfg.sampler.is_none() && cfg.sample_metrics.is_default());
+    // The floor is written only when turned off, so the run ids of older files stay.
+    let some: RunConfig = toml::from_str(&format!(
+        "{base}objective = {{ name = \"esm\" }}\nsample_metrics = {{ samples = 500 }}"
+    ))
+    .unwrap();
+    assert!(some.sample_metrics.floor);
+    let text = toml::to_string(&some).unwrap();
+    assert!(!text.contains("floor"), "{text}");
+    let off: RunConfig = toml::from_str(&format!(
+        "{base}objective = {{ name = \"esm\" }}\nsample_metrics = {{ floor = false }}"
+    ))
+    .unwrap();
+    assert!(!off.sample_metrics.floor && !off.sample_metrics.is_default());
+    let text = toml::to_string(&off).unwrap();
+    assert!(text.contains("floor = false"), "{text}");
+    assert_eq!(toml::from_str::<RunConfig>(&text).unwrap(), off);
     let text = toml::to_string(&cfg).unwrap();
     assert!(
         !text.contains("sampler") && !text.contains("sample_metrics"),
