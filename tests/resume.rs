@@ -39,6 +39,19 @@ fn numbers(dir: &std::path::Path) -> Value {
     record["report"].clone()
 }
 
+/// The `step` a training-state file records: its safetensors header (an 8-byte little-endian
+/// length, then JSON) keeps it as metadata.
+fn saved_step(path: &std::path::Path) -> u64 {
+    let bytes = std::fs::read(path).unwrap();
+    let len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: Value = serde_json::from_slice(&bytes[8..8 + len]).unwrap();
+    header["__metadata__"]["step"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
 /// The bytes of a run's checkpoint.
 fn checkpoint(dir: &std::path::Path) -> Vec<u8> {
     std::fs::read(dir.join("model.safetensors")).unwrap()
@@ -70,18 +83,26 @@ fn a_run_killed_mid_training_resumes_to_the_same_bits() {
         !s.path("results/killed/runs").join(&id).exists(),
         "the run finished before the kill"
     );
+    // The step the killed sweep's state stands at: the resumed run must continue from it, so it
+    // runs only the 6000 − k steps after it (a run retrained from step 1 reports none).
+    let saved = saved_step(&state);
+    assert!(
+        saved > 0 && saved < 6000 && saved.is_multiple_of(100),
+        "the state is at step {saved}"
+    );
 
     let out = s.runner(&["sweep", killed.to_str().unwrap(), "--no-report"]);
     ok(&out);
     let log = text(&out.stderr);
-    assert!(log.contains("resumed from step"), "{log}");
+    assert!(log.contains(&format!("resumed from step {saved}")), "{log}");
     let dir = s.path("results/killed/runs").join(&id);
     let record: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("metrics.json")).unwrap()).unwrap();
-    let from = record["report"]["resumed_from"].as_u64().unwrap();
-    assert!(
-        from > 0 && from < 6000 && from.is_multiple_of(100),
-        "resumed from {from}"
+    let from = record["report"]["resumed_from"].as_u64();
+    assert_eq!(
+        from,
+        Some(saved),
+        "the run did not continue from the saved state"
     );
     // Bit-identical: every number of the report and the whole loss curve.
     let reference = s.path("results/whole/runs").join(&id);
