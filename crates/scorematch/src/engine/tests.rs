@@ -201,9 +201,12 @@ fn relative_error(a: &[f64], b: &[f64]) -> f64 {
 }
 
 /// Every objective of the registry (with its default parameters, and a few other settings)
-/// paired with every model of the registry (the MLP with each activation that has curvature
-/// and depths 1–3), as a sweep would make them: an objective that needs σ as an input gets
-/// the model's noise-conditional form, and a model without one must be refused for it.
+/// paired with every model of the registry (the MLP with each activation and the energy
+/// network with each activation that has curvature, at depths 1–3), as a sweep would make
+/// them: an activation without curvature (ReLU) pairs only with the objectives whose capability
+/// says they do not differentiate the Jacobian and must be refused for the others, an
+/// objective that needs σ as an input gets the model's noise-conditional form, and a model
+/// without one must be refused for it.
 fn registry_runs() -> Vec<RunConfig> {
     use crate::model::{Activation, Fit, ModelConfig};
     use crate::objective::{NoiseConditioning, ObjectiveConfig};
@@ -220,7 +223,7 @@ fn registry_runs() -> Vec<RunConfig> {
     for model in ModelConfig::defaults() {
         match model {
             ModelConfig::Mlp(p) => {
-                for activation in Activation::ALL.into_iter().filter(|a| a.has_curvature()) {
+                for activation in Activation::ALL {
                     for depth in 1..=3 {
                         models.push(ModelConfig::Mlp(crate::model::MlpParams {
                             hidden: 16,
@@ -286,6 +289,18 @@ fn registry_runs() -> Vec<RunConfig> {
                 );
                 continue;
             }
+            if model.activation().is_some_and(|a| !a.has_curvature())
+                && objective.caps().differentiates_jacobian
+            {
+                let errors = cfg.validate();
+                assert!(
+                    errors.iter().any(|e| e.key == "model.activation"),
+                    "{} on {:?}: {errors:?}",
+                    objective.name(),
+                    model
+                );
+                continue;
+            }
             if objective.caps().noise_conditioning == NoiseConditioning::Required {
                 match model.noise_conditional() {
                     Some(conditional) => cfg.model = conditional,
@@ -318,8 +333,10 @@ fn registry_runs() -> Vec<RunConfig> {
 /// to 1e-4 (relative).
 #[test]
 fn fused_f32_losses_and_gradients_match_the_reference_on_the_first_steps() {
+    use crate::objective::ObjectiveConfig;
     use crate::train::RunSetup;
     let mut compared = 0;
+    let mut compared_without_curvature = std::collections::BTreeSet::new();
     for cfg in registry_runs() {
         let what = format!("{:?}\n{:?}", cfg.objective, cfg.model);
         if !Kernels::fused_available(cfg.backend, &cfg.model, &cfg.objective) {
@@ -343,6 +360,9 @@ fn fused_f32_losses_and_gradients_match_the_reference_on_the_first_steps() {
             continue;
         }
         compared += 1;
+        if cfg.model.activation().is_some_and(|a| !a.has_curvature()) {
+            compared_without_curvature.insert(cfg.objective.name());
+        }
         let mut fused_cfg = cfg.clone();
         fused_cfg.train.kernels = Kernels::Fused;
         let mut fused_setup = RunSetup::new(&fused_cfg).unwrap();
@@ -371,6 +391,19 @@ fn fused_f32_losses_and_gradients_match_the_reference_on_the_first_steps() {
         }
     }
     assert!(compared > 100, "{compared} runs compared");
+    // ReLU is compared for every training objective that does not differentiate the Jacobian.
+    let kinked: Vec<&str> = ObjectiveConfig::CAPS
+        .iter()
+        .filter(|(_, caps)| caps.trains && !caps.differentiates_jacobian)
+        .map(|(name, _)| *name)
+        .collect();
+    assert!(!kinked.is_empty());
+    for name in kinked {
+        assert!(
+            compared_without_curvature.contains(name),
+            "{name} not compared with ReLU"
+        );
+    }
 }
 
 #[test]
