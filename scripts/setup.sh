@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages that some tests need (Debian/Ubuntu, as root), and the Python
-# packages numpy and safetensors for python3 (examples/load_checkpoint.py's test). README's
+# packages numpy and safetensors for python3 (the tests of examples/load_checkpoint.py and
+# examples/external/ism_linear_numpy.py). README's
 # two commands need none of them: without them those tests skip with a visible SKIPPED line,
 # and under CI (.ci/run runs this first) a missing tool fails its test. Exits non-zero,
 # saying what is missing, whenever it cannot install what is missing.
@@ -16,7 +17,8 @@ packages=(
   # tests/slurm.rs: a single-node Slurm cluster (scripts/slurm-local.sh).
   slurm-wlm munge
 )
-# tests/checkpoints.rs runs examples/load_checkpoint.py: python3 with pip, where absent.
+# tests/checkpoints.rs runs examples/load_checkpoint.py and tests/external.rs
+# examples/external/ism_linear_numpy.py: python3 with pip, where absent.
 if ! command -v python3 >/dev/null || ! python3 -m pip --version >/dev/null 2>&1; then
   packages+=(python3 python3-pip)
 fi
