@@ -6,24 +6,15 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{Sandbox, ok, text};
+use common::{Sandbox, TINY, ok, text};
 
-const SWEEP: &str = r#"
-name = "p"
-
-[defaults]
-steps = 20
-batch = 32
-eval_samples = 200
-pool_size = 512
-log_every = 5
-model = { name = "mlp", hidden = 16 }
-
-[grid]
-dataset = ["8gaussians"]
-objective = ["esm", { name = "dsm", sigma = [0.03, 0.1, 0.5] }]
-seed = [0, 1]
-"#;
+/// A σ grid on the shared tiny training settings.
+fn sweep() -> String {
+    format!(
+        "name = \"p\"\n{TINY}[grid]\ndataset = [\"8gaussians\"]\n\
+         objective = [\"esm\", {{ name = \"dsm\", sigma = [0.03, 0.1, 0.5] }}]\nseed = [0, 1]\n"
+    )
+}
 
 /// The contents of the SVG's `<text>` elements.
 fn texts(svg: &str) -> BTreeSet<String> {
@@ -45,7 +36,7 @@ fn texts(svg: &str) -> BTreeSet<String> {
 #[test]
 fn plot_draws_a_column_against_another_and_names_unknown_columns() {
     let s = Sandbox::new();
-    let file = s.write("p.toml", SWEEP);
+    let file = s.write("p.toml", &sweep());
     ok(&s.runner(&["sweep", file.to_str().unwrap(), "--no-report"]));
     let args = [
         "plot",
